@@ -1,0 +1,1 @@
+"""Wijkbot application wiring: configuration, database, command line and channels."""

@@ -1,0 +1,30 @@
+"""Settings from the environment (prefix ``WIJKBOT_``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WIJKBOT_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=Path("data"), description="Where the embedded SQLite database lives")
+    database_url: str | None = Field(
+        default=None, description="Any SQLAlchemy URL; default: SQLite file in data_dir"
+    )
+    demo_map: bool = Field(default=True, description="Load the demo social map into an empty default database")
+    log_level: str = "WARNING"
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'wijkbot.sqlite3').resolve()}"
+
+    @property
+    def uses_embedded_default(self) -> bool:
+        return not self.database_url

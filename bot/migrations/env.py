@@ -1,0 +1,28 @@
+"""Alembic environment: run with a connection handed over by ``bot.db.migrate``."""
+
+from alembic import context
+
+from socialekaart.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is None:  # invoked from the alembic CLI for autogenerate
+        from bot.config import Settings
+        from bot.db import make_engine
+
+        engine = make_engine(Settings().effective_database_url)
+        with engine.begin() as connection:
+            context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+            with context.begin_transaction():
+                context.run_migrations()
+        return
+    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run_migrations_online()

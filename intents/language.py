@@ -1,0 +1,137 @@
+"""Dutch language handling shared by search and NLU.
+
+Pipeline per word: fold (lower case, no accents) -> irregular forms -> spaCy's lookup lemmatizer
+(``spacy.blank("nl")`` + spacy-lookups-data) -> Snowball Dutch stemmer. The result is a *key*:
+two words with the same key count as the same word. Compounds ("wandelgroepen",
+"schuldhulpverlening") are split into known parts so that "wandelen" finds "wandelgroep".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import cache, lru_cache
+from pathlib import Path
+
+import yaml
+
+DATA = Path(__file__).with_name("data")
+_TOKEN = re.compile(r"[a-z0-9]+")
+_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'"})
+# Parts a compound may not be split into: suffixes and fragments that are dictionary words by accident.
+_NOT_A_PART = frozenset({"heid", "lijk", "schap", "baar", "ling", "isch", "tje", "tjes", "ende", "ster"})
+_MIN_PART = 4
+
+
+def fold(text: str) -> str:
+    """Lower-case, strip accents and unify apostrophes: 'Cliënt’s' -> "client's"."""
+    text = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES).lower())
+    return "".join(c for c in text if not unicodedata.combining(c))
+
+
+def words(text: str) -> list[str]:
+    """Folded word tokens; punctuation, emoji and markup characters separate words."""
+    return _TOKEN.findall(fold(text))
+
+
+class Dutch:
+    """Dutch word normalisation. One instance per process (see :func:`dutch`); every method is cached."""
+
+    def __init__(self) -> None:
+        import snowballstemmer
+        import spacy
+        from spacy.lang.en.stop_words import STOP_WORDS as EN_STOP
+        from spacy.lang.nl.stop_words import STOP_WORDS as NL_STOP
+
+        data = yaml.safe_load((DATA / "language.yaml").read_text(encoding="utf-8"))
+        self.irregular: dict[str, str] = {fold(k): fold(v) for k, v in data["irregular"].items()}
+        keep = {fold(w) for w in data["keep"]}
+        self.stop_words = frozenset(
+            ({fold(w) for w in NL_STOP} | {fold(w) for w in EN_STOP} | {fold(w) for w in data["stop"]}) - keep
+        )
+        nlp = spacy.blank("nl")
+        lemmatizer = nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+        nlp.initialize()
+        self.nlp = nlp
+        table = lemmatizer.lookups.get_table("lemma_lookup")
+        # spaCy tables are keyed by string hashes: look forms up with .get(); the values (lemmas)
+        # double as the dictionary of known Dutch words for compound splitting.
+        self._lemma_table = table
+        self.lexicon = frozenset(
+            w for w in (fold(v) for v in table.values() if isinstance(v, str)) if len(w) >= _MIN_PART and w.isalpha()
+        )
+        # The classic Porter variant: the newer Kraaij-Pohlmann "dutch" strips ge- ("gemeente" -> "meen").
+        self._stemmer = snowballstemmer.stemmer("dutch_porter")
+
+    def lemma(self, word: str) -> str:
+        if word in self.irregular:
+            return self.irregular[word]
+        lemma = self._lemma_table.get(word)
+        return fold(lemma) if isinstance(lemma, str) else word
+
+    @lru_cache(maxsize=200_000)  # noqa: B019 - one long-lived instance per process
+    def key(self, word: str) -> str:
+        """The comparison key of a folded word: 'schulden' and 'schuld' share one."""
+        if word.isdigit():
+            return word
+        return self._stemmer.stemWord(self.lemma(word))
+
+    def is_stop(self, word: str) -> bool:
+        return word in self.stop_words
+
+    @lru_cache(maxsize=200_000)  # noqa: B019
+    def compound_parts(self, word: str) -> tuple[str, ...]:
+        """Known parts of a compound word (folded forms), or () when it is not one.
+
+        'schuldhulpverlening' -> ('schuld', 'hulp', 'verlening'); a linking 's' or 'e' between
+        parts is allowed ('vrijwilligerswerk' -> ('vrijwilliger', 'werk')).
+        """
+        if word in self.irregular:
+            return ()
+        split = self._split(word)
+        return split if len(split) > 1 else ()
+
+    def add_words(self, new_words: set[str]) -> None:
+        """Teach the compound splitter words it did not know (the social map's own vocabulary)."""
+        extra = {w for w in new_words if len(w) >= _MIN_PART and w.isalpha()} - self.lexicon
+        if extra:
+            self.lexicon = self.lexicon | extra
+            self.compound_parts.cache_clear()
+
+    def _known(self, part: str) -> bool:
+        """A dictionary word, or a verb stem used in compounds ('wandel' in 'wandelgroep')."""
+        return part not in _NOT_A_PART and (part in self.lexicon or part + "en" in self.lexicon)
+
+    def _split(self, word: str) -> tuple[str, ...]:
+        best: tuple[str, ...] = (word,)
+        best_score = -1
+        n = len(word)
+        if n < 2 * _MIN_PART:
+            return best
+        for i in range(_MIN_PART, n - _MIN_PART + 1):
+            left = word[:i]
+            if not self._known(left):
+                continue
+            for link in ("", "s", "e", "en"):
+                if link and not word.startswith(link, i):
+                    continue
+                right = word[i + len(link):]
+                if len(right) < _MIN_PART:
+                    continue
+                if self._known(right) or self.lemma(right) in self.lexicon:
+                    parts = (left, *(self._split(right) if len(right) >= 2 * _MIN_PART else (right,)))
+                else:
+                    sub = self._split(right) if len(right) >= 2 * _MIN_PART else (right,)
+                    if len(sub) == 1:
+                        continue
+                    parts = (left, *sub)
+                score = min(len(p) for p in parts) * 10 - len(parts)  # balanced, few parts
+                if score > best_score:
+                    best, best_score = parts, score
+        return best
+
+
+@cache
+def dutch() -> Dutch:
+    """The process-wide Dutch normaliser (loading spaCy takes about a second)."""
+    return Dutch()

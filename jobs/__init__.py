@@ -1,0 +1,1 @@
+"""Scheduled jobs: meetings, deadlines, reminders (issue 5)."""

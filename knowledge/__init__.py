@@ -1,0 +1,1 @@
+"""Curated knowledge articles (issue 3)."""

@@ -1,0 +1,421 @@
+"""Import and export of the social map as HSDS 3.0 compiled service records (JSON).
+
+Imports are all or nothing: every problem is collected first (record number, field, reason) and
+nothing is written unless there are none. The same service id updates the service (upsert);
+``replace=True`` replaces the whole map.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from bot.errors import ImportProblem
+from socialekaart.models import (
+    Address,
+    Attribute,
+    Contact,
+    CostOption,
+    Language,
+    Location,
+    MapMeta,
+    Organization,
+    Phone,
+    Schedule,
+    Service,
+    ServiceArea,
+    ServiceAtLocation,
+    TaxonomyTerm,
+)
+from socialekaart.records import (
+    AttributeRecord,
+    ContactRecord,
+    LocationRecord,
+    OrganizationRecord,
+    PhoneRecord,
+    ServiceRecord,
+    TaxonomyTermRecord,
+)
+
+MAX_PROBLEMS = 200
+# Every content table, children first: the order in which --replace empties them.
+CONTENT_TABLES = (
+    Phone, Contact, Schedule, Attribute, Language, ServiceArea, CostOption, ServiceAtLocation,
+    Service, Address, Location, TaxonomyTerm, Organization,
+)
+
+
+@dataclass
+class ImportResult:
+    created: int
+    updated: int
+    total: int
+
+
+def _describe(index: int, raw: object) -> str:
+    rid = raw.get("id") if isinstance(raw, dict) else None
+    return f"record {index}" + (f" (id {rid})" if isinstance(rid, str) and rid else "")
+
+
+def field_path(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(record)"
+
+
+def parse_json(data: bytes | str, *, what: str = "file") -> list[ServiceRecord]:
+    """Parse and validate a JSON array of compiled service records, or raise ImportProblem."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ImportProblem([f"{what}: not UTF-8 text (byte {exc.start})"]) from None
+    if not data.strip():
+        raise ImportProblem([f"{what}: the file is empty"])
+    try:
+        raw = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise ImportProblem([f"{what}: line {exc.lineno} column {exc.colno}: invalid JSON ({exc.msg})"]) from None
+    if isinstance(raw, dict) and isinstance(raw.get("services"), list):
+        raw = raw["services"]
+    if not isinstance(raw, list):
+        raise ImportProblem([f"{what}: expected a JSON array of HSDS service records"])
+    return validate_records(raw)
+
+
+def validate_records(raw: list, *, label: Callable[[int, object], str] | None = None) -> list[ServiceRecord]:
+    """Validate raw record dicts (1-based numbering in problems) and check them against each other."""
+    label = label or _describe
+    problems: list[str] = []
+    records: list[ServiceRecord] = []
+    labels: list[str] = []
+    for index, item in enumerate(raw, start=1):
+        where = label(index, item)
+        if not isinstance(item, dict):
+            problems.append(f"{where}: expected an object with service fields")
+            continue
+        try:
+            records.append(ServiceRecord.model_validate(item))
+            labels.append(where)
+        except ValidationError as exc:
+            for err in exc.errors():
+                problems.append(f"{where}: {field_path(err['loc'])}: {err['msg']}")
+    if not problems:
+        problems.extend(_cross_check(records, labels))
+    if problems:
+        if len(problems) > MAX_PROBLEMS:
+            problems = [*problems[:MAX_PROBLEMS], f"... and {len(problems) - MAX_PROBLEMS} more problems"]
+        raise ImportProblem(problems)
+    return records
+
+
+def _cross_check(records: list[ServiceRecord], labels: list[str]) -> list[str]:
+    """Shared entities must agree wherever they repeat; every other id may occur only once."""
+    problems: list[str] = []
+    shared: dict[tuple[str, str], tuple[dict, str]] = {}
+    owned: dict[tuple[str, str], str] = {}
+
+    def check_shared(kind: str, model, where: str, field: str) -> None:
+        content = model.model_dump()
+        seen = shared.get((kind, model.id))
+        if seen is None:
+            shared[(kind, model.id)] = (content, where)
+        elif seen[0] != content:
+            problems.append(f"{where}: {field}: {kind} {model.id} differs from the one in {seen[1]}")
+
+    def check_owned(kind: str, id_: str, where: str, field: str) -> None:
+        first = owned.setdefault((kind, id_), where + " " + field)
+        if first != where + " " + field:
+            problems.append(f"{where}: {field}: {kind} id {id_} is used twice (also in {first})")
+
+    for rec, where in zip(records, labels, strict=True):
+        check_owned("service", rec.id, where, "id")
+        if rec.organization:
+            check_shared("organization", rec.organization, where, "organization")
+        for i, sal in enumerate(rec.service_at_locations):
+            check_owned("service_at_location", sal.id, where, f"service_at_locations[{i}].id")
+            check_shared("location", sal.location, where, f"service_at_locations[{i}].location")
+        for i, attr in enumerate(rec.attributes):
+            check_owned("attribute", attr.id, where, f"attributes[{i}].id")
+            check_shared("taxonomy_term", attr.taxonomy_term, where, f"attributes[{i}].taxonomy_term")
+        for i, phone in enumerate(rec.phones):
+            check_owned("phone", phone.id, where, f"phones[{i}].id")
+        for i, contact in enumerate(rec.contacts):
+            check_owned("contact", contact.id, where, f"contacts[{i}].id")
+            for j, phone in enumerate(contact.phones):
+                check_owned("phone", phone.id, where, f"contacts[{i}].phones[{j}].id")
+        for field in ("schedules", "languages", "service_areas", "cost_options"):
+            for i, child in enumerate(getattr(rec, field)):
+                check_owned(field, child.id, where, f"{field}[{i}].id")
+    return problems
+
+
+def _set(obj, record, fields: Iterable[str]) -> None:
+    for field in fields:
+        setattr(obj, field, getattr(record, field))
+
+
+_ORG_FIELDS = [f for f in OrganizationRecord.model_fields if f != "id"]
+_LOC_FIELDS = [f for f in LocationRecord.model_fields if f not in ("id", "addresses")]
+_TERM_FIELDS = [f for f in TaxonomyTermRecord.model_fields if f != "id"]
+_PHONE_FIELDS = list(PhoneRecord.model_fields)
+_SERVICE_FIELDS = [
+    "id", "name", "alternate_name", "description", "url", "email", "status",
+    "eligibility_description", "fees_description", "assured_date", "last_modified",
+]
+
+
+def _phone(p: PhoneRecord, position: int) -> Phone:
+    phone = Phone(position=position)
+    _set(phone, p, _PHONE_FIELDS)
+    return phone
+
+
+def _contact(c: ContactRecord, position: int) -> Contact:
+    contact = Contact(
+        id=c.id, position=position, name=c.name, title=c.title, department=c.department, email=c.email,
+        phones=[_phone(p, i) for i, p in enumerate(c.phones)],
+    )
+    return contact
+
+
+def apply_records(
+    session: Session,
+    records: list[ServiceRecord],
+    *,
+    replace: bool = False,
+    progress: Callable[[int], None] | None = None,
+    now: datetime | None = None,
+) -> ImportResult:
+    """Write validated records in the caller's transaction; raise ImportProblem on an id conflict.
+
+    The caller commits; on ImportProblem it must roll back, so that nothing changes.
+    """
+    if replace:
+        for table in CONTENT_TABLES:
+            session.execute(delete(table))
+    ids = [r.id for r in records]
+    existing = set()
+    for chunk in _chunks(ids, 500):
+        existing.update(session.scalars(select(Service.id).where(Service.id.in_(chunk))))
+        session.execute(delete(Service).where(Service.id.in_(chunk)))
+    session.flush()
+    problems = _conflicts(session, records)
+    if problems:
+        raise ImportProblem(problems)
+    start = (session.scalar(select(func.max(Service.position))) or 0) + 1
+    orgs: dict[str, Organization] = {}
+    locations: dict[str, Location] = {}
+    terms: dict[str, TaxonomyTerm] = {}
+    for index, rec in enumerate(records):
+        service = Service(position=start + index, extra=rec.extra_fields or None)
+        _set(service, rec, _SERVICE_FIELDS)
+        session.add(service)
+        if rec.organization:
+            service.organization = _upsert(session, orgs, Organization, rec.organization, _ORG_FIELDS)
+        for i, sal in enumerate(rec.service_at_locations):
+            location = locations.get(sal.location.id)
+            if location is None:
+                location = _upsert(session, locations, Location, sal.location, _LOC_FIELDS)
+                location.addresses = []
+                session.flush()
+                location.addresses = [
+                    Address(position=j, **a.model_dump()) for j, a in enumerate(sal.location.addresses)
+                ]
+            service.service_at_locations.append(
+                ServiceAtLocation(id=sal.id, position=i, description=sal.description, location=location)
+            )
+        service.phones = [_phone(p, i) for i, p in enumerate(rec.phones)]
+        service.contacts = [_contact(c, i) for i, c in enumerate(rec.contacts)]
+        service.schedules = [Schedule(position=i, **s.model_dump()) for i, s in enumerate(rec.schedules)]
+        service.attributes = [_attribute(session, terms, a, i) for i, a in enumerate(rec.attributes)]
+        service.languages = [Language(position=i, **x.model_dump()) for i, x in enumerate(rec.languages)]
+        service.service_areas = [ServiceArea(position=i, **x.model_dump()) for i, x in enumerate(rec.service_areas)]
+        service.cost_options = [CostOption(position=i, **x.model_dump()) for i, x in enumerate(rec.cost_options)]
+        if progress and index % 100 == 99:
+            session.flush()
+            progress(100)
+    session.flush()
+    _delete_orphans(session)
+    bump_revision(session, now)
+    if progress:
+        progress(len(records) % 100)
+    created = len(records) - len(existing)
+    return ImportResult(created=created, updated=len(existing), total=len(records))
+
+
+def _chunks(items: list, size: int):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _upsert(session: Session, cache: dict, model, record, fields: list[str]):
+    obj = cache.get(record.id)
+    if obj is None:
+        obj = session.get(model, record.id) or model(id=record.id)
+        _set(obj, record, fields)
+        session.add(obj)
+        cache[record.id] = obj
+    return obj
+
+
+def _attribute(session: Session, terms: dict, a: AttributeRecord, position: int) -> Attribute:
+    term = _upsert(session, terms, TaxonomyTerm, a.taxonomy_term, _TERM_FIELDS)
+    return Attribute(id=a.id, position=position, value=a.value, taxonomy_term=term)
+
+
+def _conflicts(session: Session, records: list[ServiceRecord]) -> list[str]:
+    """Ids of owned records that already belong to a service outside this import."""
+    wanted: dict[type, dict[str, str]] = {}
+    for index, rec in enumerate(records, start=1):
+        where = f"record {index} (id {rec.id})"
+        for model, children in (
+            (ServiceAtLocation, rec.service_at_locations), (Contact, rec.contacts), (Schedule, rec.schedules),
+            (Attribute, rec.attributes), (Language, rec.languages), (ServiceArea, rec.service_areas),
+            (CostOption, rec.cost_options),
+            (Phone, [*rec.phones, *(p for c in rec.contacts for p in c.phones)]),
+        ):
+            for child in children:
+                wanted.setdefault(model, {})[child.id] = where
+    problems = []
+    for model, ids in wanted.items():
+        for chunk in _chunks(list(ids), 500):
+            for taken in session.scalars(select(model.id).where(model.id.in_(chunk))):
+                problems.append(
+                    f"{ids[taken]}: {model.__tablename__} id {taken} already belongs to another service in the map"
+                )
+    return problems
+
+
+def _delete_orphans(session: Session) -> None:
+    session.execute(delete(Organization).where(~Organization.id.in_(
+        select(Service.organization_id).where(Service.organization_id.is_not(None)))))
+    session.execute(delete(Location).where(~Location.id.in_(select(ServiceAtLocation.location_id))))
+    session.execute(delete(TaxonomyTerm).where(~TaxonomyTerm.id.in_(select(Attribute.taxonomy_term_id))))
+
+
+def bump_revision(session: Session, now: datetime | None = None) -> None:
+    """Mark the map as changed, so that every search index built from it is rebuilt."""
+    meta = session.get(MapMeta, "revision")
+    stamp = (now or datetime.now(UTC)).isoformat()
+    if meta is None:
+        session.add(MapMeta(key="revision", value=f"1 {stamp}"))
+    else:
+        meta.value = f"{int(meta.value.split()[0]) + 1} {stamp}"
+
+
+def revision(session: Session) -> str:
+    meta = session.get(MapMeta, "revision")
+    return meta.value if meta else "0"
+
+
+# --- export -------------------------------------------------------------------------------------
+
+def _phone_dict(p: Phone) -> dict:
+    return {"id": p.id, "number": p.number, "extension": p.extension, "type": p.type, "description": p.description}
+
+
+def service_dict(s: Service) -> dict:
+    """One service as an HSDS 3.0 compiled service record (JSON-ready)."""
+    org = s.organization
+    out = {
+        "id": s.id, "name": s.name, "alternate_name": s.alternate_name, "description": s.description,
+        "url": s.url, "email": s.email, "status": s.status,
+        "eligibility_description": s.eligibility_description, "fees_description": s.fees_description,
+        "assured_date": s.assured_date.isoformat() if s.assured_date else None,
+        "last_modified": s.last_modified.isoformat() if s.last_modified else None,
+        "languages": [{"id": x.id, "name": x.name, "code": x.code, "note": x.note} for x in s.languages],
+        "organization": None if org is None else {
+            "id": org.id, "name": org.name, "alternate_name": org.alternate_name,
+            "description": org.description, "website": org.website, "email": org.email,
+        },
+        "service_at_locations": [
+            {
+                "id": sal.id, "description": sal.description,
+                "location": {
+                    "id": sal.location.id, "name": sal.location.name, "location_type": sal.location.location_type,
+                    "description": sal.location.description,
+                    "latitude": sal.location.latitude, "longitude": sal.location.longitude,
+                    "addresses": [
+                        {f: getattr(a, f) for f in (
+                            "id", "attention", "address_1", "address_2", "city", "region", "state_province",
+                            "postal_code", "country", "address_type")}
+                        for a in sal.location.addresses
+                    ],
+                },
+            }
+            for sal in s.service_at_locations
+        ],
+        "phones": [_phone_dict(p) for p in s.phones],
+        "contacts": [
+            {"id": c.id, "name": c.name, "title": c.title, "department": c.department, "email": c.email,
+             "phones": [_phone_dict(p) for p in c.phones]}
+            for c in s.contacts
+        ],
+        "schedules": [
+            {f: getattr(x, f) for f in (
+                "id", "freq", "interval", "byday", "opens_at", "closes_at", "timezone", "description")}
+            for x in s.schedules
+        ],
+        "attributes": [
+            {"id": a.id, "value": a.value, "taxonomy_term": {
+                "id": a.taxonomy_term.id, "code": a.taxonomy_term.code, "name": a.taxonomy_term.name,
+                "description": a.taxonomy_term.description, "taxonomy": a.taxonomy_term.taxonomy}}
+            for a in s.attributes
+        ],
+        "service_areas": [{"id": x.id, "name": x.name, "description": x.description} for x in s.service_areas],
+        "cost_options": [
+            {"id": x.id, "option": x.option, "amount": x.amount, "currency": x.currency,
+             "amount_description": x.amount_description}
+            for x in s.cost_options
+        ],
+    }
+    out.update(s.extra or {})
+    return out
+
+
+def load_services(session: Session, *, active_only: bool = False) -> list[Service]:
+    """Every service with everything nested in it, in map order, loaded in a few queries."""
+    stmt = (
+        select(Service)
+        .options(
+            selectinload(Service.organization),
+            selectinload(Service.service_at_locations).selectinload(ServiceAtLocation.location)
+            .selectinload(Location.addresses),
+            selectinload(Service.phones),
+            selectinload(Service.contacts).selectinload(Contact.phones),
+            selectinload(Service.schedules),
+            selectinload(Service.attributes).selectinload(Attribute.taxonomy_term),
+            selectinload(Service.languages),
+            selectinload(Service.service_areas),
+            selectinload(Service.cost_options),
+        )
+        .order_by(Service.position, Service.id)
+    )
+    if active_only:
+        stmt = stmt.where(Service.status == "active")
+    return list(session.scalars(stmt))
+
+
+def export_records(session: Session) -> list[dict]:
+    return [service_dict(s) for s in load_services(session)]
+
+
+def stats(session: Session) -> dict:
+    count = lambda stmt: session.scalar(stmt) or 0  # noqa: E731
+    return {
+        "services": count(select(func.count()).select_from(Service)),
+        "organizations": count(select(func.count()).select_from(Organization)),
+        "active": count(select(func.count()).select_from(Service).where(Service.status == "active")),
+        "inactive": count(select(func.count()).select_from(Service).where(Service.status != "active")),
+        "locations": count(select(func.count()).select_from(Location)),
+        "taxonomy_terms": count(select(func.count()).select_from(TaxonomyTerm)),
+        "contacts": count(select(func.count()).select_from(Contact)),
+    }

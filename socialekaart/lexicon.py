@@ -1,0 +1,64 @@
+"""The concept/synonym lexicon (``data/concepts.yaml``): lay words, jargon and English, grouped.
+
+A query that contains any *term* of a group gets every term of that group added (at a lower
+weight), and the group's *related* words at a lower weight still. Related words never trigger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from intents.language import dutch, words
+
+CONCEPTS = Path(__file__).with_name("data") / "concepts.yaml"
+
+
+@dataclass(frozen=True)
+class Concept:
+    name: str
+    terms: tuple[tuple[str, ...], ...]  # each term as a tuple of word keys
+    related: tuple[tuple[str, ...], ...]
+    surface: tuple[str, ...]  # the single-word terms as folded words (for typo matching)
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    concepts: tuple[Concept, ...]
+    by_key: dict[str, tuple[int, ...]]  # single-word term key -> concept indexes
+    phrases: tuple[tuple[tuple[str, ...], int], ...]  # multi-word term keys -> concept index
+
+    @property
+    def surface_words(self) -> set[str]:
+        return {w for c in self.concepts for w in c.surface}
+
+
+def _keys(term: str) -> tuple[str, ...]:
+    nl = dutch()
+    return tuple(nl.key(w) for w in words(term))
+
+
+def load_lexicon(path: Path = CONCEPTS) -> Lexicon:
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    concepts: list[Concept] = []
+    by_key: dict[str, list[int]] = {}
+    phrases: list[tuple[tuple[str, ...], int]] = []
+    for index, group in enumerate(raw):
+        terms = tuple(k for k in (_keys(t) for t in group.get("terms", [])) if k)
+        related = tuple(k for k in (_keys(t) for t in group.get("related", []) or []) if k)
+        surface = tuple(w for t in group.get("terms", []) for w in [words(t)] if len(w) == 1 for w in w)
+        concepts.append(Concept(group.get("concept", f"concept {index}"), terms, related, surface))
+        for term in terms:
+            if len(term) == 1:
+                by_key.setdefault(term[0], []).append(index)
+            else:
+                phrases.append((term, index))
+    return Lexicon(tuple(concepts), {k: tuple(v) for k, v in by_key.items()}, tuple(phrases))
+
+
+@cache
+def default_lexicon() -> Lexicon:
+    return load_lexicon()

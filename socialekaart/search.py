@@ -1,0 +1,436 @@
+"""Search over the social map: BM25 over Dutch word keys, with synonyms, typos and compounds.
+
+How a query is read (see ``docs/search.md``):
+1. words are folded, lemmatised and stemmed (``intents.language``); stop words name no need;
+2. each remaining word becomes a *slot* whose members are its key, the parts of a compound,
+   and, for a word the map does not know, its closest spellings (rapidfuzz) and completions;
+3. the concept lexicon adds one slot per triggered concept (synonyms and related words);
+4. a service's score is the sum over slots of the best-scoring member (BM25 with field weights),
+   so that saying the same thing twice does not count twice;
+5. filters (free, language, open now) mask services; a postcode makes nearby services rank first.
+
+The index is built in memory from the database and rebuilt when the map's revision changes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+from rapidfuzz import fuzz, process
+
+from bot.clock import LOCAL_TZ
+from intents.language import dutch, fold, words
+from socialekaart.hours import Opening, open_at, opening
+from socialekaart.lexicon import Lexicon, default_lexicon
+
+# How much a word in each field counts, relative to the description.
+FIELD_WEIGHTS = {
+    "name": 3.0, "alternate_name": 2.0, "taxonomy": 2.0, "organization": 1.5, "contact": 1.5,
+    "description": 1.0, "eligibility": 0.7, "languages": 0.7, "organization_description": 0.4,
+    "location": 0.4, "schedule": 0.4, "fees": 0.3, "area": 0.3,
+}
+PART_WEIGHT = 0.5  # a part of a compound word, in the index and in the query
+CONCEPT_TERM_WEIGHT = 0.6
+CONCEPT_RELATED_WEIGHT = 0.3
+COMPLETION_WEIGHT = 0.8
+K1, B = 1.2, 0.5
+TYPO_CUTOFF = 82.0
+PROXIMITY_BOOST = 0.6  # at distance 0 a service scores 1.6x; the boost halves about every 1.2 km
+MIN_RELATIVE_SCORE = 0.12
+_POSTCODE = re.compile(r"\b(\d{4})\s?([a-zA-Z]{2})\b")
+_FREE_WORDS = re.compile(r"\b(gratis|kosteloos|geen kosten|free|vergoed)\b", re.IGNORECASE)
+
+
+@dataclass
+class ServiceDoc:
+    """What search needs to know of one active service."""
+
+    id: str
+    name: str
+    organization: str
+    fields: dict[str, str]
+    postcodes: list[str]
+    coords: tuple[float, float] | None
+    languages: frozenset[str]
+    free: bool
+    openings: list[Opening]
+
+    @classmethod
+    def from_record(cls, rec: dict) -> ServiceDoc:
+        """From an HSDS compiled service record (as exported or imported)."""
+        org = rec.get("organization") or {}
+        locations = [sal["location"] for sal in rec.get("service_at_locations") or []]
+        addresses = [a for loc in locations for a in loc.get("addresses") or []]
+        coords = next(((loc["latitude"], loc["longitude"]) for loc in locations
+                       if loc.get("latitude") is not None and loc.get("longitude") is not None), None)
+        contacts = rec.get("contacts") or []
+        terms = [a["taxonomy_term"] for a in rec.get("attributes") or []]
+        schedules = rec.get("schedules") or []
+        costs = rec.get("cost_options") or []
+        fees = rec.get("fees_description") or ""
+        free = (any(c.get("amount") == 0 for c in costs) and not any((c.get("amount") or 0) > 0 for c in costs)) or (
+            not costs and bool(_FREE_WORDS.search(fees)))
+        fields = {
+            "name": rec.get("name") or "",
+            "alternate_name": rec.get("alternate_name") or "",
+            "taxonomy": " ".join(f"{t.get('name') or ''} {(t.get('code') or '').replace('.', ' ')}" for t in terms),
+            "organization": f"{org.get('name') or ''} {org.get('alternate_name') or ''}",
+            "contact": " ".join(f"{c.get('name') or ''} {c.get('title') or ''} {c.get('department') or ''}"
+                                for c in contacts),
+            "description": rec.get("description") or "",
+            "eligibility": rec.get("eligibility_description") or "",
+            "languages": " ".join(x.get("name") or "" for x in rec.get("languages") or []),
+            "organization_description": org.get("description") or "",
+            "location": " ".join(f"{loc.get('name') or ''}" for loc in locations) + " " + " ".join(
+                f"{a.get('address_1') or ''} {a.get('city') or ''}" for a in addresses),
+            "schedule": " ".join(s.get("description") or "" for s in schedules),
+            "fees": fees,
+            "area": " ".join(a.get("name") or "" for a in rec.get("service_areas") or []),
+        }
+        return cls(
+            id=rec["id"], name=rec.get("name") or "", organization=org.get("name") or "", fields=fields,
+            postcodes=[a["postal_code"].replace(" ", "").upper() for a in addresses if a.get("postal_code")],
+            coords=coords,
+            languages=frozenset((x.get("code") or "").lower() for x in rec.get("languages") or []),
+            free=free,
+            openings=[o for s in schedules
+                      if (o := opening(s.get("freq"), s.get("byday"), s.get("opens_at"), s.get("closes_at")))],
+        )
+
+
+@dataclass
+class Filters:
+    postcode: str | None = None
+    free: bool = False
+    language: str | None = None
+    open_now: bool = False
+
+
+@dataclass
+class Hit:
+    id: str
+    name: str
+    organization: str
+    score: float
+    why: str
+    distance_km: float | None = None
+
+    def as_json(self) -> dict:
+        return {"id": self.id, "name": self.name, "organization": self.organization,
+                "score": round(self.score, 4), "why": self.why}
+
+
+@dataclass
+class _Slot:
+    label: str  # what the user wrote, or the concept's name
+    members: dict[str, float]  # key -> weight
+    concept: bool = False
+
+
+@dataclass
+class _Postings:
+    ids: np.ndarray
+    weights: np.ndarray
+
+
+@dataclass
+class SearchIndex:
+    docs: list[ServiceDoc]
+    postings: dict[str, _Postings]
+    surface_by_length: dict[int, list[str]]
+    key_of_surface: dict[str, str]
+    sorted_keys: list[str]
+    lexicon: Lexicon
+    coords: np.ndarray  # (n, 2) with NaN where unknown
+    free: np.ndarray
+    postcode_coords: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    # --- building -------------------------------------------------------------------------------
+
+    @classmethod
+    def build(cls, docs: list[ServiceDoc], lexicon: Lexicon | None = None) -> SearchIndex:
+        nl = dutch()
+        lexicon = lexicon or default_lexicon()
+        vocabulary: set[str] = set()
+        tokenized: list[list[tuple[list[str], float]]] = []
+        for doc in docs:
+            per_field = []
+            for name, text in doc.fields.items():
+                if text:
+                    toks = words(text)
+                    vocabulary.update(toks)
+                    per_field.append((toks, FIELD_WEIGHTS[name]))
+            tokenized.append(per_field)
+        nl.add_words(vocabulary | lexicon.surface_words)
+        expansions: dict[str, tuple[tuple[str, float], ...]] = {}
+
+        def expand(word: str) -> tuple[tuple[str, float], ...]:
+            found = expansions.get(word)
+            if found is None:
+                items = [(nl.key(word), 1.0)]
+                items += [(nl.key(p), PART_WEIGHT) for p in nl.compound_parts(word) if not nl.is_stop(p)]
+                found = expansions[word] = tuple(items)
+            return found
+
+        term_docs: dict[str, list[int]] = defaultdict(list)
+        term_tf: dict[str, list[float]] = defaultdict(list)
+        lengths = np.zeros(len(docs), dtype=np.float32)
+        for i, per_field in enumerate(tokenized):
+            tf: dict[str, float] = defaultdict(float)
+            length = 0.0
+            for toks, weight in per_field:
+                for tok in toks:
+                    if nl.is_stop(tok):
+                        continue
+                    length += weight
+                    for key, part in expand(tok):
+                        tf[key] += weight * part
+            lengths[i] = length
+            for key, value in tf.items():
+                term_docs[key].append(i)
+                term_tf[key].append(value)
+        n = max(len(docs), 1)
+        avg = float(lengths.mean()) if len(docs) else 1.0
+        norm = K1 * (1 - B + B * lengths / max(avg, 1e-9))
+        postings = {}
+        for key, ids in term_docs.items():
+            ids_arr = np.asarray(ids, dtype=np.int32)
+            tf_arr = np.asarray(term_tf[key], dtype=np.float32)
+            idf = math.log(1 + (n - len(ids) + 0.5) / (len(ids) + 0.5))
+            postings[key] = _Postings(ids_arr, (idf * tf_arr * (K1 + 1) / (tf_arr + norm[ids_arr])).astype(np.float32))
+        surface = {w for w in vocabulary | lexicon.surface_words if len(w) >= 4 and w.isalpha()}
+        by_length: dict[int, list[str]] = defaultdict(list)
+        for w in sorted(surface):
+            by_length[len(w)].append(w)
+        coords = np.array([d.coords if d.coords else (np.nan, np.nan) for d in docs], dtype=np.float64).reshape(-1, 2)
+        index = cls(
+            docs=docs, postings=postings, surface_by_length=dict(by_length),
+            key_of_surface={w: nl.key(w) for w in surface}, sorted_keys=sorted(postings), lexicon=lexicon,
+            coords=coords, free=np.array([d.free for d in docs], dtype=bool),
+        )
+        index.postcode_coords = _postcode_table(docs)
+        return index
+
+    # --- reading the query ----------------------------------------------------------------------
+
+    def _known(self, key: str) -> bool:
+        return key in self.postings or key in self.lexicon.by_key
+
+    def _typos(self, word: str) -> dict[str, float]:
+        """Keys of the closest known spellings of an unknown word (rapidfuzz, length-bucketed)."""
+        n = len(word)
+        pool = [w for k in range(max(4, n - 2), n + 3) for w in self.surface_by_length.get(k, ())]
+        cutoff = TYPO_CUTOFF if n >= 6 else 86.0
+        found: dict[str, float] = {}
+        for match, score, _ in process.extract(word, pool, scorer=fuzz.ratio, score_cutoff=cutoff, limit=3):
+            key = self.key_of_surface[match]
+            found[key] = max(found.get(key, 0.0), (score / 100.0) ** 2)
+        return found
+
+    def _completions(self, key: str) -> dict[str, float]:
+        """Known keys that start with a short word ('fysio' -> 'fysiotherapie'), at most a few."""
+        import bisect
+
+        start = bisect.bisect_left(self.sorted_keys, key)
+        out: dict[str, float] = {}
+        for k in self.sorted_keys[start:start + 12]:
+            if not k.startswith(key) or k == key:
+                break
+            out[k] = COMPLETION_WEIGHT
+        return out
+
+    def read_query(self, text: str) -> list[_Slot]:
+        nl = dutch()
+        toks = words(text)
+        slots: list[_Slot] = []
+        triggered: dict[int, float] = {}
+        keys: list[dict[str, float]] = []
+        for tok in toks:
+            key = nl.key(tok)
+            members = {key: 1.0}
+            if not self._known(key) and len(tok) >= 4 and not tok.isdigit():
+                for k, w in self._typos(tok).items():
+                    members.setdefault(k, w)
+                if len(members) == 1:
+                    members.update(self._completions(key))
+            for part in nl.compound_parts(tok):
+                if not nl.is_stop(part):
+                    members.setdefault(nl.key(part), PART_WEIGHT)
+            keys.append(members)
+            for k, w in members.items():
+                for c in self.lexicon.by_key.get(k, ()):
+                    triggered[c] = max(triggered.get(c, 0.0), w)
+            if not nl.is_stop(tok) and not (tok.isdigit() and len(tok) < 4):
+                slots.append(_Slot(tok, members))
+        primary = [next(iter(m)) for m in keys]
+        for phrase, c in self.lexicon.phrases:
+            n = len(phrase)
+            if any(tuple(primary[i:i + n]) == phrase for i in range(len(primary) - n + 1)):
+                triggered[c] = 1.0
+        for c, strength in triggered.items():
+            concept = self.lexicon.concepts[c]
+            members: dict[str, float] = {}
+            for group, weight in ((concept.related, CONCEPT_RELATED_WEIGHT), (concept.terms, CONCEPT_TERM_WEIGHT)):
+                for term in group:
+                    share = weight * strength / (1 if len(term) == 1 else 1.5)
+                    for k in term:
+                        if not nl.is_stop(k):
+                            members[k] = max(members.get(k, 0.0), share)
+            slots.append(_Slot(concept.name, members, concept=True))
+        return slots
+
+    # --- searching ------------------------------------------------------------------------------
+
+    def search(self, query: str, filters: Filters | None = None, *, limit: int = 10,
+               now: datetime | None = None) -> list[Hit]:
+        filters = filters or Filters()
+        n = len(self.docs)
+        if n == 0:
+            return []
+        slots = self.read_query(query)
+        postcode = filters.postcode or _postcode_in(query)
+        scores = np.zeros(n, dtype=np.float32)
+        for slot in slots:
+            present = [(self.postings[k], w) for k, w in slot.members.items() if k in self.postings]
+            if not present:
+                continue
+            if len(present) == 1:
+                p, w = present[0]
+                scores[p.ids] += w * p.weights
+                continue
+            best = np.zeros(n, dtype=np.float32)
+            for p, w in present:
+                best[p.ids] = np.maximum(best[p.ids], w * p.weights)
+            scores += best
+        mask = scores > 0
+        if filters.free:
+            mask &= self.free
+        if filters.language:
+            lang = filters.language.lower()
+            mask &= np.fromiter((lang in d.languages for d in self.docs), dtype=bool, count=n)
+        candidates = np.flatnonzero(mask)
+        if filters.open_now:
+            local = (now or datetime.now(LOCAL_TZ)).astimezone(LOCAL_TZ)
+            candidates = np.array([i for i in candidates if open_at(self.docs[i].openings, local)], dtype=np.int64)
+        if len(candidates) == 0:
+            return []
+        final = scores[candidates].astype(np.float64)
+        distances = None
+        origin = self.postcode_coords.get(postcode) if postcode else None
+        if postcode and origin is None:
+            origin = _nearest_postcode(self.postcode_coords, postcode)
+        if origin is not None:
+            distances = _km(self.coords[candidates], origin)
+            near = np.where(np.isnan(distances), 0.25, np.exp2(-np.nan_to_num(distances) / 1.2))
+            final = final * (1 + PROXIMITY_BOOST * near)
+        keep = min(limit, len(candidates))
+        top = np.argpartition(-final, keep - 1)[:keep] if len(candidates) > keep else np.arange(len(candidates))
+        top = top[np.argsort(-final[top], kind="stable")]
+        best_score = float(final[top[0]])
+        hits = []
+        for j in top:
+            if final[j] < MIN_RELATIVE_SCORE * best_score:
+                break
+            i = int(candidates[j])
+            doc = self.docs[i]
+            dist = None if distances is None or np.isnan(distances[j]) else float(distances[j])
+            hits.append(Hit(doc.id, doc.name, doc.organization, float(final[j]), self._why(i, slots, dist), dist))
+        return hits
+
+    def _weight(self, key: str, doc: int) -> float:
+        p = self.postings.get(key)
+        if p is None:
+            return 0.0
+        pos = int(np.searchsorted(p.ids, doc))
+        return float(p.weights[pos]) if pos < len(p.ids) and p.ids[pos] == doc else 0.0
+
+    def _why(self, doc: int, slots: list[_Slot], distance: float | None) -> str:
+        said, concepts = [], []
+        for slot in slots:
+            best = max(((w * self._weight(k, doc), k) for k, w in slot.members.items()), default=(0.0, ""))
+            if best[0] <= 0:
+                continue
+            (concepts if slot.concept else said).append(slot.label)
+        parts = []
+        if said:
+            parts.append("past bij: " + ", ".join(dict.fromkeys(said)))
+        if concepts:
+            parts.append("onderwerp: " + ", ".join(dict.fromkeys(concepts)))
+        if distance is not None:
+            parts.append(f"{distance:.1f} km".replace(".", ",") + " van de postcode")
+        return "; ".join(parts)
+
+
+def _postcode_in(text: str) -> str | None:
+    m = _POSTCODE.search(text)
+    if not m:
+        return None
+    return (m.group(1) + m.group(2)).upper()
+
+
+def _normal_postcode(postcode: str) -> str:
+    return fold(postcode).replace(" ", "").upper()
+
+
+def _postcode_table(docs: Iterable[ServiceDoc]) -> dict[str, tuple[float, float]]:
+    """Mean coordinates per full postcode (1234AB) and per number part (1234) seen in the map."""
+    sums: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    for d in docs:
+        if not d.coords:
+            continue
+        for pc in d.postcodes:
+            for k in {pc, pc[:4]}:
+                s = sums[k]
+                s[0] += d.coords[0]
+                s[1] += d.coords[1]
+                s[2] += 1
+    return {k: (s[0] / s[2], s[1] / s[2]) for k, s in sums.items()}
+
+
+def _nearest_postcode(table: dict[str, tuple[float, float]], postcode: str) -> tuple[float, float] | None:
+    pc = _normal_postcode(postcode)
+    if pc[:4] in table:
+        return table[pc[:4]]
+    numbers = [k for k in table if len(k) == 4 and k.isdigit()]
+    if not pc[:4].isdigit() or not numbers:
+        return None
+    closest = min(numbers, key=lambda k: abs(int(k) - int(pc[:4])))
+    return table[closest] if abs(int(closest) - int(pc[:4])) <= 20 else None
+
+
+def _km(points: np.ndarray, origin: tuple[float, float]) -> np.ndarray:
+    lat1, lon1 = np.radians(points[:, 0]), np.radians(points[:, 1])
+    lat2, lon2 = math.radians(origin[0]), math.radians(origin[1])
+    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * math.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    return 6371.0 * 2 * np.arcsin(np.sqrt(a))
+
+
+class MapSearch:
+    """Search over the map in a database: the index is built at first use and rebuilt on change."""
+
+    def __init__(self, database, lexicon: Lexicon | None = None):
+        self.database = database
+        self.lexicon = lexicon
+        self._index: SearchIndex | None = None
+        self._revision: str | None = None
+
+    def index(self) -> SearchIndex:
+        from socialekaart.hsds import load_services, revision, service_dict
+
+        with self.database.session() as session:
+            current = revision(session)
+            if self._index is None or current != self._revision:
+                docs = [ServiceDoc.from_record(service_dict(s)) for s in load_services(session, active_only=True)]
+                self._index = SearchIndex.build(docs, self.lexicon)
+                self._revision = current
+        return self._index
+
+    def search(self, query: str, filters: Filters | None = None, *, limit: int = 10,
+               now: datetime | None = None) -> list[Hit]:
+        return self.index().search(query, filters, limit=limit, now=now)

@@ -1,0 +1,108 @@
+"""Shared fixtures: a fresh database per test on SQLite and, where available, PostgreSQL.
+
+PostgreSQL: ``WIJKBOT_TEST_POSTGRES_URL`` (as ``.ci/run`` sets it) or, failing that, a throwaway
+cluster started here from the Debian packages. Without either the PostgreSQL cases are skipped,
+unless ``WIJKBOT_REQUIRE_POSTGRES=1`` (CI), which turns the skip into a failure.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from bot.db import Database
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_MAP = ROOT / "socialekaart" / "data" / "demo_map.json"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_cluster():
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    initdb = bins[-1] if bins else shutil.which("initdb")
+    if not initdb:
+        return None, None
+    bindir = Path(initdb).parent
+    base = Path(tempfile.mkdtemp(prefix="wijkbot-pg-"))
+    (base / "sock").mkdir()
+    as_postgres: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres")
+        shutil.chown(base / "sock", "postgres")
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+    port = _free_port()
+    subprocess.run([*as_postgres, str(bindir / "initdb"), "-D", str(base / "data"), "-U", "postgres",
+                    "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"],
+                   check=True, capture_output=True)
+    subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(base / "data"), "-w", "-l",
+                    str(base / "log"), "start", "-o",
+                    f"-p {port} -k {base / 'sock'} -c listen_addresses=127.0.0.1 -c fsync=off"],
+                   check=True, capture_output=True)
+
+    def stop():
+        subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(base / "data"), "-m", "fast", "stop"],
+                       capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+    return f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", stop
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    url = os.environ.get("WIJKBOT_TEST_POSTGRES_URL")
+    stop = None
+    if not url:
+        try:
+            url, stop = _start_cluster()
+        except subprocess.CalledProcessError as exc:
+            pytest.fail(f"could not start PostgreSQL: {exc.stderr.decode(errors='replace')}")
+    if not url:
+        if os.environ.get("WIJKBOT_REQUIRE_POSTGRES") == "1":
+            pytest.fail("PostgreSQL is required (WIJKBOT_REQUIRE_POSTGRES=1) but not installed")
+        pytest.skip("PostgreSQL is not installed here")
+    yield url
+    if stop:
+        stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'wijkbot.sqlite3'}"
+        return
+    server = request.getfixturevalue("postgres_server")
+    name = "t_" + uuid.uuid4().hex[:12]
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield server.rsplit("/", 1)[0] + "/" + name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def database(db_url):
+    db = Database(db_url)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture(scope="session")
+def demo_records() -> list[dict]:
+    return json.loads(DEMO_MAP.read_text(encoding="utf-8"))
