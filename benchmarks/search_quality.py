@@ -4,6 +4,7 @@ Prints hit@1, hit@3 and MRR per audience for Wijkbot's search and for a naive ba
 the same run: rapidfuzz WRatio of the query against each active service's name + description.
 
     python benchmarks/search_quality.py ../shared/eval [--json] [--misses]
+    python benchmarks/search_quality.py benchmarks/eval-vlinderhof --map socialekaart/data/demo_map.json
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from socialekaart.hsds import parse_json
 from socialekaart.search import SearchIndex, ServiceDoc
 
 
-def load(folder: Path):
-    records = parse_json((folder / "socialmap.json").read_bytes())
+def load(folder: Path, social_map: Path | None = None):
+    records = parse_json((social_map or folder / "socialmap.json").read_bytes())
     active = [r.model_dump(mode="json") for r in records if r.status == "active"]
     queries = [json.loads(line) for line in (folder / "queries.jsonl").read_text(encoding="utf-8").splitlines()
                if line.strip()]
@@ -46,10 +47,11 @@ def metrics(ranked: list[list[str]], queries: list[dict]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", type=Path)
+    parser.add_argument("--map", type=Path, help="the social map, when not FOLDER/socialmap.json")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--misses", action="store_true", help="list queries whose answer is not in the top 3")
     args = parser.parse_args(argv)
-    active, queries = load(args.folder)
+    active, queries = load(args.folder, args.map)
 
     started = time.perf_counter()
     index = SearchIndex.build([ServiceDoc.from_record(r) for r in active])

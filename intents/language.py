@@ -17,6 +17,8 @@ import yaml
 
 DATA = Path(__file__).with_name("data")
 _TOKEN = re.compile(r"[a-z0-9]+")
+_WORD = re.compile(r"[^\W_]+")
+_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+")
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'"})
 # Parts a compound may not be split into: suffixes and fragments that are dictionary words by accident.
 _NOT_A_PART = frozenset({"heid", "lijk", "schap", "baar", "ling", "isch", "tje", "tjes", "ende", "ster"})
@@ -25,13 +27,25 @@ _MIN_PART = 4
 
 def fold(text: str) -> str:
     """Lower-case, strip accents and unify apostrophes: 'Cliënt’s' -> "client's"."""
-    text = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES).lower())
-    return "".join(c for c in text if not unicodedata.combining(c))
+    text = text.lower()
+    if text.isascii():
+        return text
+    return _COMBINING.sub("", unicodedata.normalize("NFKD", text.translate(_APOSTROPHES)))
 
 
 def words(text: str) -> list[str]:
     """Folded word tokens; punctuation, emoji and markup characters separate words."""
-    return _TOKEN.findall(fold(text))
+    if text.isascii():
+        return _TOKEN.findall(text.lower())
+    out: list[str] = []
+    for raw in _WORD.findall(text.lower()):
+        out.extend(_fold_word(raw))
+    return out
+
+
+@lru_cache(maxsize=100_000)
+def _fold_word(raw: str) -> tuple[str, ...]:
+    return tuple(_TOKEN.findall(fold(raw)))
 
 
 class Dutch:
@@ -46,6 +60,8 @@ class Dutch:
         data = yaml.safe_load((DATA / "language.yaml").read_text(encoding="utf-8"))
         self.irregular: dict[str, str] = {fold(k): fold(v) for k, v in data["irregular"].items()}
         keep = {fold(w) for w in data["keep"]}
+        self.who: dict[str, str] = {fold(w): role for role, ws in data["who"].items() for w in ws}
+        self.when = frozenset(fold(w) for w in data["when"])
         self.stop_words = frozenset(
             ({fold(w) for w in NL_STOP} | {fold(w) for w in EN_STOP} | {fold(w) for w in data["stop"]}) - keep
         )
@@ -69,6 +85,10 @@ class Dutch:
         lemma = self._lemma_table.get(word)
         return fold(lemma) if isinstance(lemma, str) else word
 
+    def is_dutch_word(self, word: str) -> bool:
+        """Known to the lemmatizer's dictionary: a real word, not to be 'corrected' as a typo."""
+        return word in self.irregular or word in self.lexicon or self._lemma_table.get(word) is not None
+
     @lru_cache(maxsize=200_000)  # noqa: B019 - one long-lived instance per process
     def key(self, word: str) -> str:
         """The comparison key of a folded word: 'schulden' and 'schuld' share one."""
@@ -77,7 +97,7 @@ class Dutch:
         return self._stemmer.stemWord(self.lemma(word))
 
     def is_stop(self, word: str) -> bool:
-        return word in self.stop_words
+        return word in self.stop_words or self.irregular.get(word) in self.stop_words
 
     @lru_cache(maxsize=200_000)  # noqa: B019
     def compound_parts(self, word: str) -> tuple[str, ...]:

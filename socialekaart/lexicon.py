@@ -2,6 +2,8 @@
 
 A query that contains any *term* of a group gets every term of that group added (at a lower
 weight), and the group's *related* words at a lower weight still. Related words never trigger.
+*Cues* (ambiguous hints such as "alleen") and *ages* (a number in a range: "mijn moeder is 79")
+trigger a group at half strength.
 """
 
 from __future__ import annotations
@@ -23,13 +25,15 @@ class Concept:
     terms: tuple[tuple[str, ...], ...]  # each term as a tuple of word keys
     related: tuple[tuple[str, ...], ...]
     surface: tuple[str, ...]  # the single-word terms as folded words (for typo matching)
+    ages: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
 class Lexicon:
     concepts: tuple[Concept, ...]
     by_key: dict[str, tuple[int, ...]]  # single-word term key -> concept indexes
-    phrases: tuple[tuple[tuple[str, ...], int], ...]  # multi-word term keys -> concept index
+    phrases: tuple[tuple[tuple[str, ...], int, float], ...]  # multi-word keys -> concept index, strength
+    cues: dict[str, tuple[int, ...]]  # single-word cue, as written (folded) -> concept indexes
 
     @property
     def surface_words(self) -> set[str]:
@@ -45,18 +49,29 @@ def load_lexicon(path: Path = CONCEPTS) -> Lexicon:
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or []
     concepts: list[Concept] = []
     by_key: dict[str, list[int]] = {}
-    phrases: list[tuple[tuple[str, ...], int]] = []
+    cues: dict[str, list[int]] = {}
+    phrases: list[tuple[tuple[str, ...], int, float]] = []
     for index, group in enumerate(raw):
         terms = tuple(k for k in (_keys(t) for t in group.get("terms", [])) if k)
         related = tuple(k for k in (_keys(t) for t in group.get("related", []) or []) if k)
         surface = tuple(w for t in group.get("terms", []) for w in [words(t)] if len(w) == 1 for w in w)
-        concepts.append(Concept(group.get("concept", f"concept {index}"), terms, related, surface))
+        ages = tuple(group["ages"]) if group.get("ages") else None
+        concepts.append(Concept(group.get("concept", f"concept {index}"), terms, related, surface, ages))
         for term in terms:
             if len(term) == 1:
                 by_key.setdefault(term[0], []).append(index)
             else:
-                phrases.append((term, index))
-    return Lexicon(tuple(concepts), {k: tuple(v) for k, v in by_key.items()}, tuple(phrases))
+                phrases.append((term, index, 1.0))
+        # Cues are ambiguous by nature: a single-word cue matches only as written, not by its stem
+        # ('langs' hints at a home visit, 'lang' does not).
+        for cue in group.get("cues", []) or []:
+            folded = words(cue)
+            if len(folded) == 1:
+                cues.setdefault(folded[0], []).append(index)
+            elif folded:
+                phrases.append((_keys(cue), index, 0.5))
+    return Lexicon(tuple(concepts), {k: tuple(v) for k, v in by_key.items()}, tuple(phrases),
+                   {k: tuple(v) for k, v in cues.items()})
 
 
 @cache

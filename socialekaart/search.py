@@ -39,12 +39,17 @@ PART_WEIGHT = 0.5  # a part of a compound word, in the index and in the query
 CONCEPT_TERM_WEIGHT = 0.6
 CONCEPT_RELATED_WEIGHT = 0.3
 COMPLETION_WEIGHT = 0.8
+CUE_STRENGTH = 0.5
+WHO_WEIGHT = 0.3
+WHEN_WEIGHT = 0.5
+RELATIVE_MIN = 9  # keys this long or longer have relatives sharing 75% of their start
+RELATIVE_WEIGHT = 0.85
 K1, B = 1.2, 0.5
 TYPO_CUTOFF = 82.0
 PROXIMITY_BOOST = 0.6  # at distance 0 a service scores 1.6x; the boost halves about every 1.2 km
 MIN_RELATIVE_SCORE = 0.12
 _POSTCODE = re.compile(r"\b(\d{4})\s?([a-zA-Z]{2})\b")
-_FREE_WORDS = re.compile(r"\b(gratis|kosteloos|geen kosten|free|vergoed)\b", re.IGNORECASE)
+_FREE_WORDS = re.compile(r"\b(gratis|kosteloos|geen kosten|free of charge)\b", re.IGNORECASE)
 
 
 @dataclass
@@ -150,6 +155,7 @@ class SearchIndex:
     coords: np.ndarray  # (n, 2) with NaN where unknown
     free: np.ndarray
     postcode_coords: dict[str, tuple[float, float]] = field(default_factory=dict)
+    place_words: frozenset[str] = frozenset()  # words of the service areas' names (the wijk, the city)
 
     # --- building -------------------------------------------------------------------------------
 
@@ -181,16 +187,17 @@ class SearchIndex:
         term_docs: dict[str, list[int]] = defaultdict(list)
         term_tf: dict[str, list[float]] = defaultdict(list)
         lengths = np.zeros(len(docs), dtype=np.float32)
+        stop = nl.stop_words
         for i, per_field in enumerate(tokenized):
-            tf: dict[str, float] = defaultdict(float)
+            tf: dict[str, float] = {}
             length = 0.0
             for toks, weight in per_field:
                 for tok in toks:
-                    if nl.is_stop(tok):
+                    if tok in stop:
                         continue
                     length += weight
-                    for key, part in expand(tok):
-                        tf[key] += weight * part
+                    for key, part in expansions.get(tok) or expand(tok):
+                        tf[key] = tf.get(key, 0.0) + weight * part
             lengths[i] = length
             for key, value in tf.items():
                 term_docs[key].append(i)
@@ -215,6 +222,7 @@ class SearchIndex:
             coords=coords, free=np.array([d.free for d in docs], dtype=bool),
         )
         index.postcode_coords = _postcode_table(docs)
+        index.place_words = frozenset(w for d in docs for w in words(d.fields["area"]) if not nl.is_stop(w))
         return index
 
     # --- reading the query ----------------------------------------------------------------------
@@ -245,34 +253,73 @@ class SearchIndex:
             out[k] = COMPLETION_WEIGHT
         return out
 
+    def _relatives(self, key: str) -> dict[str, float]:
+        """Known keys of the same word family: a long shared start ('fysiotherapeut' ~ 'fysiotherapie')."""
+        import bisect
+
+        if len(key) < RELATIVE_MIN:
+            return {}
+        prefix = key[:max(RELATIVE_MIN - 1, int(len(key) * 0.75))]
+        start = bisect.bisect_left(self.sorted_keys, prefix)
+        out: dict[str, float] = {}
+        for k in self.sorted_keys[start:start + 20]:
+            if not k.startswith(prefix):
+                break
+            if k != key and len(prefix) >= 0.75 * len(k):
+                out[k] = RELATIVE_WEIGHT
+        return out
+
     def read_query(self, text: str) -> list[_Slot]:
         nl = dutch()
         toks = words(text)
-        slots: list[_Slot] = []
+        word_slots: list[_Slot | None] = []
         triggered: dict[int, float] = {}
-        keys: list[dict[str, float]] = []
+        # concept -> index of the word slot whose word is one of the concept's terms
+        merged: dict[int, int] = {}
+        primary: list[str] = []
         for tok in toks:
             key = nl.key(tok)
+            primary.append(key)
             members = {key: 1.0}
-            if not self._known(key) and len(tok) >= 4 and not tok.isdigit():
+            if not self._known(key) and len(tok) >= 4 and not tok.isdigit() and not nl.is_dutch_word(tok):
                 for k, w in self._typos(tok).items():
                     members.setdefault(k, w)
                 if len(members) == 1:
                     members.update(self._completions(key))
+            for k, w in list(members.items()):
+                if w >= 0.7:
+                    for rel, rw in self._relatives(k).items():
+                        members[rel] = max(members.get(rel, 0.0), rw * w)
             for part in nl.compound_parts(tok):
                 if not nl.is_stop(part):
                     members.setdefault(nl.key(part), PART_WEIGHT)
-            keys.append(members)
+            slot = None
+            if not nl.is_stop(tok) and not (tok.isdigit() and len(tok) < 4):
+                # for whom and when, not what: 'mijn vrouw' is rarely about a women's group
+                # and where: the wijk's own name says where, it does not say what
+                modifier = (WHO_WEIGHT if tok in nl.who or tok in self.place_words
+                            else WHEN_WEIGHT if tok in nl.when else 1.0)
+                if modifier < 1.0:
+                    members = {k: w * modifier for k, w in members.items()}
+                slot = _Slot(tok, members)
+            word_slots.append(slot)
             for k, w in members.items():
                 for c in self.lexicon.by_key.get(k, ()):
                     triggered[c] = max(triggered.get(c, 0.0), w)
-            if not nl.is_stop(tok) and not (tok.isdigit() and len(tok) < 4):
-                slots.append(_Slot(tok, members))
-        primary = [next(iter(m)) for m in keys]
-        for phrase, c in self.lexicon.phrases:
+                    if slot is not None and w == 1.0 and c not in merged:
+                        merged[c] = len(word_slots) - 1
+            for c in self.lexicon.cues.get(tok, ()):
+                triggered[c] = max(triggered.get(c, 0.0), CUE_STRENGTH)
+            if tok.isdigit() and len(tok) <= 3:
+                for c, concept in enumerate(self.lexicon.concepts):
+                    if concept.ages and concept.ages[0] <= int(tok) <= concept.ages[1]:
+                        triggered[c] = max(triggered.get(c, 0.0), CUE_STRENGTH)
+        for phrase, c, strength in self.lexicon.phrases:
             n = len(phrase)
             if any(tuple(primary[i:i + n]) == phrase for i in range(len(primary) - n + 1)):
-                triggered[c] = 1.0
+                triggered[c] = max(triggered.get(c, 0.0), strength)
+        slots: list[_Slot] = []
+        absorbed: set[int] = set()
         for c, strength in triggered.items():
             concept = self.lexicon.concepts[c]
             members: dict[str, float] = {}
@@ -282,8 +329,16 @@ class SearchIndex:
                     for k in term:
                         if not nl.is_stop(k):
                             members[k] = max(members.get(k, 0.0), share)
-            slots.append(_Slot(concept.name, members, concept=True))
-        return slots
+            # The word that named the concept joins it: its literal matches count once, at full weight.
+            source = merged.get(c)
+            if source is not None and source not in absorbed and word_slots[source] is not None:
+                absorbed.add(source)
+                for k, w in word_slots[source].members.items():
+                    members[k] = max(members.get(k, 0.0), w)
+                slots.append(_Slot(f"{word_slots[source].label} ({concept.name})", members, concept=True))
+            else:
+                slots.append(_Slot(concept.name, members, concept=True))
+        return [s for i, s in enumerate(word_slots) if s is not None and i not in absorbed] + slots
 
     # --- searching ------------------------------------------------------------------------------
 

@@ -1,0 +1,110 @@
+"""The `wijkbot kaart` commands, run as a user runs them: the installed command in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DEMO_MAP, ROOT
+from tests.records import service
+
+
+def wijkbot(tmp_path: Path, *args: str, stdin: str | bytes | None = None, env: dict | None = None):
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("WIJKBOT_")}
+    environment["WIJKBOT_DATA_DIR"] = str(tmp_path / "data")
+    environment.update(env or {})
+    data = stdin.encode() if isinstance(stdin, str) else stdin
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], input=data, capture_output=True,
+                          env=environment, cwd=tmp_path, timeout=120)
+
+
+def out(result) -> str:
+    assert result.returncode == 0, result.stderr.decode()
+    return result.stdout.decode()
+
+
+def test_first_run_loads_the_demo_map_into_the_embedded_default(tmp_path):
+    stats = json.loads(out(wijkbot(tmp_path, "kaart", "stats", "--json")))
+    demo = json.loads(DEMO_MAP.read_text(encoding="utf-8"))
+    assert stats["services"] == len(demo)
+    assert stats["active"] == sum(r["status"] == "active" for r in demo)
+    assert stats["organizations"] == len({r["organization"]["id"] for r in demo})
+    assert (tmp_path / "data" / "wijkbot.sqlite3").exists()
+
+
+def test_import_replace_export_round_trip(tmp_path):
+    own = tmp_path / "own.json"
+    own.write_text(json.dumps([service("Koffieochtend"), service("Wandelclub")]), encoding="utf-8")
+    assert "2 new" in out(wijkbot(tmp_path, "kaart", "import", str(own), "--replace"))
+    assert json.loads(out(wijkbot(tmp_path, "kaart", "stats", "--json")))["services"] == 2
+    exported = tmp_path / "export.json"
+    out(wijkbot(tmp_path, "kaart", "export", str(exported)))
+    again = out(wijkbot(tmp_path, "kaart", "import", str(exported)))
+    assert "0 new, 2 updated" in again
+    second = tmp_path / "export2.json"
+    out(wijkbot(tmp_path, "kaart", "export", str(second)))
+    assert json.loads(second.read_text()) == json.loads(exported.read_text())
+    # the demo map is not loaded again into a map that was replaced
+    assert json.loads(out(wijkbot(tmp_path, "kaart", "stats", "--json")))["services"] == 2
+
+
+def test_a_bad_file_exits_non_zero_lists_problems_and_changes_nothing(tmp_path):
+    before = out(wijkbot(tmp_path, "kaart", "stats", "--json"))
+    bad = tmp_path / "bad.json"
+    broken = service()
+    broken["phones"][0]["number"] = ""
+    bad.write_text(json.dumps([service(), broken, {"name": ""}]), encoding="utf-8")
+    result = wijkbot(tmp_path, "kaart", "import", str(bad), "--replace")
+    assert result.returncode == 1
+    err = result.stderr.decode()
+    assert "record 2" in err and "phones[0].number" in err
+    assert "record 3: id: Field required" in err and "record 3: name" in err
+    assert "Traceback" not in err
+    assert out(wijkbot(tmp_path, "kaart", "stats", "--json")) == before
+    csv_file = tmp_path / "bad.csv"
+    csv_file.write_text("name,organization,postcode\nA,B,12\n", encoding="utf-8")
+    result = wijkbot(tmp_path, "kaart", "import", str(csv_file))
+    assert result.returncode == 1 and "line 2: postcode:" in result.stderr.decode()
+    missing = wijkbot(tmp_path, "kaart", "import", str(tmp_path / "nope.json"))
+    assert missing.returncode != 0 and "Traceback" not in missing.stderr.decode()
+
+
+def test_csv_template_imports_from_the_command_line(tmp_path):
+    assert "3 new" in out(wijkbot(tmp_path, "kaart", "import", str(ROOT / "docs" / "kaart-template.csv")))
+
+
+def test_search_json_and_batch_from_stdin(tmp_path):
+    single = json.loads(out(wijkbot(tmp_path, "kaart", "search", "schulden", "--json", "--limit", "3")))
+    assert single["query"] == "schulden" and 1 <= len(single["hits"]) <= 3
+    assert set(single["hits"][0]) == {"id", "name", "organization", "score", "why"}
+    lines = out(wijkbot(tmp_path, "kaart", "search", "-", "--limit", "2",
+                        stdin="huisarts\n\nI need a dentist\n😀\n")).splitlines()
+    parsed = [json.loads(line) for line in lines]
+    assert [p["query"] for p in parsed] == ["huisarts", "", "I need a dentist", "😀"]
+    assert parsed[0]["hits"] and parsed[1]["hits"] == []
+    free = json.loads(out(wijkbot(tmp_path, "kaart", "search", "bewegen", "--free", "--language", "nl",
+                                  "--open-now", "--postcode", "7543AB", "--json")))
+    assert isinstance(free["hits"], list)
+
+
+def test_duplicates_json(tmp_path):
+    assert json.loads(out(wijkbot(tmp_path, "kaart", "duplicates", "--json"))) == []
+
+
+@pytest.mark.parametrize("args", [["kaart", "nonsense"], ["kaart", "search"], ["kaart", "search", "x", "--limit", "0"]])
+def test_unknown_commands_and_options_get_a_usage_line(tmp_path, args):
+    result = wijkbot(tmp_path, *args)
+    assert result.returncode == 2
+    assert "Usage:" in result.stderr.decode() and "Traceback" not in result.stderr.decode()
+
+
+def test_a_bad_database_url_is_one_clear_line(tmp_path):
+    result = wijkbot(tmp_path, "kaart", "stats", env={"WIJKBOT_DATABASE_URL": "nonsense://"})
+    assert result.returncode == 1
+    err = result.stderr.decode()
+    assert err.startswith("error:") and "Traceback" not in err
