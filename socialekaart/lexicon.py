@@ -3,7 +3,7 @@
 A query that contains any *term* of a group gets every term of that group added (at a lower
 weight), and the group's *related* words at a lower weight still. Related words never trigger.
 *Cues* (ambiguous hints such as "alleen") and *ages* (a number in a range: "mijn moeder is 79")
-trigger a group at half strength.
+trigger a group at reduced strength (CUE_STRENGTH in search.py).
 """
 
 from __future__ import annotations

@@ -36,10 +36,10 @@ FIELD_WEIGHTS = {
     "location": 0.4, "schedule": 0.4, "fees": 0.3, "area": 0.3,
 }
 PART_WEIGHT = 0.5  # a part of a compound word, in the index and in the query
-CONCEPT_TERM_WEIGHT = 0.6
+CONCEPT_TERM_WEIGHT = 0.8
 CONCEPT_RELATED_WEIGHT = 0.3
 COMPLETION_WEIGHT = 0.8
-CUE_STRENGTH = 0.5
+CUE_STRENGTH = 0.7
 WHO_WEIGHT = 0.3
 WHEN_WEIGHT = 0.5
 RELATIVE_MIN = 9  # keys this long or longer have relatives sharing 75% of their start

