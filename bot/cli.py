@@ -172,9 +172,9 @@ def kaart_duplicates(ctx: click.Context, as_json: bool) -> None:
 def kaart_search(ctx: click.Context, query: str, postcode: str | None, free: bool, language: str | None,
                  open_now: bool, limit: int, as_json: bool) -> None:
     """Search the map. QUERY '-' reads one query per line from stdin and writes JSON lines."""
-    from socialekaart.search import Filters, MapSearch
+    from socialekaart.search import Filters
 
-    search = MapSearch(_database(ctx))
+    search = _search(ctx)
     filters = Filters(postcode=postcode, free=free, language=language, open_now=open_now)
     if query == "-":
         for line in sys.stdin:
@@ -195,13 +195,93 @@ def kaart_search(ctx: click.Context, query: str, postcode: str | None, free: boo
 
 # --- chat ------------------------------------------------------------------------------------------
 
+def _bot(ctx: click.Context):
+    from bot.core import Wijkbot
+
+    return Wijkbot(_database(ctx), settings=ctx.find_object(Settings))
+
+
 @main.command()
 @click.pass_context
 def chat(ctx: click.Context) -> None:
-    """Chat with Wijkbot in the console (the embedded default)."""
+    """Chat with Wijkbot in the console (the embedded default). Numbers answer the buttons."""
     from bot.console import run_console
 
-    run_console(_database(ctx))
+    run_console(_bot(ctx))
+
+
+@main.command()
+@click.argument("text")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (always JSON lines with TEXT '-').")
+@click.pass_context
+def triage(ctx: click.Context, text: str, as_json: bool) -> None:
+    """Classify a message: stream, escalation, intent, entities and the first clarifying question.
+
+    TEXT '-' reads one message per line from stdin and writes one JSON object per line, in order."""
+    from intents.triage import triage_message
+
+    index = _search(ctx).index()
+    if text == "-":
+        for line in sys.stdin:
+            _json(triage_message(line.rstrip("\r\n"), index))
+            sys.stdout.flush()
+        return
+    result = triage_message(text, index)
+    if as_json:
+        _json(result)
+    else:
+        for key, value in result.items():
+            click.echo(f"{key:<14}{value}")
+
+
+def _search(ctx: click.Context):
+    from socialekaart.search import MapSearch
+
+    return MapSearch(_database(ctx))
+
+
+@main.group(cls=_Group)
+def nlu() -> None:
+    """The text classifiers for stream and intent."""
+
+
+@nlu.command("train")
+@click.pass_context
+def nlu_train(ctx: click.Context) -> None:
+    """Retrain the classifiers from intents/data/ (fixed seed) and cache them in the data directory."""
+    from intents.nlu import NLU
+
+    NLU(ctx.find_object(Settings).data_dir / "nlu", retrain=True)
+    click.echo("trained the stream and intent classifiers")
+
+
+@main.group(cls=_Group)
+def user() -> None:
+    """Users and roles."""
+
+
+@user.command("role")
+@click.argument("channel")
+@click.argument("user_id")
+@click.argument("role", type=click.Choice(["resident", "professional", "coordinator", "admin"]))
+@click.pass_context
+def user_role(ctx: click.Context, channel: str, user_id: str, role: str) -> None:
+    """Set the role of the user USER_ID on CHANNEL (e.g. console, telegram, matrix)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from bot.models import User
+
+    with _database(ctx).session() as session:
+        found = session.scalar(select(User).where(User.channel == channel, User.channel_user_id == user_id))
+        now = datetime.now(UTC)
+        if found is None:
+            found = User(channel=channel, channel_user_id=user_id, created_at=now, last_seen_at=now)
+            session.add(found)
+        found.role = role
+        session.commit()
+    click.echo(f"{channel}:{user_id} is now {role}")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,12 @@ class Settings(BaseSettings):
     )
     demo_map: bool = Field(default=True, description="Load the demo social map into an empty default database")
     log_level: str = "WARNING"
+    conversation_timeout_minutes: int = Field(default=30, ge=1, description="Inactivity before a chat starts over")
+    human_contact: str = Field(
+        default="Wijkinformatiepunt De Vlinderhof, telefoon 053-5550000 (ma-vr 9-17 uur), "
+                "wijkinformatiepunt@vlinderhof.example.nl",
+        description="How a resident reaches a person at the wijk's coordination point",
+    )
 
     @cached_property
     def effective_database_url(self) -> str:

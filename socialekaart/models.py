@@ -11,13 +11,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Integer, Numeric, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy import JSON, Date, Float, ForeignKey, Integer, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-
-class Base(DeclarativeBase):
-    pass
-
+from bot.db import Base, UTCDateTime
 
 ID = String(64)
 
@@ -94,7 +91,7 @@ class Service(Base):
     eligibility_description: Mapped[str | None] = mapped_column(Text)
     fees_description: Mapped[str | None] = mapped_column(Text)
     assured_date: Mapped[date | None] = mapped_column(Date)
-    last_modified: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_modified: Mapped[datetime | None] = mapped_column(UTCDateTime())
     extra: Mapped[dict | None] = mapped_column(
         JSON, doc="HSDS fields Wijkbot does not model, kept so that an export returns them"
     )

@@ -65,6 +65,9 @@ class ServiceDoc:
     languages: frozenset[str]
     free: bool
     openings: list[Opening]
+    codes: tuple[str, ...] = ()
+    reach: dict = field(default_factory=dict)  # phone, url, email, address: how a resident gets there
+    contacts: list[dict] = field(default_factory=list)  # contact persons, for professionals only
 
     @classmethod
     def from_record(cls, rec: dict) -> ServiceDoc:
@@ -106,6 +109,16 @@ class ServiceDoc:
             free=free,
             openings=[o for s in schedules
                       if (o := opening(s.get("freq"), s.get("byday"), s.get("opens_at"), s.get("closes_at")))],
+            codes=tuple(t.get("code") or "" for t in terms),
+            reach={
+                "phone": next((p.get("number") for p in rec.get("phones") or []), None),
+                "url": rec.get("url") or org.get("website"),
+                "email": rec.get("email"),
+                "address": next((f"{a.get('address_1') or ''}, {a.get('city') or ''}".strip(", ")
+                                 for a in addresses if a.get("address_1")), None),
+            },
+            contacts=[{"name": c.get("name"), "title": c.get("title"), "email": c.get("email"),
+                       "phone": next((p.get("number") for p in c.get("phones") or []), None)} for c in contacts],
         )
 
 
@@ -156,6 +169,22 @@ class SearchIndex:
     free: np.ndarray
     postcode_coords: dict[str, tuple[float, float]] = field(default_factory=dict)
     place_words: frozenset[str] = frozenset()  # words of the service areas' names (the wijk, the city)
+    codes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # service id -> taxonomy codes
+    by_id: dict[str, ServiceDoc] = field(default_factory=dict)
+
+    def knows(self, key: str) -> bool:
+        """The key occurs in the map or the concept lexicon."""
+        return self._known(key)
+
+    def informative(self, key: str) -> bool:
+        """The key names something specific: a concept, or a word that fewer than a fifth of services use."""
+        if key in self.lexicon.by_key:
+            return True
+        postings = self.postings.get(key)
+        return postings is not None and len(postings.ids) < 0.2 * max(len(self.docs), 1)
+
+    def doc(self, service_id: str) -> ServiceDoc | None:
+        return self.by_id.get(service_id)
 
     # --- building -------------------------------------------------------------------------------
 
@@ -223,6 +252,8 @@ class SearchIndex:
         )
         index.postcode_coords = _postcode_table(docs)
         index.place_words = frozenset(w for d in docs for w in words(d.fields["area"]) if not nl.is_stop(w))
+        index.codes = {d.id: d.codes for d in docs}
+        index.by_id = {d.id: d for d in docs}
         return index
 
     # --- reading the query ----------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 from alembic import context
 
-from socialekaart.models import Base
+import bot.models  # noqa: F401 - registers the tables
+import socialekaart.models  # noqa: F401
+from bot.db import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -1,0 +1,343 @@
+"""The channel-agnostic, sans-I/O heart of Wijkbot: ``Wijkbot.handle(Incoming) -> list[Outgoing]``.
+
+Order for every message: user and role, rate limit, commands, red flags FIRST (before anything is
+interpreted), then NLU, the triage dialogue, and an answer from the social map or the knowledge
+articles. No network, no sleeping: channels do the I/O. Logs carry event names, never message text.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections import deque
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.messages import Button, Incoming, Outgoing
+from bot.models import Conversation, UsageStat, User
+from intents.nlu import NLU, default_nlu
+from intents.safety import Escalation, Safety, safety
+from intents.triage import (
+    ESCALATION_STREAM,
+    Dialogue,
+    TriageState,
+    dialogue,
+    is_vague,
+    judge_stream,
+    next_question,
+    search_text,
+)
+from knowledge import Knowledge, knowledge
+from socialekaart.search import Filters, MapSearch
+
+log = logging.getLogger(__name__)
+MAX_TEXT = 2000
+RATE_LIMIT = (20, timedelta(minutes=1))  # messages per window per user
+_POSTCODE = re.compile(r"^\s*([1-9]\d{3})\s?([a-zA-Z]{2})?\s*$")
+COMMANDS = ("/start", "/help", "/opnieuw", "/stop", "/vergeet")
+
+
+def clean_text(text: str) -> str:
+    """Printable text only: control characters and binary junk go, whitespace is folded."""
+    text = "".join(c if unicodedata.category(c)[0] != "C" else " " for c in text)
+    return " ".join(text.split())
+
+
+class Wijkbot:
+    def __init__(self, database, *, clock: Clock | None = None, settings: Settings | None = None,
+                 nlu: NLU | None = None, red_flags: Safety | None = None, articles: Knowledge | None = None,
+                 dialogue_data: Dialogue | None = None):
+        self.database = database
+        self.clock = clock or SystemClock()
+        self.settings = settings or Settings()
+        self.map = MapSearch(database)
+        self.nlu = nlu or default_nlu()
+        self.safety = red_flags or safety()
+        self.knowledge = articles or knowledge()
+        self.dialogue = dialogue_data or dialogue()
+        self._recent: dict[tuple[str, str], deque] = {}
+
+    # --- the handler ------------------------------------------------------------------------------
+
+    def handle(self, incoming: Incoming) -> list[Outgoing]:
+        now = self.clock.now()
+        with self.database.session() as session:
+            user = self._user(session, incoming, now)
+            conversation, fresh, expired = self._conversation(session, incoming, user, now)
+            state = TriageState.from_dict(conversation.state)
+            if expired:
+                state = TriageState()
+            replies = self._respond(session, incoming, user, state, now)
+            if replies is None:  # the user was forgotten: nothing of them may stay
+                session.commit()
+                return [self._out(incoming, self.dialogue.texts["forgotten"])]
+            if fresh or expired or not conversation.state.get("_disclosed"):
+                prefix = self.dialogue.texts["disclosure"]
+                if expired:
+                    prefix += " Welkom terug! Ons vorige gesprek was gestopt, dus we beginnen opnieuw."
+                replies[0] = (prefix + "\n\n" + replies[0][0], replies[0][1])
+            conversation.state = {**state.as_dict(), "_disclosed": True}
+            conversation.updated_at = now
+            session.commit()
+        return [self._out(incoming, text, buttons) for text, buttons in replies]
+
+    def _respond(self, session: Session, incoming: Incoming, user: User, state: TriageState,
+                 now: datetime) -> list[tuple[str, list[Button]]] | None:
+        t = self.dialogue.texts
+        if self._rate_limited(incoming, now):
+            log.info("rate limited")
+            return [(t["rate_limited"], [])]
+        raw = incoming.text or ""
+        text = clean_text(raw)
+        note = ""
+        if len(text) > MAX_TEXT:
+            text, note = text[:MAX_TEXT], t["too_long"] + "\n\n"
+        button = incoming.button
+        # a typed answer to the confirm question of /vergeet counts like the button
+        if state.pending == "forget" and not button and text.lower() in ("ja", "ja, wis alles", "yes"):
+            button = "forget:yes"
+        if text.startswith("/") and not button:
+            return self._command(session, text, user, state)
+        if button:
+            return self._button(session, button, user, state, now)
+        if not text:
+            return [(t["empty"], [])]
+        # 1. red flags, before anything else
+        escalation = self.safety.check(text, now=now)
+        if escalation:
+            self._count(session, now, f"escalation:{escalation.escalate_to}",
+                        f"stream:{ESCALATION_STREAM[escalation.escalate_to]}")
+            log.info("escalated to %s (flag %s)", escalation.escalate_to, escalation.flag)
+            state.__init__()
+            return [(self._escalation_text(escalation), [self._human_button()])]
+        if not any(c.isalnum() for c in text):
+            return [(t["no_words"], [])]
+        # 2. a typed answer to a pending question
+        if state.pending == "postcode":
+            m = _POSTCODE.match(text)
+            if m:
+                state.postcode = (m.group(1) + (m.group(2) or "")).upper()
+                state.pending = None
+                return self._continue(session, user, state, now)
+        if state.pending in ("stream", "topic", "for_whom", "postcode"):
+            state.pending = None  # the user ignored the question and wrote more: add it to the need
+        else:
+            state.__init__()  # a new question
+        # 3. what kind of message is it
+        parse = self.nlu.parse(text)
+        self._count(session, now, f"intent:{parse.intent}")
+        log.info("intent %s", parse.intent)
+        if parse.intent == "smalltalk" and is_vague(self.map.index(), text):
+            return [(note + self._smalltalk(text), [])]
+        if parse.intent == "knowledge_question":
+            article = self.knowledge.answer(text)
+            if article:
+                return [(note + f"{article.title}\n{article.answer}\n" + t["knowledge_more"].format(link=article.link),
+                         [])]
+        if parse.intent == "who_does_what" or (user.at_least("professional") and parse.intent != "need_help"):
+            return [(note + self._who_does_what(text, user), [])]
+        # 4. triage: clarify, then answer
+        state.need = f"{state.need} {text}".strip()
+        entities = parse.entities
+        state.postcode = state.postcode or entities.get("postcode")
+        state.for_whom = state.for_whom or entities.get("for_whom")
+        replies = self._continue(session, user, state, now, parse=parse)
+        if note:
+            replies[0] = (note + replies[0][0], replies[0][1])
+        return replies
+
+    def _continue(self, session: Session, user: User, state: TriageState, now: datetime,
+                  parse=None) -> list[tuple[str, list[Button]]]:
+        index = self.map.index()
+        parse = parse or self.nlu.parse(state.need or "hulp")
+        _, _, cats = self.nlu.classify("stream", state.need or "hulp")
+        stream, confidence = judge_stream(cats, index, state.need)
+        question = next_question(self.dialogue, state, parse, index, 1.0 if state.stream else confidence)
+        if question:
+            state.asked.append(question.key)
+            state.pending = question.key
+            return [(question.text, [*(Button(label=label, value=v) for v, label in question.options),
+                                     *self._always_buttons()])]
+        state.stream = state.stream or stream
+        self._count(session, now, f"stream:{state.stream}")
+        return [self._answer(state, user, now)]
+
+    def _answer(self, state: TriageState, user: User, now: datetime) -> tuple[str, list[Button]]:
+        t = self.dialogue.texts
+        index = self.map.index()
+        hits = self.map.search(search_text(self.dialogue, state), Filters(postcode=state.postcode), limit=3, now=now)
+        state.pending = "followup"
+        if not hits:
+            return t["answer_none"], [self._human_button()]
+        lines = [t["answer_intro"]]
+        for n, hit in enumerate(hits, 1):
+            doc = index.doc(hit.id)
+            reach = [x for x in (doc.reach.get("phone") and t["reach_phone"].format(phone=doc.reach["phone"]),
+                                 doc.reach.get("address"), doc.reach.get("url")) if x]
+            lines.append(f"{n}. {hit.name} ({hit.organization})")
+            if hit.why:
+                lines.append(f"   {hit.why}")
+            if reach:
+                lines.append("   " + " · ".join(reach))
+            if user.at_least("professional") and doc.contacts:
+                lines.append("   " + self._contacts(doc.contacts))
+        lines.append("")
+        lines.append(t["followup"])
+        return "\n".join(lines), [Button(label=self.dialogue.buttons["yes"], value="followup:yes"),
+                                  Button(label=self.dialogue.buttons["no"], value="followup:no"),
+                                  self._human_button()]
+
+    def _who_does_what(self, text: str, user: User) -> str:
+        t = self.dialogue.texts
+        index = self.map.index()
+        hits = self.map.search(text, limit=3, now=self.clock.now())
+        if not hits:
+            return t["answer_none"]
+        lines = [t["professional_intro"]]
+        for n, hit in enumerate(hits, 1):
+            doc = index.doc(hit.id)
+            lines.append(f"{n}. {hit.name} ({hit.organization})")
+            if user.at_least("professional"):
+                if doc.contacts:
+                    lines.append("   " + self._contacts(doc.contacts))
+            elif doc.reach.get("phone"):
+                lines.append("   " + t["reach_phone"].format(phone=doc.reach["phone"]))
+        if not user.at_least("professional"):
+            lines.append(t["contacts_hidden"])
+        return "\n".join(lines)
+
+    @staticmethod
+    def _contacts(contacts: list[dict]) -> str:
+        return "; ".join(" ".join(x for x in (c.get("name"), f"({c['title']})" if c.get("title") else None,
+                                             c.get("phone"), c.get("email")) if x) for c in contacts)
+
+    # --- commands and buttons ---------------------------------------------------------------------
+
+    def _command(self, session: Session, text: str, user: User, state: TriageState):
+        t = self.dialogue.texts
+        command = text.split()[0].lower().split("@")[0]
+        if command == "/start":
+            state.__init__()
+            return [(t["welcome"], [])]
+        if command == "/help":
+            return [(t["help"], [])]
+        if command == "/opnieuw":
+            state.__init__()
+            return [(t["restart"], [])]
+        if command == "/stop":
+            state.__init__()
+            return [(t["stop"], [])]
+        if command == "/vergeet":
+            state.pending = "forget"
+            b = self.dialogue.buttons
+            return [(t["forget_confirm"], [Button(label=b["forget_yes"], value="forget:yes"),
+                                           Button(label=b["forget_no"], value="forget:no")])]
+        return [(t["unknown_command"], [])]
+
+    def _button(self, session: Session, value: str, user: User, state: TriageState, now: datetime):
+        t = self.dialogue.texts
+        key, _, choice = value.partition(":")
+        if value == "forget:yes" and state.pending == "forget":
+            self.forget(session, user)
+            return None
+        if value == "forget:no":
+            state.pending = None
+            return [(t["not_forgotten"], [])]
+        if value == "human":
+            return [(t["human"].format(human_contact=self.settings.human_contact), [])]
+        if value == "followup:yes":
+            state.__init__()
+            return [(t["followup_yes"], [])]
+        if value == "followup:no":
+            state.__init__()
+            return [(t["followup_no"], [self._human_button()])]
+        if key in ("stream", "topic", "for_whom", "postcode") and state.pending == key:
+            state.pending = None
+            if choice != "dont_know":
+                setattr(state, key, choice)
+            return self._continue(session, user, state, now)
+        if value.endswith(":dont_know") or value == "dont_know":
+            state.pending = None
+            return self._continue(session, user, state, now)
+        return [(t["unknown_command"], [])]
+
+    def forget(self, session: Session, user: User) -> None:
+        """Erase everything stored about this user (AVG/GDPR art. 17). Statistics hold nothing personal."""
+        session.execute(delete(Conversation).where(Conversation.user_id == user.id))
+        session.delete(user)
+        log.info("user erased on request")
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    def _always_buttons(self) -> list[Button]:
+        return [Button(label=self.dialogue.buttons["dont_know"], value="dont_know"), self._human_button()]
+
+    def _human_button(self) -> Button:
+        return Button(label=self.dialogue.buttons["human"], value="human")
+
+    def _escalation_text(self, escalation: Escalation) -> str:
+        return escalation.reply
+
+    def _smalltalk(self, text: str) -> str:
+        t = self.dialogue.texts
+        low = text.lower()
+        if any(w in low for w in ("dank", "bedankt", "thanks", "thank")):
+            return t["smalltalk_thanks"]
+        if any(w in low for w in ("doei", "dag!", "tot ziens", "bye", "tot later")):
+            return t["smalltalk_bye"]
+        if any(w in low for w in ("robot", "bot", "wie ben", "mens", "computer")):
+            return t["smalltalk_bot"]
+        return t["smalltalk_hello"]
+
+    def _rate_limited(self, incoming: Incoming, now: datetime) -> bool:
+        limit, window = RATE_LIMIT
+        recent = self._recent.setdefault((incoming.channel, incoming.user_id), deque())
+        while recent and now - recent[0] > window:
+            recent.popleft()
+        if len(recent) >= limit:
+            return True
+        recent.append(now)
+        return False
+
+    def _user(self, session: Session, incoming: Incoming, now: datetime) -> User:
+        user = session.scalar(select(User).where(User.channel == incoming.channel,
+                                                 User.channel_user_id == incoming.user_id))
+        if user is None:
+            user = User(channel=incoming.channel, channel_user_id=incoming.user_id, role="resident",
+                        created_at=now, last_seen_at=now)
+            session.add(user)
+            session.flush()
+        user.last_seen_at = now
+        return user
+
+    def _conversation(self, session: Session, incoming: Incoming, user: User, now: datetime):
+        conversation = session.scalar(select(Conversation).where(Conversation.channel == incoming.channel,
+                                                                 Conversation.chat_id == incoming.chat_id))
+        if conversation is None:
+            conversation = Conversation(channel=incoming.channel, chat_id=incoming.chat_id, user_id=user.id,
+                                        state={}, updated_at=now)
+            session.add(conversation)
+            return conversation, True, False
+        timeout = timedelta(minutes=self.settings.conversation_timeout_minutes)
+        expired = now - conversation.updated_at > timeout and bool(conversation.state.get("need")
+                                                                   or conversation.state.get("pending"))
+        return conversation, False, expired
+
+    def _count(self, session: Session, now: datetime, *kinds: str) -> None:
+        day: date = now.date()
+        for kind in kinds:
+            stat = session.scalar(select(UsageStat).where(UsageStat.day == day, UsageStat.kind == kind))
+            if stat is None:
+                session.add(UsageStat(day=day, kind=kind, count=1))
+                session.flush()
+            else:
+                stat.count += 1
+
+    @staticmethod
+    def _out(incoming: Incoming, text: str, buttons: list[Button] | None = None) -> Outgoing:
+        return Outgoing(channel=incoming.channel, chat_id=incoming.chat_id, text=text, buttons=buttons or [])

@@ -1,0 +1,26 @@
+"""What flows between the channels and the core: protocol-free pydantic models."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Button(BaseModel):
+    label: str
+    value: str
+
+
+class Incoming(BaseModel):
+    channel: str = Field(min_length=1, max_length=32)
+    chat_id: str = Field(min_length=1, max_length=128)
+    user_id: str = Field(min_length=1, max_length=128)
+    text: str = ""
+    button: str | None = None  # the value of a pressed quick-reply button
+    locale: str | None = None
+
+
+class Outgoing(BaseModel):
+    channel: str
+    chat_id: str
+    text: str
+    buttons: list[Button] = []

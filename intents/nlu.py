@@ -1,0 +1,159 @@
+"""NLU: stream and intent classifiers (spaCy text classifiers) and rule-based entities.
+
+The classifiers are trained from the examples in ``intents/data/streams.yaml`` and
+``intents/data/intents.yaml`` with a fixed seed, at first use, and cached on disk under the data
+directory keyed by a hash of the training data and the spaCy version; ``wijkbot nlu train`` retrains.
+Texts are reduced to word keys (``intents.language``) before classification, so inflections and
+spellings of one word share their evidence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from intents.language import DATA, dutch, fold, words
+
+log = logging.getLogger(__name__)
+STREAMS = ("care", "health", "wellbeing")
+INTENTS = ("need_help", "information", "who_does_what", "knowledge_question", "smalltalk")
+TRAINING = {"stream": DATA / "streams.yaml", "intent": DATA / "intents.yaml"}
+SEED = 20261124
+EPOCHS = 25
+
+_POSTCODE = re.compile(r"\b([1-9]\d{3})\s?([a-zA-Z]{2})\b")
+_AGE = re.compile(
+    r"\b(?:(?:ik ben|is|ben|van|age[d]?|i am|i'm)\s+(\d{1,3})(?:\s*(?:jaar|jr|years?))?|(\d{1,3})\s*(?:jaar|jr|years?)"
+    r"(?:\s+oud)?|(\d{1,3})\+)\b")
+_AGE_GROUP = {"baby": "baby", "peuter": "child", "kleuter": "child", "kind": "child", "tiener": "teen",
+              "puber": "teen", "jongere": "youth", "oudere": "older", "senior": "older", "bejaard": "older",
+              "65plusser": "older"}
+_TIME = re.compile(r"\b(?:om\s+)?([01]?\d|2[0-3])[:.]([0-5]\d)\b|\bom\s+([1-9]|1[0-2])\s+uur\b")
+
+
+@dataclass
+class Parse:
+    stream: str
+    stream_confidence: float
+    intent: str
+    intent_confidence: float
+    entities: dict = field(default_factory=dict)
+
+    def as_json(self) -> dict:
+        return {"stream": self.stream, "intent": self.intent, "entities": self.entities}
+
+
+def _as_keys(text: str) -> str:
+    nl = dutch()
+    return " ".join(nl.key(w) for w in words(text)) or "_"
+
+
+def _training_hash() -> str:
+    import spacy
+
+    digest = hashlib.sha256(spacy.__version__.encode())
+    for path in TRAINING.values():
+        digest.update(path.read_bytes())
+    digest.update(f"{SEED}/{EPOCHS}".encode())
+    return digest.hexdigest()[:16]
+
+
+def _train(kind: str, labels: tuple[str, ...]):
+    import spacy
+    from spacy.training import Example
+    from spacy.util import fix_random_seed, minibatch
+
+    fix_random_seed(SEED)
+    rng = random.Random(SEED)
+    data = yaml.safe_load(TRAINING[kind].read_text(encoding="utf-8"))
+    nlp = spacy.blank("nl")
+    textcat = nlp.add_pipe("textcat", config={"model": {
+        "@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True, "ngram_size": 2,
+        "no_output_layer": False, "length": 262144}})
+    for label in labels:
+        textcat.add_label(label)
+    examples = []
+    for label in labels:
+        for text in data.get(label, []):
+            doc = nlp.make_doc(_as_keys(str(text)))
+            examples.append(Example.from_dict(doc, {"cats": {x: float(x == label) for x in labels}}))
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(EPOCHS):
+        rng.shuffle(examples)
+        for batch in minibatch(examples, size=16):
+            nlp.update(batch, sgd=optimizer, drop=0.1)
+    return nlp
+
+
+class NLU:
+    def __init__(self, cache_dir: Path | None = None, *, retrain: bool = False):
+        import spacy
+
+        self.models = {}
+        key = _training_hash()
+        for kind, labels in (("stream", STREAMS), ("intent", INTENTS)):
+            path = cache_dir / f"{kind}-{key}" if cache_dir else None
+            if path and path.exists() and not retrain:
+                self.models[kind] = spacy.load(path)
+                continue
+            log.info("training the %s classifier", kind)
+            self.models[kind] = _train(kind, labels)
+            if path:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self.models[kind].to_disk(path)
+
+    def classify(self, kind: str, text: str) -> tuple[str, float, dict[str, float]]:
+        cats = self.models[kind](_as_keys(text)).cats
+        best = max(cats, key=cats.get)
+        return best, float(cats[best]), dict(cats)
+
+    def parse(self, text: str) -> Parse:
+        text = text[:2000]
+        stream, s_conf, _ = self.classify("stream", text)
+        intent, i_conf, _ = self.classify("intent", text)
+        return Parse(stream, s_conf, intent, i_conf, entities(text))
+
+
+def entities(text: str) -> dict:
+    """Postcode, age or age group, for whom, and day/time mentioned in a message."""
+    nl = dutch()
+    folded = fold(text)
+    toks = words(text)
+    found: dict = {}
+    m = _POSTCODE.search(text)
+    if m:
+        found["postcode"] = (m.group(1) + m.group(2)).upper()
+    m = _AGE.search(folded)
+    if m:
+        age = int(next(g for g in m.groups() if g))
+        if 0 < age <= 110:
+            found["age"] = age
+    groups = {_AGE_GROUP[nl.key(t)] for t in toks if nl.key(t) in _AGE_GROUP}
+    if groups:
+        found["age_group"] = sorted(groups)[0]
+    whom = [nl.who[t] for t in toks if t in nl.who]
+    others = [w for w in whom if w != "self"]
+    if others:
+        found["for_whom"] = others[0]
+    elif whom:
+        found["for_whom"] = "self"
+    when = [t for t in toks if t in nl.when]
+    times = _TIME.search(folded)
+    if when or times:
+        found["time"] = " ".join(dict.fromkeys(when)) + (f" {times.group(0)}" if times else "")
+        found["time"] = found["time"].strip()
+    return found
+
+
+@cache
+def default_nlu() -> NLU:
+    from bot.config import Settings
+
+    return NLU(Settings().data_dir / "nlu")

@@ -1,0 +1,157 @@
+"""The triage dialogue ("vraagverheldering"): which stream, what need, for whom, where.
+
+The dialogue is data (``intents/data/dialogue.yaml``); this module is the small engine that walks
+it. It asks at most ``max_questions`` clarifying questions, one at a time, reuses what the messages
+already said (a postcode, for whom, the stream) and never asks the same question twice.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from intents.language import dutch, words
+from intents.nlu import STREAMS, Parse
+
+DIALOGUE = Path(__file__).with_name("data") / "dialogue.yaml"
+TAXONOMY_STREAM = {"zorg": "care", "gezondheid": "health", "welzijn": "wellbeing"}
+MAP_VOTE_WEIGHT = 0.5
+STREAM_CONFIDENT = 0.5
+ESCALATION_STREAM = {"112": "care", "113": "care", "huisartsenpost": "care", "veilig-thuis": "wellbeing"}
+
+
+@dataclass
+class Question:
+    key: str  # stream | topic | for_whom | postcode
+    text: str
+    options: list[tuple[str, str]]  # (value, label)
+
+
+@dataclass
+class Dialogue:
+    max_questions: int
+    texts: dict[str, str]
+    buttons: dict[str, str]
+    questions: dict
+
+    @classmethod
+    def load(cls, path: Path = DIALOGUE) -> Dialogue:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return cls(data["max_questions"], data["texts"], data["buttons"], data["questions"])
+
+    def question(self, key: str, stream: str | None = None) -> Question:
+        q = self.questions[key]
+        if key == "topic":
+            options = list(q["options_by_stream"].get(stream or "wellbeing", {}).items())
+        else:
+            options = list((q.get("options") or {}).items())
+        return Question(key, q["text"], [(f"{key}:{v}", label) for v, label in options])
+
+
+@dataclass
+class TriageState:
+    """What the conversation has clarified so far. Stored as JSON per chat; holds the need in the
+    user's words only until the conversation ends, expires or is forgotten."""
+
+    need: str = ""
+    stream: str | None = None
+    topic: str | None = None
+    for_whom: str | None = None
+    postcode: str | None = None
+    asked: list[str] = field(default_factory=list)
+    pending: str | None = None
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> TriageState:
+        known = {k: v for k, v in (data or {}).items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+def map_vote(index, text: str) -> dict[str, float]:
+    """How the social map's best matches for a text spread over the three streams (sums to 1 or 0)."""
+    hits = index.search(text, limit=5) if index is not None else []
+    vote: Counter = Counter()
+    for hit in hits:
+        streams = [TAXONOMY_STREAM[c.split(".")[0]] for c in index.codes.get(hit.id, ()) if
+                   c.split(".")[0] in TAXONOMY_STREAM]
+        for s in streams:
+            vote[s] += hit.score / len(streams)
+    total = sum(vote.values())
+    return {s: vote[s] / total for s in STREAMS} if total else {s: 0.0 for s in STREAMS}
+
+
+def judge_stream(stream_cats: dict[str, float], index, text: str) -> tuple[str, float]:
+    """Combine the text classifier with the social map's vote; returns (stream, confidence)."""
+    vote = map_vote(index, text)
+    weight = MAP_VOTE_WEIGHT if any(vote.values()) else 0.0
+    combined = {s: (1 - weight) * stream_cats.get(s, 0.0) + weight * vote[s] for s in STREAMS}
+    best = max(combined, key=combined.get)
+    return best, combined[best]
+
+
+def is_vague(index, text: str) -> bool:
+    """A need too vague to search: no word of it names a concept or a specific word of the map."""
+    nl = dutch()
+    content = [w for w in words(text) if not nl.is_stop(w) and w not in nl.who and w not in nl.when]
+    if index is None:
+        return not content
+    return not any(index.informative(nl.key(w)) for w in content)
+
+
+def next_question(dialogue: Dialogue, state: TriageState, parse: Parse, index, stream_confidence: float,
+                  *, ask_postcode: bool = True) -> Question | None:
+    """The one clarifying question to ask now, or None when it is time to answer."""
+    if len(state.asked) >= dialogue.max_questions:
+        return None
+    if state.stream is None and stream_confidence < STREAM_CONFIDENT and "stream" not in state.asked:
+        return dialogue.question("stream")
+    if state.topic is None and "topic" not in state.asked and is_vague(index, state.need):
+        return dialogue.question("topic", state.stream or parse.stream)
+    if state.for_whom is None and "for_whom" not in state.asked and is_vague(index, state.need):
+        return dialogue.question("for_whom")
+    if ask_postcode and state.postcode is None and "postcode" not in state.asked:
+        return dialogue.question("postcode")
+    return None
+
+
+def search_text(dialogue: Dialogue, state: TriageState) -> str:
+    """The clarified need as a search query: the user's words plus the words of chosen options."""
+    extra = []
+    if state.topic:
+        extra.append(dialogue.questions["topic"]["search_words"].get(state.topic, ""))
+    if state.for_whom:
+        extra.append(dialogue.questions["for_whom"]["search_words"].get(state.for_whom, ""))
+    return " ".join(x for x in [state.need, *extra] if x).strip()
+
+
+@cache
+def dialogue() -> Dialogue:
+    return Dialogue.load()
+
+
+def triage_message(text: str, index=None) -> dict:
+    """One message, stateless: what `wijkbot triage --json` prints."""
+    from intents.nlu import default_nlu
+    from intents.safety import safety
+
+    found = safety().check(text)
+    parse = default_nlu().parse(text)
+    if found:
+        stream = ESCALATION_STREAM[found.escalate_to]
+        question = None
+    else:
+        _, _, cats = default_nlu().classify("stream", text)
+        stream, confidence = judge_stream(cats, index, text)
+        state = TriageState(need=text, postcode=parse.entities.get("postcode"),
+                            for_whom=parse.entities.get("for_whom"))
+        asked = next_question(dialogue(), state, parse, index, confidence)
+        question = asked.text if asked else None
+    return {"stream": stream, "escalation": found.escalate_to if found else None, "intent": parse.intent,
+            "entities": parse.entities, "next_question": question}

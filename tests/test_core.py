@@ -1,0 +1,177 @@
+"""The conversation core end to end through Wijkbot.handle, and through the console with piped stdin."""
+
+from __future__ import annotations
+
+import io
+import logging
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.app import open_database
+from bot.clock import LOCAL_TZ, FixedClock
+from bot.config import Settings
+from bot.console import run_console
+from bot.core import Wijkbot
+from bot.messages import Incoming
+from bot.models import Conversation, UsageStat, User
+from intents.nlu import NLU
+
+
+@pytest.fixture(scope="session")
+def nlu(tmp_path_factory):
+    return NLU(tmp_path_factory.mktemp("nlu"))
+
+
+@pytest.fixture
+def clock():
+    return FixedClock(datetime(2026, 12, 1, 10, 0, tzinfo=LOCAL_TZ))  # a Tuesday morning
+
+
+@pytest.fixture
+def bot(tmp_path, nlu, clock):
+    settings = Settings(data_dir=tmp_path / "data")
+    database = open_database(settings)  # the embedded default: SQLite + the demo map
+    yield Wijkbot(database, clock=clock, settings=settings, nlu=nlu)
+    database.dispose()
+
+
+def say(bot, text="", *, button=None, user="anna", chat="anna", channel="test"):
+    return bot.handle(Incoming(channel=channel, chat_id=chat, user_id=user, text=text, button=button))
+
+
+def values(replies) -> list[str]:
+    return [b.value for b in replies[-1].buttons]
+
+
+def test_first_reply_says_it_is_an_automated_assistant_once(bot):
+    first = say(bot, "/start")
+    assert "automatische assistent" in first[0].text
+    second = say(bot, "/help")
+    assert "automatische assistent" not in second[0].text
+
+
+def test_a_clear_need_gets_one_question_then_three_services_with_how_to_reach_them(bot):
+    replies = say(bot, "ik heb schulden en de deurwaarder stuurt brieven")
+    assert "postcode" in replies[0].text
+    assert {"dont_know", "human"} <= set(values(replies))
+    answer = say(bot, "7543 AB")
+    text = answer[0].text
+    assert text.startswith("Dit kan u helpen") and text.count("\n1. ") + text.count("\n2. ") + text.count("\n3. ") == 3
+    assert "bel 053-" in text
+    assert "Heeft u hier iets aan?" in text
+    assert values(answer) == ["followup:yes", "followup:no", "human"]
+    assert "Fijn" in say(bot, button="followup:yes")[0].text
+
+
+def test_a_vague_need_is_clarified_with_buttons_at_most_three_questions(bot):
+    replies = say(bot, "ik zit ergens mee")
+    asked = 0
+    while replies[-1].buttons and replies[-1].buttons[0].value.split(":")[0] in (
+            "stream", "topic", "for_whom", "postcode", "dont_know"):
+        asked += 1
+        assert "human" in values(replies) and "dont_know" in values(replies)
+        replies = say(bot, button=replies[-1].buttons[0].value)
+    assert 1 <= asked <= 3
+    assert "Dit kan u helpen" in replies[0].text or "niets" in replies[0].text
+
+
+def test_a_postcode_in_the_message_is_never_asked_for(bot):
+    replies = say(bot, "ik zoek een fysiotherapeut in de buurt van 7544 CD")
+    assert "In welke buurt woont u" not in replies[0].text
+    assert "Dit kan u helpen" in replies[0].text
+
+
+def test_dont_know_moves_on_and_the_same_question_is_not_asked_twice(bot):
+    replies = say(bot, "ik wil meer bewegen")
+    assert "In welke buurt woont u" in replies[0].text
+    replies = say(bot, button="dont_know")
+    assert "Dit kan u helpen" in replies[0].text
+
+
+def test_red_flags_come_first_and_stop_the_dialogue(bot):
+    say(bot, "ik wil meer bewegen")  # a pending question ...
+    replies = say(bot, "mijn man heeft ineens een scheve mond en praat raar")
+    assert "112" in replies[0].text
+    replies = say(bot, "ik zie het niet meer zitten")
+    assert "113" in replies[0].text and "0800-0113" in replies[0].text
+
+
+def test_talk_to_a_human(bot):
+    replies = say(bot, button="human")
+    assert "wijkinformatiepunt" in replies[0].text.lower()
+
+
+def test_knowledge_questions_get_the_short_answer_and_a_link(bot):
+    text = say(bot, "wat is een MDO?")[0].text
+    assert "MDO" in text and "Meer lezen: https://" in text
+
+
+def test_contact_persons_only_for_professionals(bot):
+    question = "wie is de casemanager dementie"
+    resident = say(bot, question, user="res", chat="res")[0].text
+    assert "alleen voor aangemelde professionals" in resident
+    with bot.database.session() as session:
+        user = session.scalar(select(User).where(User.channel_user_id == "res"))
+        user.role = "professional"
+        session.commit()
+    professional = say(bot, question, user="res", chat="res")[0].text
+    assert "@" in professional and "alleen voor aangemelde professionals" not in professional
+
+
+def test_state_survives_a_restart_and_expires_politely(bot, tmp_path, nlu, clock):
+    say(bot, "ik wil meer bewegen")
+    again = Wijkbot(bot.database, clock=clock, settings=bot.settings, nlu=nlu)  # a new process
+    assert "Dit kan u helpen" in say(again, "7543AB")[0].text
+    say(again, "ik wil meer bewegen")
+    clock.advance(timedelta(minutes=31))
+    replies = say(again, "hulp bij schulden")
+    assert "Welkom terug" in replies[0].text
+
+
+def test_vergeet_erases_everything_after_confirmation(bot):
+    say(bot, "ik wil meer bewegen")
+    replies = say(bot, "/vergeet")
+    assert values(replies) == ["forget:yes", "forget:no"]
+    assert "Goed, ik heb niets gewist" in say(bot, button="forget:no")[0].text
+    say(bot, "/vergeet")
+    assert "Ik heb alles gewist" in say(bot, button="forget:yes")[0].text
+    with bot.database.session() as session:
+        assert session.scalar(select(func.count()).select_from(User)) == 0
+        assert session.scalar(select(func.count()).select_from(Conversation)) == 0
+        assert session.scalar(select(func.count()).select_from(UsageStat)) > 0  # anonymous counts stay
+
+
+@pytest.mark.parametrize("text", ["", "   ", "😀😀😀", "x" * 20_000, "\x00\x01\x02\x03", "<b>hoi</b><script>x</script>",
+                                  "**vet** [link](http://example.nl)", "/onbekend", "🙂 " * 3000])
+def test_bad_input_gets_a_friendly_reply(bot, text):
+    replies = say(bot, text)
+    assert replies and replies[0].text.strip()
+    assert "Traceback" not in replies[0].text
+
+
+def test_rate_limit_per_user(bot):
+    replies = [say(bot, "hoi") for _ in range(25)]
+    assert "veel berichten" in replies[-1][0].text
+    assert "veel berichten" not in say(bot, "hoi", user="bert", chat="bert")[0].text
+
+
+def test_logs_never_contain_message_text(bot, caplog):
+    secret = "mijnGeheimeKlachtXYZ"
+    with caplog.at_level(logging.DEBUG):
+        for text in (f"ik heb schulden {secret}", f"ik zie het niet meer zitten {secret}", f"wat is een MDO {secret}",
+                     "7543AB"):
+            say(bot, text)
+    assert caplog.records, "the core should log events"
+    assert all(secret not in r.getMessage() and "7543AB" not in r.getMessage() for r in caplog.records)
+
+
+def test_console_with_piped_stdin(bot):
+    out = io.StringIO()
+    run_console(bot, io.StringIO("ik wil stoppen met roken\n1\n1\n/stop\n"), out, user="piet")
+    text = out.getvalue()
+    assert "automatische assistent" in text
+    assert "[1] " in text and "postcode" in text
+    assert "Dit kan u helpen" in text and "Fijn!" in text
+    assert "Tot een volgende keer" in text
