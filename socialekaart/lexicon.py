@@ -34,6 +34,14 @@ class Lexicon:
     by_key: dict[str, tuple[int, ...]]  # single-word term key -> concept indexes
     phrases: tuple[tuple[tuple[str, ...], int, float], ...]  # multi-word keys -> concept index, strength
     cues: dict[str, tuple[int, ...]]  # single-word cue, as written (folded) -> concept indexes
+    by_first: dict[str, tuple[tuple[tuple[str, ...], int, float], ...]]  # phrases indexed by their first key
+
+    def phrases_at(self, keys: list[str]):
+        """(concept index, strength) of every multi-word term or cue that occurs in a key sequence."""
+        for i, key in enumerate(keys):
+            for phrase, concept, strength in self.by_first.get(key, ()):
+                if tuple(keys[i:i + len(phrase)]) == phrase:
+                    yield concept, strength
 
     @property
     def surface_words(self) -> set[str]:
@@ -70,8 +78,11 @@ def load_lexicon(path: Path = CONCEPTS) -> Lexicon:
                 cues.setdefault(folded[0], []).append(index)
             elif folded:
                 phrases.append((_keys(cue), index, 0.5))
+    by_first: dict[str, list] = {}
+    for entry in phrases:
+        by_first.setdefault(entry[0][0], []).append(entry)
     return Lexicon(tuple(concepts), {k: tuple(v) for k, v in by_key.items()}, tuple(phrases),
-                   {k: tuple(v) for k, v in cues.items()})
+                   {k: tuple(v) for k, v in cues.items()}, {k: tuple(v) for k, v in by_first.items()})
 
 
 @cache

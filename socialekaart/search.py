@@ -345,10 +345,8 @@ class SearchIndex:
                 for c, concept in enumerate(self.lexicon.concepts):
                     if concept.ages and concept.ages[0] <= int(tok) <= concept.ages[1]:
                         triggered[c] = max(triggered.get(c, 0.0), CUE_STRENGTH)
-        for phrase, c, strength in self.lexicon.phrases:
-            n = len(phrase)
-            if any(tuple(primary[i:i + n]) == phrase for i in range(len(primary) - n + 1)):
-                triggered[c] = max(triggered.get(c, 0.0), strength)
+        for c, strength in self.lexicon.phrases_at(primary):
+            triggered[c] = max(triggered.get(c, 0.0), strength)
         slots: list[_Slot] = []
         absorbed: set[int] = set()
         for c, strength in triggered.items():
@@ -382,6 +380,7 @@ class SearchIndex:
         slots = self.read_query(query)
         postcode = filters.postcode or _postcode_in(query)
         scores = np.zeros(n, dtype=np.float32)
+        matched: list[tuple[_Slot, np.ndarray]] = []  # per slot: the sorted ids of the services it matched
         for slot in slots:
             present = [(self.postings[k], w) for k, w in slot.members.items() if k in self.postings]
             if not present:
@@ -389,11 +388,13 @@ class SearchIndex:
             if len(present) == 1:
                 p, w = present[0]
                 scores[p.ids] += w * p.weights
+                matched.append((slot, p.ids))
                 continue
             best = np.zeros(n, dtype=np.float32)
             for p, w in present:
                 best[p.ids] = np.maximum(best[p.ids], w * p.weights)
             scores += best
+            matched.append((slot, np.flatnonzero(best)))
         mask = scores > 0
         if filters.free:
             mask &= self.free
@@ -426,23 +427,16 @@ class SearchIndex:
             i = int(candidates[j])
             doc = self.docs[i]
             dist = None if distances is None or np.isnan(distances[j]) else float(distances[j])
-            hits.append(Hit(doc.id, doc.name, doc.organization, float(final[j]), self._why(i, slots, dist), dist))
+            hits.append(Hit(doc.id, doc.name, doc.organization, float(final[j]), self._why(i, matched, dist), dist))
         return hits
 
-    def _weight(self, key: str, doc: int) -> float:
-        p = self.postings.get(key)
-        if p is None:
-            return 0.0
-        pos = int(np.searchsorted(p.ids, doc))
-        return float(p.weights[pos]) if pos < len(p.ids) and p.ids[pos] == doc else 0.0
-
-    def _why(self, doc: int, slots: list[_Slot], distance: float | None) -> str:
+    @staticmethod
+    def _why(doc: int, matched: list[tuple[_Slot, np.ndarray]], distance: float | None) -> str:
         said, concepts = [], []
-        for slot in slots:
-            best = max(((w * self._weight(k, doc), k) for k, w in slot.members.items()), default=(0.0, ""))
-            if best[0] <= 0:
-                continue
-            (concepts if slot.concept else said).append(slot.label)
+        for slot, ids in matched:
+            pos = int(np.searchsorted(ids, doc))
+            if pos < len(ids) and ids[pos] == doc:
+                (concepts if slot.concept else said).append(slot.label)
         parts = []
         if said:
             parts.append("past bij: " + ", ".join(dict.fromkeys(said)))
@@ -498,23 +492,34 @@ def _km(points: np.ndarray, origin: tuple[float, float]) -> np.ndarray:
 
 
 class MapSearch:
-    """Search over the map in a database: the index is built at first use and rebuilt on change."""
+    """Search over the map in a database: the index is built at first use and rebuilt on change.
 
-    def __init__(self, database, lexicon: Lexicon | None = None):
+    The map's revision is read at most once per ``recheck_seconds``, so that a busy chat does not pay
+    a database round trip per query; an import is seen within that time.
+    """
+
+    def __init__(self, database, lexicon: Lexicon | None = None, *, recheck_seconds: float = 1.0):
         self.database = database
         self.lexicon = lexicon
+        self.recheck_seconds = recheck_seconds
         self._index: SearchIndex | None = None
         self._revision: str | None = None
+        self._checked = float("-inf")
 
     def index(self) -> SearchIndex:
+        import time
+
         from socialekaart.hsds import load_services, revision, service_dict
 
+        if self._index is not None and time.monotonic() - self._checked < self.recheck_seconds:
+            return self._index
         with self.database.session() as session:
             current = revision(session)
             if self._index is None or current != self._revision:
                 docs = [ServiceDoc.from_record(service_dict(s)) for s in load_services(session, active_only=True)]
                 self._index = SearchIndex.build(docs, self.lexicon)
                 self._revision = current
+        self._checked = time.monotonic()
         return self._index
 
     def search(self, query: str, filters: Filters | None = None, *, limit: int = 10,

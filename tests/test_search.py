@@ -21,7 +21,7 @@ def search(database):
     with database.session() as session:
         apply_records(session, parse_json(DEMO_MAP.read_bytes()))
         session.commit()
-    return MapSearch(database)
+    return MapSearch(database, recheck_seconds=0)
 
 
 @pytest.fixture

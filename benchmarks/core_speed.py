@@ -1,0 +1,87 @@
+"""Throughput of the conversation core: scripted conversations through Wijkbot.handle.
+
+Runs on the embedded default (SQLite file + demo map) in a temporary data directory, one core, and
+prints messages/s and p50/p95 latency per message. For scale, the same process also times the bare
+red-flag check and a bare map search, the two fixed costs of every message.
+
+    python benchmarks/core_speed.py [--conversations 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from bot.app import open_database
+from bot.clock import LOCAL_TZ, FixedClock
+from bot.config import Settings
+from bot.core import Wijkbot
+from bot.messages import Incoming
+
+SCRIPTS = [
+    ["ik heb schulden en de deurwaarder stuurt brieven", "7543AB", "followup:yes"],
+    ["ik wil meer bewegen", "dont_know", "followup:no"],
+    ["ik zit ergens mee", "stream:wellbeing", "topic:eenzaam", "dont_know"],
+    ["wat is een MDO?"],
+    ["mijn vader is ineens scheef in zijn gezicht"],
+    ["hoi", "ik zoek een fysiotherapeut in de buurt van 7544 CD", "followup:yes"],
+    ["mijn moeder van 84 vergeet steeds meer", "7544AB"],
+    ["/help", "ik wil stoppen met roken", "dont_know"],
+]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--conversations", type=int, default=10_000)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(data_dir=Path(tmp))
+        database = open_database(settings)
+        clock = FixedClock(datetime(2026, 12, 1, 10, 0, tzinfo=LOCAL_TZ))
+        bot = Wijkbot(database, clock=clock, settings=settings)
+        bot.handle(Incoming(channel="bench", chat_id="warm", user_id="warm", text="hoi"))  # load everything
+        latencies = []
+        started = time.perf_counter()
+        for n in range(args.conversations):
+            user = f"u{n}"
+            for step in SCRIPTS[n % len(SCRIPTS)]:
+                is_button = ":" in step or step == "dont_know"
+                incoming = Incoming(channel="bench", chat_id=user, user_id=user,
+                                    text="" if is_button else step, button=step if is_button else None)
+                t = time.perf_counter()
+                bot.handle(incoming)
+                latencies.append((time.perf_counter() - t) * 1000)
+                clock.advance(timedelta(milliseconds=50))
+        elapsed = time.perf_counter() - started
+        check = []
+        for _ in range(2000):
+            t = time.perf_counter()
+            bot.safety.check("ik heb schulden en de deurwaarder stuurt brieven")
+            check.append((time.perf_counter() - t) * 1000)
+        search = []
+        for _ in range(2000):
+            t = time.perf_counter()
+            bot.map.search("ik heb schulden en de deurwaarder stuurt brieven", limit=3)
+            search.append((time.perf_counter() - t) * 1000)
+        database.dispose()
+    print(f"{args.conversations} conversations, {len(latencies)} messages in {elapsed:.1f} s on one core")
+    print(f"throughput      {len(latencies) / elapsed:.0f} messages/s   (target >= 300)")
+    print(f"latency p50     {statistics.median(latencies):.2f} ms")
+    print(f"latency p95     {percentile(latencies, 0.95):.2f} ms   (target <= 20)")
+    print(f"of which, alone: red-flag check p50 {statistics.median(check):.2f} ms, "
+          f"map search p50 {statistics.median(search):.2f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
