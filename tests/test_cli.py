@@ -108,3 +108,25 @@ def test_a_bad_database_url_is_one_clear_line(tmp_path):
     assert result.returncode == 1
     err = result.stderr.decode()
     assert err.startswith("error:") and "Traceback" not in err
+
+
+def test_triage_json_and_batch(tmp_path):
+    result = json.loads(out(wijkbot(tmp_path, "triage", "ik zie het niet meer zitten", "--json")))
+    assert result["escalation"] == "113" and result["stream"] == "care"
+    assert set(result) == {"stream", "escalation", "intent", "entities", "next_question"}
+    messages = "ik wil meer bewegen\nmijn zoon van 4 praat onduidelijk, 7543AB\nmijn partner slaat me\n"
+    lines = out(wijkbot(tmp_path, "triage", "-", stdin=messages)).splitlines()
+    parsed = [json.loads(line) for line in lines]
+    assert [p["escalation"] for p in parsed] == [None, None, "veilig-thuis"]
+    assert parsed[0]["stream"] == "health" and parsed[0]["next_question"]
+    assert parsed[1]["entities"]["postcode"] == "7543AB" and parsed[1]["entities"]["age"] == 4
+
+
+def test_chat_reads_piped_stdin_like_the_run_command(tmp_path):
+    text = out(wijkbot(tmp_path, "chat", stdin="hulp bij schulden\n1\n/stop\n"))
+    assert "automatische assistent" in text and "Dit kan u helpen" in text
+
+
+def test_user_role_command(tmp_path):
+    assert "professional" in out(wijkbot(tmp_path, "user", "role", "console", "anna", "professional"))
+    assert wijkbot(tmp_path, "user", "role", "console", "anna", "king").returncode == 2
