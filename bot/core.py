@@ -56,7 +56,7 @@ class Wijkbot:
         self.clock = clock or SystemClock()
         self.settings = settings or Settings()
         self.map = MapSearch(database)
-        self.nlu = nlu or default_nlu()
+        self.nlu = nlu or default_nlu(self.settings.data_dir / "nlu")
         self.safety = red_flags or safety()
         self.knowledge = articles or knowledge()
         self.dialogue = dialogue_data or dialogue()
@@ -146,7 +146,7 @@ class Wijkbot:
         entities = parse.entities
         state.postcode = state.postcode or entities.get("postcode")
         state.for_whom = state.for_whom or entities.get("for_whom")
-        replies = self._continue(session, user, state, now, parse=parse)
+        replies = self._continue(session, user, state, now, parse=parse if state.need == text else None)
         if note:
             replies[0] = (note + replies[0][0], replies[0][1])
         return replies
@@ -154,9 +154,8 @@ class Wijkbot:
     def _continue(self, session: Session, user: User, state: TriageState, now: datetime,
                   parse=None) -> list[tuple[str, list[Button]]]:
         index = self.map.index()
-        parse = parse or self.nlu.parse(state.need or "hulp")
-        _, _, cats = self.nlu.classify("stream", state.need or "hulp")
-        stream, confidence = judge_stream(cats, index, state.need)
+        parse = parse or self.nlu.parse(state.need or "hulp")  # classify the whole need, not one answer
+        stream, confidence = judge_stream(parse.stream_scores, index, state.need)
         question = next_question(self.dialogue, state, parse, index, 1.0 if state.stream else confidence)
         if question:
             state.asked.append(question.key)

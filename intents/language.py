@@ -25,6 +25,15 @@ _NOT_A_PART = frozenset({"heid", "lijk", "schap", "baar", "ling", "isch", "tje",
 _MIN_PART = 4
 
 
+_POSTCODE = re.compile(r"\b([1-9]\d{3})\s?([a-zA-Z]{2})\b")
+
+
+def find_postcode(text: str) -> str | None:
+    """The first Dutch postcode written in a text, normalised ('7543 ab' -> '7543AB')."""
+    m = _POSTCODE.search(text)
+    return (m.group(1) + m.group(2)).upper() if m else None
+
+
 def fold(text: str) -> str:
     """Lower-case, strip accents and unify apostrophes: 'Cliënt’s' -> "client's"."""
     text = text.lower()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from intents.language import DATA, dutch, fold, words
+from intents.language import DATA, dutch, find_postcode, fold, words
 
 log = logging.getLogger(__name__)
 STREAMS = ("care", "health", "wellbeing")
@@ -28,7 +28,6 @@ TRAINING = {"stream": DATA / "streams.yaml", "intent": DATA / "intents.yaml"}
 SEED = 20261124
 EPOCHS = 25
 
-_POSTCODE = re.compile(r"\b([1-9]\d{3})\s?([a-zA-Z]{2})\b")
 _AGE = re.compile(
     r"\b(?:(?:ik ben|is|ben|van|age[d]?|i am|i'm)\s+(\d{1,3})(?:\s*(?:jaar|jr|years?))?|(\d{1,3})\s*(?:jaar|jr|years?)"
     r"(?:\s+oud)?|(\d{1,3})\+)\b")
@@ -45,6 +44,7 @@ class Parse:
     intent: str
     intent_confidence: float
     entities: dict = field(default_factory=dict)
+    stream_scores: dict[str, float] = field(default_factory=dict)
 
     def as_json(self) -> dict:
         return {"stream": self.stream, "intent": self.intent, "entities": self.entities}
@@ -116,9 +116,9 @@ class NLU:
 
     def parse(self, text: str) -> Parse:
         text = text[:2000]
-        stream, s_conf, _ = self.classify("stream", text)
+        stream, s_conf, scores = self.classify("stream", text)
         intent, i_conf, _ = self.classify("intent", text)
-        return Parse(stream, s_conf, intent, i_conf, entities(text))
+        return Parse(stream, s_conf, intent, i_conf, entities(text), scores)
 
 
 def entities(text: str) -> dict:
@@ -127,9 +127,9 @@ def entities(text: str) -> dict:
     folded = fold(text)
     toks = words(text)
     found: dict = {}
-    m = _POSTCODE.search(text)
-    if m:
-        found["postcode"] = (m.group(1) + m.group(2)).upper()
+    postcode = find_postcode(text)
+    if postcode:
+        found["postcode"] = postcode
     m = _AGE.search(folded)
     if m:
         age = int(next(g for g in m.groups() if g))
@@ -153,7 +153,10 @@ def entities(text: str) -> dict:
 
 
 @cache
-def default_nlu() -> NLU:
-    from bot.config import Settings
+def default_nlu(cache_dir: Path | None = None) -> NLU:
+    """The process-wide classifiers, cached on disk in ``cache_dir`` (default: the data directory)."""
+    if cache_dir is None:
+        from bot.config import Settings
 
-    return NLU(Settings().data_dir / "nlu")
+        cache_dir = Settings().data_dir / "nlu"
+    return NLU(cache_dir)

@@ -147,8 +147,7 @@ def triage_message(text: str, index=None) -> dict:
         stream = ESCALATION_STREAM[found.escalate_to]
         question = None
     else:
-        _, _, cats = default_nlu().classify("stream", text)
-        stream, confidence = judge_stream(cats, index, text)
+        stream, confidence = judge_stream(parse.stream_scores, index, text)
         state = TriageState(need=text, postcode=parse.entities.get("postcode"),
                             for_whom=parse.entities.get("for_whom"))
         asked = next_question(dialogue(), state, parse, index, confidence)

@@ -25,7 +25,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from bot.clock import LOCAL_TZ
-from intents.language import dutch, fold, words
+from intents.language import dutch, find_postcode, fold, words
 from socialekaart.hours import Opening, open_at, opening
 from socialekaart.lexicon import Lexicon, default_lexicon
 
@@ -48,7 +48,6 @@ K1, B = 1.2, 0.5
 TYPO_CUTOFF = 82.0
 PROXIMITY_BOOST = 0.6  # at distance 0 a service scores 1.6x; the boost halves about every 1.2 km
 MIN_RELATIVE_SCORE = 0.12
-_POSTCODE = re.compile(r"\b(\d{4})\s?([a-zA-Z]{2})\b")
 _FREE_WORDS = re.compile(r"\b(gratis|kosteloos|geen kosten|free of charge)\b", re.IGNORECASE)
 
 
@@ -378,7 +377,7 @@ class SearchIndex:
         if n == 0:
             return []
         slots = self.read_query(query)
-        postcode = filters.postcode or _postcode_in(query)
+        postcode = filters.postcode or find_postcode(query)
         scores = np.zeros(n, dtype=np.float32)
         matched: list[tuple[_Slot, np.ndarray]] = []  # per slot: the sorted ids of the services it matched
         for slot in slots:
@@ -445,13 +444,6 @@ class SearchIndex:
         if distance is not None:
             parts.append(f"{distance:.1f} km".replace(".", ",") + " van de postcode")
         return "; ".join(parts)
-
-
-def _postcode_in(text: str) -> str | None:
-    m = _POSTCODE.search(text)
-    if not m:
-        return None
-    return (m.group(1) + m.group(2)).upper()
 
 
 def _normal_postcode(postcode: str) -> str:
