@@ -256,6 +256,84 @@ def nlu_train(ctx: click.Context) -> None:
 
 
 @main.group(cls=_Group)
+def invite() -> None:
+    """One-time codes that make a user a professional, coordinator or admin (/aanmelden CODE)."""
+
+
+@invite.command("create")
+@click.option("--role", type=click.Choice(["professional", "coordinator", "admin"]), required=True)
+@click.option("--organization", help="The organisation the person works for.")
+@click.option("--expires", default="7d", show_default=True, help="How long the code works: 90m, 12h, 7d, 2w.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def invite_create(ctx: click.Context, role: str, organization: str | None, expires: str, as_json: bool) -> None:
+    """Print a one-time invite code."""
+    from datetime import UTC, datetime
+
+    from bot.broadcasts import create_invite
+    from bot.clock import parse_duration
+
+    try:
+        valid_for = parse_duration(expires)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--expires") from None
+    now = datetime.now(UTC)
+    with _database(ctx).session() as session:
+        code = create_invite(session, role, organization=organization, valid_for=valid_for, now=now)
+        session.commit()
+    if as_json:
+        _json({"code": code, "role": role, "expires_at": (now + valid_for).isoformat()})
+    else:
+        click.echo(code)
+
+
+@main.group(cls=_Group)
+def broadcast() -> None:
+    """Announcements to opted-in users on every channel, through the persistent outbox."""
+
+
+@broadcast.command("create")
+@click.option("--audience", type=click.Choice(["residents", "professionals", "all"]), required=True)
+@click.option("--topic", type=click.Choice(["events", "wijknieuws", "meetings"]), default="events", show_default=True)
+@click.option("--text", required=True, help="The announcement; '-' reads it from stdin.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def broadcast_create(ctx: click.Context, audience: str, topic: str, text: str, as_json: bool) -> None:
+    """Queue an announcement for everyone in AUDIENCE who subscribed to TOPIC."""
+    from datetime import UTC, datetime
+
+    from bot.broadcasts import broadcast_status, create_broadcast
+
+    if text == "-":
+        text = sys.stdin.read()
+    with _database(ctx).session() as session:
+        created = create_broadcast(session, text, audience, topic, created_by=None, now=datetime.now(UTC))
+        session.commit()
+        status = broadcast_status(session, created.id)
+    if as_json:
+        _json(status.as_json())
+    else:
+        click.echo(f"broadcast {created.id}: {status.queued} recipients queued")
+
+
+@broadcast.command("status")
+@click.argument("broadcast_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def broadcast_status_command(ctx: click.Context, broadcast_id: int, as_json: bool) -> None:
+    """Queued, sent, failed and blocked counts of one broadcast."""
+    from bot.broadcasts import broadcast_status
+
+    with _database(ctx).session() as session:
+        status = broadcast_status(session, broadcast_id)
+    if as_json:
+        _json(status.as_json())
+    else:
+        click.echo(f"broadcast {status.id}: {status.sent} sent, {status.queued} queued, {status.failed} failed, "
+                   f"{status.blocked} blocked")
+
+
+@main.group(cls=_Group)
 def user() -> None:
     """Users and roles."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -42,3 +43,15 @@ class FixedClock:
 
 def to_local(when: datetime) -> datetime:
     return when.astimezone(LOCAL_TZ)
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(m|min|h|u|d|w)\s*$", re.IGNORECASE)
+_UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "u": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """'90m', '2h', '7d', '2w' -> timedelta; ValueError for anything else."""
+    m = _DURATION.match(text)
+    if not m or int(m.group(1)) == 0:
+        raise ValueError(f"'{text}' is not a duration such as 90m, 2h, 7d or 2w")
+    return timedelta(**{_UNITS[m.group(2).lower()]: int(m.group(1))})

@@ -16,8 +16,18 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from bot.broadcasts import (
+    broadcast_status,
+    create_broadcast,
+    finish_link,
+    redeem_invite,
+    start_link,
+    subscribe,
+    unsubscribe,
+)
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.errors import WijkbotError
 from bot.messages import Button, Incoming, Outgoing
 from bot.models import Conversation, UsageStat, User
 from intents.nlu import NLU, default_nlu
@@ -39,7 +49,10 @@ log = logging.getLogger(__name__)
 MAX_TEXT = 2000
 RATE_LIMIT = (20, timedelta(minutes=1))  # messages per window per user
 _POSTCODE = re.compile(r"^\s*([1-9]\d{3})\s?([a-zA-Z]{2})?\s*$")
-COMMANDS = ("/start", "/help", "/opnieuw", "/stop", "/vergeet")
+COMMANDS = ("/start", "/help", "/opnieuw", "/stop", "/vergeet", "/aanmelden", "/koppel", "/abonneren", "/afmelden",
+            "/aankondiging")
+TOPIC_NAMES = {"events": "activiteiten", "wijknieuws": "wijknieuws", "meetings": "overleggen (professionals)"}
+AUDIENCE_NAMES = {"residents": "Bewoners", "professionals": "Professionals", "all": "Iedereen"}
 
 
 def clean_text(text: str) -> str:
@@ -102,7 +115,9 @@ class Wijkbot:
         if state.pending == "forget" and not button and text.lower() in ("ja", "ja, wis alles", "yes"):
             button = "forget:yes"
         if text.startswith("/") and not button:
-            return self._command(session, text, user, state)
+            return self._command(session, text, user, state, now)
+        if state.pending == "announce_text" and text and not button:
+            return self._announce_text(text, state)
         if button:
             return self._button(session, button, user, state, now)
         if not text:
@@ -217,9 +232,13 @@ class Wijkbot:
 
     # --- commands and buttons ---------------------------------------------------------------------
 
-    def _command(self, session: Session, text: str, user: User, state: TriageState):
+    def _command(self, session: Session, text: str, user: User, state: TriageState, now: datetime):
         t = self.dialogue.texts
-        command = text.split()[0].lower().split("@")[0]
+        command, _, rest = text.partition(" ")
+        command = command.lower().split("@")[0]
+        rest = rest.strip()
+        if command in ("/aanmelden", "/koppel", "/abonneren", "/afmelden", "/aankondiging"):
+            return self._network_command(session, command, rest, user, state, now)
         if command == "/start":
             state.__init__()
             return [(t["welcome"], [])]
@@ -247,6 +266,11 @@ class Wijkbot:
         if value == "forget:no":
             state.pending = None
             return [(t["not_forgotten"], [])]
+        if key == "announce":
+            return self._announce_button(session, choice, user, state, now)
+        if key == "subscribe" and choice in TOPIC_NAMES:
+            subscribe(session, user, choice)
+            return [(t["subscribed"].format(topic=TOPIC_NAMES[choice]), [])]
         if value == "human":
             return [(t["human"].format(human_contact=self.settings.human_contact), [])]
         if value == "followup:yes":
@@ -264,6 +288,85 @@ class Wijkbot:
             state.pending = None
             return self._continue(session, user, state, now)
         return [(t["unknown_command"], [])]
+
+    # --- the network: roles, linked accounts, subscriptions, announcements ---------------------------
+
+    def _network_command(self, session: Session, command: str, rest: str, user: User, state: TriageState,
+                         now: datetime):
+        t = self.dialogue.texts
+        if command == "/aanmelden":
+            if not rest:
+                return [(t["invite_usage"], [])]
+            invite = redeem_invite(session, user, rest, now)
+            if invite is None:
+                log.info("invite refused")
+                return [(t["invite_bad"], [])]
+            log.info("invite redeemed for role %s", invite.role)
+            return [(t["invite_ok"].format(role=t[f"role_{invite.role}"]), [])]
+        if command == "/koppel":
+            if not rest:
+                return [(t["link_code"].format(code=start_link(user, now)), [])]
+            other = finish_link(session, user, rest, now)
+            return [(t["link_ok"] if other else t["link_bad"], [])]
+        if command == "/abonneren":
+            topic = rest.lower() or None
+            if topic is None or topic not in TOPIC_NAMES:
+                return [(t["subscribe_choose"], [Button(label=name.capitalize(), value=f"subscribe:{key}")
+                                                 for key, name in TOPIC_NAMES.items()])]
+            subscribe(session, user, topic)
+            return [(t["subscribed"].format(topic=TOPIC_NAMES[topic]), [])]
+        if command == "/afmelden":
+            topic = rest.lower() or None
+            if topic is not None and topic not in TOPIC_NAMES:
+                return [(t["subscribe_choose"], [])]
+            unsubscribe(session, user, topic)
+            return [(t["unsubscribed"], [])]
+        # /aankondiging: coordinators only
+        if not user.at_least("coordinator"):
+            log.info("coordinator command refused")
+            return [(t["coordinator_only"], [])]
+        if rest.lower().startswith("status"):
+            number = rest.split()[-1]
+            if not number.isdigit():
+                return [(t["announce_status_usage"], [])]
+            try:
+                status = broadcast_status(session, int(number))
+            except WijkbotError:
+                return [(t["announce_unknown"], [])]
+            return [(t["announce_status"].format(**status.as_json()), [])]
+        state.__init__()
+        if rest:
+            return self._announce_text(rest, state)
+        state.pending = "announce_text"
+        return [(t["announce_ask_text"], [])]
+
+    def _announce_text(self, text: str, state: TriageState):
+        t = self.dialogue.texts
+        state.draft = {"text": text[:4000]}
+        state.pending = "announce_audience"
+        return [(t["announce_ask_audience"], [Button(label=name, value=f"announce:{key}")
+                                              for key, name in AUDIENCE_NAMES.items()])]
+
+    def _announce_button(self, session: Session, choice: str, user: User, state: TriageState, now: datetime):
+        t = self.dialogue.texts
+        if not user.at_least("coordinator") or not state.draft:
+            return [(t["coordinator_only"] if not user.at_least("coordinator") else t["announce_none"], [])]
+        if choice in AUDIENCE_NAMES and state.pending == "announce_audience":
+            state.draft["audience"] = choice
+            state.pending = "announce_confirm"
+            preview = t["announce_preview"].format(audience=AUDIENCE_NAMES[choice], text=state.draft["text"])
+            return [(preview, [Button(label=self.dialogue.buttons["send"], value="announce:send"),
+                               Button(label=self.dialogue.buttons["cancel"], value="announce:cancel")])]
+        if choice == "send" and state.pending == "announce_confirm":
+            broadcast = create_broadcast(session, state.draft["text"], state.draft["audience"], "events",
+                                         created_by=user, now=now)
+            session.flush()
+            status = broadcast_status(session, broadcast.id)
+            state.__init__()
+            log.info("broadcast %s created", broadcast.id)
+            return [(t["announce_sent"].format(id=broadcast.id, count=status.queued), [])]
+        state.__init__()
+        return [(t["announce_cancelled"], [])]
 
     def forget(self, session: Session, user: User) -> None:
         """Erase everything stored about this user (AVG/GDPR art. 17). Statistics hold nothing personal."""
@@ -312,6 +415,7 @@ class Wijkbot:
             session.add(user)
             session.flush()
         user.last_seen_at = now
+        user.chat_id = incoming.chat_id
         return user
 
     def _conversation(self, session: Session, incoming: Incoming, user: User, now: datetime):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db import Base, UTCDateTime
@@ -22,6 +22,12 @@ class User(Base):
     channel: Mapped[str] = mapped_column(String(32))
     channel_user_id: Mapped[str] = mapped_column(String(128))
     role: Mapped[str] = mapped_column(String(16), default="resident")
+    organization: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    chat_id: Mapped[str | None] = mapped_column(String(128), nullable=True)  # where broadcasts go (private chat)
+    person: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)  # links accounts across channels
+    link_code_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    link_code_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    blocked: Mapped[bool] = mapped_column(default=False, server_default=false())  # blocked the bot: skip broadcasts
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -53,3 +59,67 @@ class UsageStat(Base):
     day: Mapped[date] = mapped_column(Date)
     kind: Mapped[str] = mapped_column(String(64))
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+TOPICS = ("events", "wijknieuws", "meetings")
+AUDIENCES = ("residents", "professionals", "all")
+
+
+class Invite(Base):
+    """A one-time code that upgrades a user's role (`/aanmelden CODE`). Only a hash of the code is stored."""
+
+    __tablename__ = "invite"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    organization: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    used_by: Mapped[int | None] = mapped_column(ForeignKey("wijkbot_user.id", ondelete="SET NULL"), nullable=True)
+
+
+class Subscription(Base):
+    """A user opted in to a topic; nothing is broadcast to anyone without one."""
+
+    __tablename__ = "subscription"
+    __table_args__ = (UniqueConstraint("user_id", "topic"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("wijkbot_user.id", ondelete="CASCADE"), index=True)
+    topic: Mapped[str] = mapped_column(String(32))
+
+
+class Broadcast(Base):
+    """An announcement by a coordinator to an audience on a topic."""
+
+    __tablename__ = "broadcast"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    text: Mapped[str] = mapped_column(String(4000))
+    audience: Mapped[str] = mapped_column(String(16))
+    topic: Mapped[str] = mapped_column(String(32))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("wijkbot_user.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OutboxMessage(Base):
+    """One message to one recipient, recorded before it is sent. The idempotency key makes a
+    restart resume without duplicates: a key that was sent is never sent again."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcast.id", ondelete="CASCADE"), index=True,
+                                                     nullable=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("wijkbot_user.id", ondelete="CASCADE"), nullable=True)
+    channel: Mapped[str] = mapped_column(String(32), index=True)
+    chat_id: Mapped[str] = mapped_column(String(128))
+    text: Mapped[str] = mapped_column(String(4000))
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)  # queued|sent|failed|blocked
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    error: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -64,6 +64,7 @@ class TriageState:
     postcode: str | None = None
     asked: list[str] = field(default_factory=list)
     pending: str | None = None
+    draft: dict = field(default_factory=dict)  # a coordinator's announcement being written
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)

@@ -15,12 +15,18 @@ import socket
 import subprocess
 import tempfile
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
+from bot.app import open_database
+from bot.clock import LOCAL_TZ, FixedClock
+from bot.config import Settings
+from bot.core import Wijkbot
 from bot.db import Database
+from intents.nlu import NLU
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_MAP = ROOT / "socialekaart" / "data" / "demo_map.json"
@@ -106,3 +112,21 @@ def database(db_url):
 @pytest.fixture(scope="session")
 def demo_records() -> list[dict]:
     return json.loads(DEMO_MAP.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def nlu(tmp_path_factory):
+    return NLU(tmp_path_factory.mktemp("nlu"))
+
+
+@pytest.fixture
+def clock():
+    return FixedClock(datetime(2026, 12, 1, 10, 0, tzinfo=LOCAL_TZ))  # a Tuesday morning
+
+
+@pytest.fixture
+def bot(tmp_path, nlu, clock):
+    settings = Settings(data_dir=tmp_path / "data")
+    database = open_database(settings)  # the embedded default: SQLite + the demo map
+    yield Wijkbot(database, clock=clock, settings=settings, nlu=nlu)
+    database.dispose()

@@ -4,37 +4,15 @@ from __future__ import annotations
 
 import io
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import open_database
-from bot.clock import LOCAL_TZ, FixedClock
-from bot.config import Settings
 from bot.console import run_console
 from bot.core import Wijkbot
 from bot.messages import Incoming
 from bot.models import Conversation, UsageStat, User
-from intents.nlu import NLU
-
-
-@pytest.fixture(scope="session")
-def nlu(tmp_path_factory):
-    return NLU(tmp_path_factory.mktemp("nlu"))
-
-
-@pytest.fixture
-def clock():
-    return FixedClock(datetime(2026, 12, 1, 10, 0, tzinfo=LOCAL_TZ))  # a Tuesday morning
-
-
-@pytest.fixture
-def bot(tmp_path, nlu, clock):
-    settings = Settings(data_dir=tmp_path / "data")
-    database = open_database(settings)  # the embedded default: SQLite + the demo map
-    yield Wijkbot(database, clock=clock, settings=settings, nlu=nlu)
-    database.dispose()
 
 
 def say(bot, text="", *, button=None, user="anna", chat="anna", channel="test"):

@@ -1,0 +1,129 @@
+"""Delivering the outbox on one channel: rate limits, backoff on 429 and 5xx, blocked users.
+
+The sender is the only place that turns outbox rows into network calls. It runs as its own task,
+beside the interactive handler, with a rate budget below the channel's limit so that replies to
+people who are chatting are never queued behind a broadcast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from bot.broadcasts import due_messages, mark_blocked, mark_retry, mark_sent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SendResult:
+    ok: bool = False
+    retry_after: float | None = None  # the server asked to wait (429)
+    blocked: bool = False  # the recipient blocked the bot (403)
+    error: str = ""
+
+
+class TokenBucket:
+    """`rate` tokens per second, at most `burst` saved up. Monotonic time; sans-I/O."""
+
+    def __init__(self, rate: float, burst: float | None = None):
+        self.rate = rate
+        self.burst = burst if burst is not None else max(1.0, rate)
+        self.tokens = self.burst
+        self.stamp = time.monotonic()
+
+    def wait_time(self, now: float | None = None) -> float:
+        """Seconds until a token is free; takes it when that is now (returns 0)."""
+        now = time.monotonic() if now is None else now
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+
+@dataclass
+class Limits:
+    per_second: float = 25.0  # Telegram allows 30/s overall: keep headroom for interactive replies
+    per_chat_interval: float = 1.0  # at most one message a second to one chat
+    group_per_minute: float = 20.0  # groups: 20 a minute
+
+
+class OutboxSender:
+    def __init__(self, database, channel: str, send: Callable[[str, str], Awaitable[SendResult]],
+                 limits: Limits | None = None, *, is_group: Callable[[str], bool] = lambda chat: False):
+        self.database = database
+        self.channel = channel
+        self.send = send
+        self.limits = limits or Limits()
+        self.is_group = is_group
+        self.bucket = TokenBucket(self.limits.per_second)
+        self.last_to_chat: dict[str, float] = {}
+        self.group_buckets: dict[str, TokenBucket] = {}
+        self.paused_until = 0.0
+        self.sent = 0
+
+    async def _wait_for_budget(self, chat_id: str) -> None:
+        while True:
+            now = time.monotonic()
+            waits = [self.paused_until - now]
+            last = self.last_to_chat.get(chat_id)
+            if last is not None:
+                waits.append(last + self.limits.per_chat_interval - now)
+            wait = max(waits)
+            if wait <= 0:
+                if self.is_group(chat_id):
+                    bucket = self.group_buckets.setdefault(chat_id, TokenBucket(self.limits.group_per_minute / 60, 1))
+                    group_wait = bucket.wait_time()
+                    if group_wait > 0:
+                        await asyncio.sleep(group_wait)
+                        continue
+                wait = self.bucket.wait_time()
+                if wait <= 0:
+                    return
+            await asyncio.sleep(wait)
+
+    async def run_once(self, batch: int = 200) -> int:
+        """Send what is due now; returns how many rows were handled."""
+        now = datetime.now(UTC)
+        with self.database.session() as session:
+            rows = [(m.id, m.chat_id, m.text) for m in due_messages(session, self.channel, now, batch)]
+        handled = 0
+        # one message per chat per pass keeps the per-chat interval from stalling the others
+        seen: set[str] = set()
+        for message_id, chat_id, text in rows:
+            if chat_id in seen:
+                continue
+            seen.add(chat_id)
+            await self._wait_for_budget(chat_id)
+            result = await self.send(chat_id, text)
+            self.last_to_chat[chat_id] = time.monotonic()
+            with self.database.session() as session:
+                stamp = datetime.now(UTC)
+                if result.ok:
+                    mark_sent(session, message_id, stamp)
+                    self.sent += 1
+                elif result.blocked:
+                    mark_blocked(session, message_id, result.error or "blocked")
+                elif result.retry_after is not None:
+                    self.paused_until = time.monotonic() + result.retry_after
+                    mark_retry(session, message_id, stamp, timedelta(seconds=result.retry_after), "429")
+                    log.info("%s: rate limited by the server for %.1f s", self.channel, result.retry_after)
+                else:  # 5xx or network: back off exponentially, per message
+                    mark_retry(session, message_id, stamp, None, result.error or "error")
+                session.commit()
+            handled += 1
+        return handled
+
+    async def run(self, stop: asyncio.Event, idle: float = 0.5) -> None:
+        while not stop.is_set():
+            handled = await self.run_once()
+            if not handled:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=idle)
