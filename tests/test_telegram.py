@@ -1,0 +1,98 @@
+"""The Telegram channel against a Bot-API-compatible server on 127.0.0.1 (tests/fake_telegram.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from bot.broadcasts import broadcast_status, create_broadcast, subscribe
+from bot.channels.telegram import TelegramChannel, split_text
+from bot.delivery import Limits, OutboxSender
+from bot.models import User
+from tests.fake_telegram import FakeTelegram
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_a_conversation_with_buttons_and_callbacks(bot):
+    async def scenario(fake: FakeTelegram):
+        channel = TelegramChannel(bot, "123:ABC", base_url=fake.base_url, poll_timeout=1)
+        await channel.start()
+        try:
+            assert {c["command"] for c in fake.commands} >= {"start", "help", "vergeet"}
+            fake.push_message(501, "ik heb schulden <b>echt</b> & meer")
+            await asyncio.to_thread(fake.wait_for, lambda f: f.messages_to(501))
+            first = fake.messages_to(501)[0]
+            assert "automatische assistent" in first["text"] and first["parse_mode"] == "HTML"
+            buttons = [row[0]["callback_data"] for row in first["reply_markup"]["inline_keyboard"]]
+            assert "dont_know" in buttons and "human" in buttons
+            fake.push_button(501, "dont_know")
+            await asyncio.to_thread(fake.wait_for, lambda f: len(f.messages_to(501)) >= 2)
+            assert fake.answered, "the button press is acknowledged (answerCallbackQuery)"
+            assert "Dit kan u helpen" in fake.messages_to(501)[1]["text"]
+            # the same update delivered twice is handled once
+            uid = fake.push_message(502, "hoi")
+            fake.push_message(502, "hoi", update_id=uid)
+            await asyncio.to_thread(fake.wait_for, lambda f: f.messages_to(502))
+            await asyncio.sleep(0.5)
+            assert len(fake.messages_to(502)) == 1
+        finally:
+            await channel.stop()
+
+    with FakeTelegram() as fake:
+        run(scenario(fake))
+
+
+def test_escaping_and_splitting():
+    parts = split_text("a & b <script>" + "\n" + "x" * 5000)
+    assert parts[0] == "a &amp; b &lt;script&gt;"
+    assert all(len(p) <= 4096 for p in parts) and sum(len(p) for p in parts[1:]) == 5000
+    long = ("&" * 3000)
+    for part in split_text(long):
+        assert len(part) <= 4096 and not part.endswith("&am") and part.count("&") == part.count("&amp;")
+
+
+def test_broadcast_through_the_outbox_with_429_and_blocked_users(bot):
+    with bot.database.session() as session:
+        now = datetime.now(UTC) - timedelta(seconds=1)
+        for n in range(1, 13):
+            user = User(channel="telegram", channel_user_id=str(700 + n), chat_id=str(700 + n), role="resident",
+                        created_at=now, last_seen_at=now)
+            session.add(user)
+            session.flush()
+            subscribe(session, user, "events")
+        broadcast_id = create_broadcast(session, "Gezondheidsmarkt <zaterdag> & zondag", "residents", "events",
+                                        created_by=None, now=now).id
+        session.commit()
+
+    async def scenario(fake: FakeTelegram):
+        channel = TelegramChannel(bot, "123:ABC", base_url=fake.base_url, poll_timeout=1)
+        await channel.app.initialize()
+        sender = OutboxSender(bot.database, "telegram", channel.send_outbox,
+                              Limits(per_second=30, per_chat_interval=1.0), is_group=channel.is_group)
+        try:
+            for _ in range(100):
+                await sender.run_once()
+                with bot.database.session() as session:
+                    if broadcast_status(session, broadcast_id).queued == 0:
+                        break
+                await asyncio.sleep(0.1)
+        finally:
+            await channel.app.shutdown()
+
+    with FakeTelegram() as fake:
+        fake.blocked = {703}
+        fake.fail_429_every = 5
+        fake.fail_next = [(502, {"ok": False, "error_code": 502, "description": "Bad Gateway"})]
+        run(scenario(fake))
+        delivered = [m["chat_id"] for m in fake.sent]
+    with bot.database.session() as session:
+        status = broadcast_status(session, broadcast_id)
+        assert (status.sent, status.blocked, status.queued, status.failed) == (11, 1, 0, 0)
+        assert session.scalar(select(User.blocked).where(User.channel_user_id == "703"))
+    assert len(delivered) == len(set(delivered)) == 11
+    assert "&lt;zaterdag&gt; &amp; zondag" in fake.sent[0]["text"]
