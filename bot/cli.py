@@ -210,6 +210,17 @@ def chat(ctx: click.Context) -> None:
     run_console(_bot(ctx))
 
 
+@main.command("run")
+@click.pass_context
+def run_command(ctx: click.Context) -> None:
+    """Run every configured channel (Telegram, Matrix) and the outbox senders until SIGTERM/SIGINT."""
+    import asyncio
+
+    from bot.runner import run
+
+    sys.exit(asyncio.run(run(ctx.find_object(Settings))))
+
+
 @main.command()
 @click.argument("text")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (always JSON lines with TEXT '-').")

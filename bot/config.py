@@ -19,6 +19,15 @@ class Settings(BaseSettings):
     demo_map: bool = Field(default=True, description="Load the demo social map into an empty default database")
     log_level: str = "WARNING"
     conversation_timeout_minutes: int = Field(default=30, ge=1, description="Inactivity before a chat starts over")
+    telegram_token: str | None = Field(default=None, description="Bot token from @BotFather")
+    telegram_base_url: str | None = Field(default=None, description="A self-hosted Bot API server, e.g. http://h:8081/bot")
+    matrix_homeserver: str | None = Field(default=None, description="e.g. https://matrix.example.nl")
+    matrix_user: str | None = Field(default=None, description="Full user id, e.g. @wijkbot:example.nl")
+    matrix_password: str | None = None
+    matrix_token: str | None = None
+    matrix_allow: str = Field(default="", description="Comma-separated user ids or :servers whose invites are "
+                                                      "accepted; empty accepts every invite")
+    broadcast_rate: float = Field(default=25.0, gt=0, description="Broadcast messages per second per channel")
     human_contact: str = Field(
         default="Wijkinformatiepunt De Vlinderhof, telefoon 053-5550000 (ma-vr 9-17 uur), "
                 "wijkinformatiepunt@vlinderhof.example.nl",

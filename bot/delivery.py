@@ -89,8 +89,8 @@ class OutboxSender:
                     return
             await asyncio.sleep(wait)
 
-    async def run_once(self, batch: int = 200) -> int:
-        """Send what is due now; returns how many rows were handled."""
+    async def run_once(self, batch: int = 200, stop: asyncio.Event | None = None) -> int:
+        """Send what is due now; returns how many rows were handled. Stops between messages when told."""
         now = datetime.now(UTC)
         with self.database.session() as session:
             rows = [(m.id, m.chat_id, m.text) for m in due_messages(session, self.channel, now, batch)]
@@ -98,6 +98,8 @@ class OutboxSender:
         # one message per chat per pass keeps the per-chat interval from stalling the others
         seen: set[str] = set()
         for message_id, chat_id, text in rows:
+            if stop is not None and stop.is_set():
+                break
             if chat_id in seen:
                 continue
             seen.add(chat_id)
@@ -123,7 +125,7 @@ class OutboxSender:
 
     async def run(self, stop: asyncio.Event, idle: float = 0.5) -> None:
         while not stop.is_set():
-            handled = await self.run_once()
+            handled = await self.run_once(stop=stop)
             if not handled:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=idle)

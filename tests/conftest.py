@@ -130,3 +130,13 @@ def bot(tmp_path, nlu, clock):
     database = open_database(settings)  # the embedded default: SQLite + the demo map
     yield Wijkbot(database, clock=clock, settings=settings, nlu=nlu)
     database.dispose()
+
+
+@pytest.fixture(scope="session")
+def synapse(tmp_path_factory):
+    """A real Synapse on 127.0.0.1 (matrix-synapse is in the dev extras)."""
+    from tests.synapse import Synapse
+
+    server = Synapse(tmp_path_factory.mktemp("synapse")).start()
+    yield server
+    server.stop()

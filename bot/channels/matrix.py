@@ -1,0 +1,170 @@
+"""Matrix adapter (matrix-nio). Thin: translate, send, retry.
+
+- Login with a password or an access token; the sync token (`next_batch`) is saved in the database
+  after every sync and passed as `since` at start, so a restart neither replays old messages nor
+  misses new ones. The very first start skips the history it finds.
+- Invites are accepted automatically (optionally only from an allow-list of users or :servers).
+- Buttons become numbered options; a reply with just that number presses the button. The options
+  of the last reply per room are saved, so numbers still work after a restart.
+- Unencrypted rooms only (see README: E2EE status).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+
+from nio import (
+    AsyncClient,
+    InviteMemberEvent,
+    JoinError,
+    LoginError,
+    MatrixRoom,
+    RoomMessageText,
+    RoomSendError,
+    SyncError,
+    SyncResponse,
+    WhoamiError,
+)
+
+from bot.channels import state
+from bot.delivery import SendResult
+from bot.messages import Incoming, Outgoing
+
+log = logging.getLogger(__name__)
+
+
+class MatrixChannel:
+    name = "matrix"
+
+    def __init__(self, core, homeserver: str, user_id: str, *, password: str | None = None,
+                 token: str | None = None, allow: str = "", sync_timeout_ms: int = 3000):
+        self.core = core
+        self.database = core.database
+        self.client = AsyncClient(homeserver, user_id)
+        self.password, self.token = password, token
+        self.allow = [a.strip() for a in allow.split(",") if a.strip()]
+        self.sync_timeout_ms = sync_timeout_ms
+        self._task: asyncio.Task | None = None
+        self._stop = asyncio.Event()
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self.token:
+            self.client.access_token = self.token
+            who = await self.client.whoami()
+            if isinstance(who, WhoamiError):
+                raise RuntimeError(f"matrix: the access token was refused ({who.message})")
+            self.client.user_id, self.client.device_id = who.user_id, who.device_id or ""
+        elif self.password:
+            login = await self.client.login(self.password, device_name="wijkbot")
+            if isinstance(login, LoginError):
+                raise RuntimeError(f"matrix: login failed ({login.message})")
+        else:
+            raise RuntimeError("matrix: set WIJKBOT_MATRIX_PASSWORD or WIJKBOT_MATRIX_TOKEN")
+        since = state.load(self.database, self.name, "next_batch")
+        if since is None:  # first start: take the current position, do not answer history
+            first = await self.client.sync(timeout=0, full_state=True)
+            if isinstance(first, SyncError):
+                raise RuntimeError(f"matrix: first sync failed ({first.message})")
+            for room_id in first.rooms.invite:
+                await self._join(room_id, None)
+            state.save(self.database, self.name, "next_batch", first.next_batch)
+        self.client.add_event_callback(self._on_message, RoomMessageText)
+        self.client.add_event_callback(self._on_invite, InviteMemberEvent)
+        self._stop.clear()
+        self._task = asyncio.create_task(self._sync_forever())
+        log.info("matrix: syncing")
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task:
+            await self._task
+        await self.client.close()
+
+    async def _sync_forever(self) -> None:
+        since = state.load(self.database, self.name, "next_batch")
+        while not self._stop.is_set():
+            response = await self.client.sync(timeout=self.sync_timeout_ms, since=since)
+            if isinstance(response, SyncResponse):
+                since = response.next_batch
+                state.save(self.database, self.name, "next_batch", since)
+            else:
+                log.warning("matrix: sync failed, retrying")
+                await asyncio.sleep(1)
+
+    # --- incoming ----------------------------------------------------------------------------------
+
+    def _allowed(self, sender: str) -> bool:
+        if not self.allow:
+            return True
+        server = ":" + sender.split(":", 1)[-1]
+        return sender in self.allow or server in self.allow
+
+    async def _on_invite(self, room: MatrixRoom, event: InviteMemberEvent) -> None:
+        if event.state_key == self.client.user_id and event.membership == "invite":
+            await self._join(room.room_id, event.sender)
+
+    async def _join(self, room_id: str, sender: str | None) -> None:
+        if sender is not None and not self._allowed(sender):
+            log.info("matrix: invite refused by the allow-list")
+            return
+        result = await self.client.join(room_id)
+        if isinstance(result, JoinError):
+            log.warning("matrix: could not join a room")
+
+    async def _on_message(self, room: MatrixRoom, event: RoomMessageText) -> None:
+        if event.sender == self.client.user_id:
+            return
+        text = event.body or ""
+        buttons = state.load(self.database, self.name, f"buttons:{room.room_id}", [])
+        choice = text.strip().rstrip(".)")
+        if choice.isdigit() and 1 <= int(choice) <= len(buttons):
+            incoming = Incoming(channel=self.name, chat_id=room.room_id, user_id=event.sender,
+                                button=buttons[int(choice) - 1])
+        else:
+            incoming = Incoming(channel=self.name, chat_id=room.room_id, user_id=event.sender, text=text)
+        replies = await asyncio.to_thread(self.core.handle, incoming)
+        for out in replies:
+            await self.send(out)
+        state.save(self.database, self.name, f"buttons:{room.room_id}",
+                   [b.value for b in replies[-1].buttons] if replies else [])
+
+    # --- outgoing ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def render(out: Outgoing) -> dict:
+        plain = out.text
+        rich = html.escape(out.text).replace("\n", "<br>")
+        if out.buttons:
+            plain += "\n" + "\n".join(f"{n}. {b.label}" for n, b in enumerate(out.buttons, 1))
+            plain += "\nTyp het nummer van uw keuze."
+            rich += "<ol>" + "".join(f"<li>{html.escape(b.label)}</li>" for b in out.buttons) + "</ol>"
+            rich += "Typ het nummer van uw keuze."
+        return {"msgtype": "m.text", "body": plain, "format": "org.matrix.custom.html", "formatted_body": rich}
+
+    async def send(self, out: Outgoing) -> None:
+        for attempt in range(3):
+            result = await self._send_once(out.chat_id, self.render(out))
+            if result.ok or result.blocked:
+                return
+            await asyncio.sleep(result.retry_after if result.retry_after is not None else 0.5 * (attempt + 1))
+
+    async def send_outbox(self, chat_id: str, text: str) -> SendResult:
+        return await self._send_once(chat_id, self.render(Outgoing(channel=self.name, chat_id=chat_id, text=text)))
+
+    async def _send_once(self, room_id: str, content: dict) -> SendResult:
+        response = await self.client.room_send(room_id, "m.room.message", content, ignore_unverified_devices=True)
+        if isinstance(response, RoomSendError):
+            if response.status_code == "M_LIMIT_EXCEEDED":
+                return SendResult(retry_after=(response.retry_after_ms or 1000) / 1000, error="M_LIMIT_EXCEEDED")
+            if response.status_code == "M_FORBIDDEN":
+                return SendResult(blocked=True, error="M_FORBIDDEN")
+            return SendResult(error=f"{response.status_code}"[:200])
+        return SendResult(ok=True)
+
+    @staticmethod
+    def is_group(chat_id: str) -> bool:
+        return False

@@ -1,0 +1,126 @@
+"""The Matrix channel against a real Synapse homeserver on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import UTC, datetime
+
+from nio import AsyncClient, RoomCreateResponse, RoomMessageText
+from sqlalchemy import select
+
+from bot.broadcasts import broadcast_status, create_broadcast, subscribe
+from bot.channels.matrix import MatrixChannel
+from bot.channels.telegram import TelegramChannel
+from bot.delivery import Limits, OutboxSender
+from bot.messages import Incoming
+from bot.models import User
+from tests.fake_telegram import FakeTelegram
+
+
+class Resident:
+    """A person in Element, scripted: logs in, opens a chat with the bot, reads its replies."""
+
+    def __init__(self, synapse, name: str):
+        self.user_id = synapse.register(name, "pw-" + name)
+        self.client = AsyncClient(synapse.url, self.user_id)
+        self.password = "pw-" + name
+        self.since: str | None = None
+        self.seen: list[str] = []
+
+    async def login(self):
+        await self.client.login(self.password)
+        first = await self.client.sync(timeout=0)
+        self.since = first.next_batch
+
+    async def open_chat(self, bot_user: str) -> str:
+        response = await self.client.room_create(invite=[bot_user], is_direct=True)
+        assert isinstance(response, RoomCreateResponse)
+        return response.room_id
+
+    async def say(self, room_id: str, text: str):
+        await self.client.room_send(room_id, "m.room.message", {"msgtype": "m.text", "body": text})
+
+    async def replies(self, room_id: str, bot_user: str, count: int, timeout: float = 20.0) -> list[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and len(self.seen) < count:
+            response = await self.client.sync(timeout=1000, since=self.since)
+            self.since = response.next_batch
+            room = response.rooms.join.get(room_id)
+            for event in room.timeline.events if room else []:
+                if isinstance(event, RoomMessageText) and event.sender == bot_user:
+                    self.seen.append(event.body)
+        return self.seen
+
+    async def joined(self, room_id: str, bot_user: str, timeout: float = 20.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            members = await self.client.joined_members(room_id)
+            if bot_user in [m.user_id for m in getattr(members, "members", [])]:
+                return True
+            await asyncio.sleep(0.2)
+        return False
+
+
+def test_conversation_restart_without_replay_and_a_broadcast_on_both_channels(bot, synapse):
+    bot_name = "wijkbot" + uuid.uuid4().hex[:6]
+    bot_user = synapse.register(bot_name, "pw-bot")
+
+    async def scenario():
+        anna = Resident(synapse, "anna" + uuid.uuid4().hex[:6])
+        await anna.login()
+        channel = MatrixChannel(bot, synapse.url, bot_user, password="pw-bot", sync_timeout_ms=500)
+        await channel.start()
+        room = await anna.open_chat(bot_user)
+        assert await anna.joined(room, bot_user), "the bot accepts the invite"
+        await anna.say(room, "ik heb schulden en weet niet meer hoe het moet")
+        first = (await anna.replies(room, bot_user, 1))[0]
+        assert "automatische assistent" in first and "1. Weet ik niet" in first and "nummer" in first
+        await anna.say(room, "1")  # answers the first option: weet ik niet
+        second = (await anna.replies(room, bot_user, 2))[1]
+        assert "Dit kan u helpen" in second
+        await channel.stop()
+
+        # while the bot is down, Anna writes; after the restart that message is answered, once,
+        # and nothing from before the restart is answered again
+        await anna.say(room, "/help")
+        again = MatrixChannel(bot, synapse.url, bot_user, password="pw-bot", sync_timeout_ms=500)
+        await again.start()
+        third = await anna.replies(room, bot_user, 3)
+        await asyncio.sleep(2)
+        assert len(await anna.replies(room, bot_user, 4, timeout=2)) == 3
+        assert "Ik help u" in third[2]
+
+        # a broadcast to a Matrix user and a Telegram user
+        with bot.database.session() as session:
+            matrix_user = session.scalar(select(User).where(User.channel == "matrix"))
+            subscribe(session, matrix_user, "events")
+            session.commit()
+        bot.handle(Incoming(channel="telegram", chat_id="901", user_id="901", text="/abonneren events"))
+        with bot.database.session() as session:
+            broadcast_id = create_broadcast(session, "Netwerkbijeenkomst dinsdag 15 december, 15 uur", "all",
+                                            "events", created_by=None, now=datetime.now(UTC)).id
+            session.commit()
+        with FakeTelegram() as fake:
+            telegram = TelegramChannel(bot, "123:ABC", base_url=fake.base_url, poll_timeout=1)
+            await telegram.app.initialize()
+            senders = [OutboxSender(bot.database, "matrix", again.send_outbox, Limits()),
+                       OutboxSender(bot.database, "telegram", telegram.send_outbox, Limits())]
+            for _ in range(50):
+                for sender in senders:
+                    await sender.run_once()
+                with bot.database.session() as session:
+                    if broadcast_status(session, broadcast_id).queued == 0:
+                        break
+                await asyncio.sleep(0.1)
+            await telegram.app.shutdown()
+            assert [m["chat_id"] for m in fake.sent] == [901]
+        fourth = await anna.replies(room, bot_user, 4)
+        assert "Netwerkbijeenkomst" in fourth[3]
+        with bot.database.session() as session:
+            assert broadcast_status(session, broadcast_id).sent == 2
+        await again.stop()
+        await anna.client.close()
+
+    asyncio.run(scenario())
