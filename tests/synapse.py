@@ -61,9 +61,10 @@ class Synapse:
 
     def start(self) -> Synapse:
         config = self.write_config()
-        self.process = subprocess.Popen([sys.executable, "-m", "synapse.app.homeserver", "-c", str(config)],
-                                        stdout=subprocess.DEVNULL, stderr=open(self.folder / "stderr.log", "wb"),
-                                        env={**os.environ, "SYNAPSE_ASYNC_IO_REACTOR": "0"})
+        with open(self.folder / "stderr.log", "wb") as errors:  # the child keeps its own handle
+            self.process = subprocess.Popen([sys.executable, "-m", "synapse.app.homeserver", "-c", str(config)],
+                                            stdout=subprocess.DEVNULL, stderr=errors,
+                                            env={**os.environ, "SYNAPSE_ASYNC_IO_REACTOR": "0"})
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
