@@ -96,3 +96,33 @@ def test_broadcast_through_the_outbox_with_429_and_blocked_users(bot):
         assert session.scalar(select(User.blocked).where(User.channel_user_id == "703"))
     assert len(delivered) == len(set(delivered)) == 11
     assert "&lt;zaterdag&gt; &amp; zondag" in fake.sent[0]["text"]
+
+
+def test_wijkbot_run_answers_on_telegram_delivers_queued_broadcasts_and_stops_on_sigterm(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WIJKBOT_")}
+    with FakeTelegram() as fake:
+        env.update(WIJKBOT_DATA_DIR=str(tmp_path / "data"), WIJKBOT_TELEGRAM_TOKEN="123:ABC",
+                   WIJKBOT_TELEGRAM_BASE_URL=fake.base_url)
+        process = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], env=env, cwd=tmp_path,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            fake.wait_for(lambda f: "getUpdates" in f.calls, timeout=60)
+            fake.push_message(31, "/abonneren events")
+            fake.wait_for(lambda f: f.messages_to(31), timeout=30)
+            assert "berichten over activiteiten" in fake.messages_to(31)[0]["text"]
+            created = subprocess.run([sys.executable, "-m", "bot.cli", "broadcast", "create", "--audience", "all",
+                                      "--text", "Koffie in De Cocon", "--json"], env=env, cwd=tmp_path,
+                                     capture_output=True, check=True)
+            assert b'"queued": 1' in created.stdout
+            fake.wait_for(lambda f: len(f.messages_to(31)) >= 2, timeout=30)
+            assert "Koffie in De Cocon" in fake.messages_to(31)[1]["text"]
+        finally:
+            process.send_signal(signal.SIGTERM)
+            out, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err.decode()[-2000:]
+        assert b"Wijkbot runs on: telegram" in out
