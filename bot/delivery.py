@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -48,6 +49,26 @@ class TokenBucket:
         return (1 - self.tokens) / self.rate
 
 
+class SlidingWindow:
+    """At most `limit` events in any window of `seconds`: holds a rate exactly, yet lets a sender
+    that was slowed down (a send that took long, a pause) catch up within the window."""
+
+    def __init__(self, limit: float, seconds: float = 1.0):
+        self.limit = max(1, int(limit * seconds))
+        self.seconds = seconds
+        self.stamps: deque[float] = deque()
+
+    def wait_time(self, now: float | None = None) -> float:
+        """Seconds until the next event is allowed; records the event when that is now (returns 0)."""
+        now = time.monotonic() if now is None else now
+        while self.stamps and self.stamps[0] <= now - self.seconds:
+            self.stamps.popleft()
+        if len(self.stamps) < self.limit:
+            self.stamps.append(now)
+            return 0.0
+        return self.stamps[0] + self.seconds - now
+
+
 @dataclass
 class Limits:
     per_second: float = 25.0  # Telegram allows 30/s overall: keep headroom for interactive replies
@@ -63,7 +84,7 @@ class OutboxSender:
         self.send = send
         self.limits = limits or Limits()
         self.is_group = is_group
-        self.bucket = TokenBucket(self.limits.per_second)
+        self.window = SlidingWindow(self.limits.per_second)  # never more than the limit in any second
         self.last_to_chat: dict[str, float] = {}
         self.group_buckets: dict[str, TokenBucket] = {}
         self.paused_until = 0.0
@@ -84,7 +105,7 @@ class OutboxSender:
                     if group_wait > 0:
                         await asyncio.sleep(group_wait)
                         continue
-                wait = self.bucket.wait_time()
+                wait = self.window.wait_time()
                 if wait <= 0:
                     return
             await asyncio.sleep(wait)

@@ -26,6 +26,7 @@ class FakeTelegram:
         self.fail_429_every = 0  # answer every Nth sendMessage with 429
         self.retry_after = 1
         self._send_count = 0
+        self.count_429 = 0
         self._next_update = 1
         self._next_message = 1
         self._cond = threading.Condition()
@@ -150,6 +151,7 @@ class FakeTelegram:
                     status, body = self.fail_next.pop(0)
                     return status, body
                 if self.fail_429_every and self._send_count % self.fail_429_every == 0:
+                    self.count_429 += 1
                     return 429, {"ok": False, "error_code": 429, "description": "Too Many Requests: retry later",
                                  "parameters": {"retry_after": self.retry_after}}
                 if chat_id in self.blocked:
@@ -157,7 +159,7 @@ class FakeTelegram:
                                  "description": "Forbidden: bot was blocked by the user"}
                 message = {"message_id": self._take_message_id(), "date": int(time.time()),
                            "chat": {"id": chat_id, "type": "private"}, "text": params.get("text", "")}
-                self.sent.append({"chat_id": chat_id, "text": params.get("text", ""),
+                self.sent.append({"chat_id": chat_id, "text": params.get("text", ""), "at": time.monotonic(),
                                   "reply_markup": json.loads(params["reply_markup"]) if params.get("reply_markup")
                                   else None, "parse_mode": params.get("parse_mode")})
                 return ok(message)
