@@ -31,7 +31,7 @@ from bot.errors import WijkbotError
 from bot.messages import Button, Incoming, Outgoing
 from bot.models import Conversation, UsageStat, User
 from intents.nlu import NLU, default_nlu
-from intents.safety import Escalation, Safety, safety
+from intents.safety import Safety, safety
 from intents.triage import (
     ESCALATION_STREAM,
     Dialogue,
@@ -49,8 +49,6 @@ log = logging.getLogger(__name__)
 MAX_TEXT = 2000
 RATE_LIMIT = (20, timedelta(minutes=1))  # messages per window per user
 _POSTCODE = re.compile(r"^\s*([1-9]\d{3})\s?([a-zA-Z]{2})?\s*$")
-COMMANDS = ("/start", "/help", "/opnieuw", "/stop", "/vergeet", "/aanmelden", "/koppel", "/abonneren", "/afmelden",
-            "/aankondiging")
 TOPIC_NAMES = {"events": "activiteiten", "wijknieuws": "wijknieuws", "meetings": "overleggen (professionals)"}
 AUDIENCE_NAMES = {"residents": "Bewoners", "professionals": "Professionals", "all": "Iedereen"}
 
@@ -129,7 +127,7 @@ class Wijkbot:
                         f"stream:{ESCALATION_STREAM[escalation.escalate_to]}")
             log.info("escalated to %s (flag %s)", escalation.escalate_to, escalation.flag)
             state.__init__()
-            return [(self._escalation_text(escalation), [self._human_button()])]
+            return [(escalation.reply, [self._human_button()])]
         if not any(c.isalnum() for c in text):
             return [(t["no_words"], [])]
         # 2. a typed answer to a pending question
@@ -381,9 +379,6 @@ class Wijkbot:
 
     def _human_button(self) -> Button:
         return Button(label=self.dialogue.buttons["human"], value="human")
-
-    def _escalation_text(self, escalation: Escalation) -> str:
-        return escalation.reply
 
     def _smalltalk(self, text: str) -> str:
         t = self.dialogue.texts

@@ -54,7 +54,7 @@ class SlidingWindow:
     that was slowed down (a send that took long, a pause) catch up within the window."""
 
     def __init__(self, limit: float, seconds: float = 1.0):
-        self.limit = max(1, int(limit * seconds))
+        self.limit = max(1, int(limit))
         self.seconds = seconds
         self.stamps: deque[float] = deque()
 
@@ -84,7 +84,8 @@ class OutboxSender:
         self.send = send
         self.limits = limits or Limits()
         self.is_group = is_group
-        self.window = SlidingWindow(self.limits.per_second)  # never more than the limit in any second
+        # never more than the limit in any second, with 1% margin for jitter between us and the server
+        self.window = SlidingWindow(self.limits.per_second, seconds=1.01)
         self.last_to_chat: dict[str, float] = {}
         self.group_buckets: dict[str, TokenBucket] = {}
         self.paused_until = 0.0

@@ -17,6 +17,7 @@ from bot.delivery import Limits, OutboxSender
 from bot.messages import Incoming
 from bot.models import User
 from tests.fake_telegram import FakeTelegram
+from tests.helpers import drain_outbox
 
 
 class Resident:
@@ -107,13 +108,7 @@ def test_conversation_restart_without_replay_and_a_broadcast_on_both_channels(bo
             await telegram.app.initialize()
             senders = [OutboxSender(bot.database, "matrix", again.send_outbox, Limits()),
                        OutboxSender(bot.database, "telegram", telegram.send_outbox, Limits())]
-            for _ in range(50):
-                for sender in senders:
-                    await sender.run_once()
-                with bot.database.session() as session:
-                    if broadcast_status(session, broadcast_id).queued == 0:
-                        break
-                await asyncio.sleep(0.1)
+            await drain_outbox(bot.database, broadcast_id, *senders, rounds=50)
             await telegram.app.shutdown()
             assert [m["chat_id"] for m in fake.sent] == [901]
         fourth = await anna.replies(room, bot_user, 4)

@@ -12,6 +12,7 @@ from bot.broadcasts import broadcast_status, create_broadcast, create_invite
 from bot.delivery import Limits, OutboxSender, SendResult
 from bot.messages import Incoming
 from bot.models import OutboxMessage, User
+from tests.helpers import drain_outbox
 
 
 def say(bot, text="", *, button=None, user="anna", channel="telegram"):
@@ -122,15 +123,7 @@ def test_outbox_delivery_honours_429_skips_blocked_and_never_duplicates(bot):
     channel = FakeChannel()
     sender = OutboxSender(bot.database, "telegram", channel.send, Limits(per_second=50, per_chat_interval=0))
 
-    async def drain():
-        for _ in range(40):
-            await sender.run_once()
-            with bot.database.session() as session:
-                if broadcast_status(session, broadcast_id).queued == 0:
-                    return
-            await asyncio.sleep(0.1)
-
-    asyncio.run(drain())
+    asyncio.run(drain_outbox(bot.database, broadcast_id, sender, rounds=40))
     with bot.database.session() as session:
         status = broadcast_status(session, broadcast_id)
         assert (status.sent, status.blocked, status.queued, status.failed) == (7, 1, 0, 0)

@@ -12,6 +12,7 @@ from bot.channels.telegram import TelegramChannel, split_text
 from bot.delivery import Limits, OutboxSender
 from bot.models import User
 from tests.fake_telegram import FakeTelegram
+from tests.helpers import drain_outbox
 
 
 def run(coro):
@@ -75,12 +76,7 @@ def test_broadcast_through_the_outbox_with_429_and_blocked_users(bot):
         sender = OutboxSender(bot.database, "telegram", channel.send_outbox,
                               Limits(per_second=30, per_chat_interval=1.0), is_group=channel.is_group)
         try:
-            for _ in range(100):
-                await sender.run_once()
-                with bot.database.session() as session:
-                    if broadcast_status(session, broadcast_id).queued == 0:
-                        break
-                await asyncio.sleep(0.1)
+            await drain_outbox(bot.database, broadcast_id, sender)
         finally:
             await channel.app.shutdown()
 
