@@ -40,7 +40,7 @@ def configured_channels(core: Wijkbot, settings: Settings) -> list:
 
         channels.append(MatrixChannel(core, settings.matrix_homeserver, settings.matrix_user,
                                       password=settings.matrix_password, token=settings.matrix_token,
-                                      allow=settings.matrix_allow))
+                                      allow=settings.matrix_allow, store_path=settings.data_dir / "matrix-store"))
     return channels
 
 

@@ -119,3 +119,54 @@ def test_conversation_restart_without_replay_and_a_broadcast_on_both_channels(bo
         await anna.client.close()
 
     asyncio.run(scenario())
+
+
+def test_an_encrypted_conversation_survives_a_restart_of_the_bot(bot, synapse, tmp_path):
+    from nio import AsyncClientConfig, EnableEncryptionBuilder
+    from nio.crypto import ENCRYPTION_ENABLED
+
+    assert ENCRYPTION_ENABLED, "matrix-nio[e2e] (vodozemac) is a dependency"
+    bot_user = synapse.register("crypt" + uuid.uuid4().hex[:6], "pw-bot")
+    store = tmp_path / "matrix-store"
+
+    async def scenario():
+        anna = Resident(synapse, "enc" + uuid.uuid4().hex[:6])
+        (tmp_path / "anna").mkdir()
+        anna.client = AsyncClient(synapse.url, anna.user_id, store_path=str(tmp_path / "anna"),
+                                  config=AsyncClientConfig(encryption_enabled=True, store_sync_tokens=False))
+        await anna.login()
+        channel = MatrixChannel(bot, synapse.url, bot_user, password="pw-bot", sync_timeout_ms=500, store_path=store)
+        await channel.start()
+        assert channel.encrypted
+        response = await anna.client.room_create(invite=[bot_user], is_direct=True,
+                                                 initial_state=[EnableEncryptionBuilder().as_dict()])
+        room = response.room_id
+        assert await anna.joined(room, bot_user)
+
+        async def say(text):
+            await anna.client.sync(timeout=500, since=anna.since)
+            if anna.client.should_upload_keys:
+                await anna.client.keys_upload()
+            if anna.client.should_query_keys:
+                await anna.client.keys_query()
+            if anna.client.should_claim_keys:
+                await anna.client.keys_claim(anna.client.get_users_for_key_claiming())
+            await anna.client.room_send(room, "m.room.message", {"msgtype": "m.text", "body": text},
+                                        ignore_unverified_devices=True)
+
+        await say("ik wil stoppen met roken")
+        replies = await anna.replies(room, bot_user, 1, timeout=30)
+        assert replies and "automatische assistent" in replies[0]
+        assert anna.client.rooms[room].encrypted
+        device = channel.client.device_id
+        await channel.stop()
+        again = MatrixChannel(bot, synapse.url, bot_user, password="pw-bot", sync_timeout_ms=500, store_path=store)
+        await again.start()
+        assert again.client.device_id == device, "the same device (and its keys) after a restart"
+        await say("1")
+        replies = await anna.replies(room, bot_user, 2, timeout=30)
+        assert "Dit kan u helpen" in replies[1]
+        await again.stop()
+        await anna.client.close()
+
+    asyncio.run(scenario())

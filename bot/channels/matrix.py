@@ -6,27 +6,33 @@
 - Invites are accepted automatically (optionally only from an allow-list of users or :servers).
 - Buttons become numbered options; a reply with just that number presses the button. The options
   of the last reply per room are saved, so numbers still work after a restart.
-- Unencrypted rooms only (see README: E2EE status).
+- End-to-end encryption when matrix-nio's e2e extra is installed (vodozemac): the crypto store lives
+  in the data directory and the device (id + access token) is saved, so a restart keeps the same
+  device and its keys. Unencrypted rooms work without it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import logging
 
 from nio import (
     AsyncClient,
+    AsyncClientConfig,
     InviteMemberEvent,
     JoinError,
     LoginError,
     MatrixRoom,
+    MegolmEvent,
     RoomMessageText,
     RoomSendError,
     SyncError,
     SyncResponse,
     WhoamiError,
 )
+from nio.crypto import ENCRYPTION_ENABLED
 
 from bot.channels import state
 from bot.delivery import SendResult
@@ -39,10 +45,14 @@ class MatrixChannel:
     name = "matrix"
 
     def __init__(self, core, homeserver: str, user_id: str, *, password: str | None = None,
-                 token: str | None = None, allow: str = "", sync_timeout_ms: int = 3000):
+                 token: str | None = None, allow: str = "", sync_timeout_ms: int = 3000, store_path=None):
         self.core = core
         self.database = core.database
-        self.client = AsyncClient(homeserver, user_id)
+        self.encrypted = ENCRYPTION_ENABLED and store_path is not None
+        if self.encrypted:
+            store_path.mkdir(parents=True, exist_ok=True)
+        self.client = AsyncClient(homeserver, user_id, store_path=str(store_path) if self.encrypted else "",
+                                  config=AsyncClientConfig(encryption_enabled=self.encrypted, store_sync_tokens=False))
         self.password, self.token = password, token
         self.allow = [a.strip() for a in allow.split(",") if a.strip()]
         self.sync_timeout_ms = sync_timeout_ms
@@ -52,18 +62,26 @@ class MatrixChannel:
     # --- lifecycle ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        if self.token:
+        session = state.load(self.database, self.name, "session")
+        if session and session.get("user_id") == self.client.user:
+            # the same device as last time: its crypto store (keys) stays valid
+            self.client.restore_login(session["user_id"], session["device_id"], session["access_token"])
+        elif self.token:
             self.client.access_token = self.token
             who = await self.client.whoami()
             if isinstance(who, WhoamiError):
                 raise RuntimeError(f"matrix: the access token was refused ({who.message})")
-            self.client.user_id, self.client.device_id = who.user_id, who.device_id or ""
+            self.client.restore_login(who.user_id, who.device_id or "", self.token)
         elif self.password:
             login = await self.client.login(self.password, device_name="wijkbot")
             if isinstance(login, LoginError):
                 raise RuntimeError(f"matrix: login failed ({login.message})")
         else:
             raise RuntimeError("matrix: set WIJKBOT_MATRIX_PASSWORD or WIJKBOT_MATRIX_TOKEN")
+        state.save(self.database, self.name, "session", {
+            "user_id": self.client.user_id, "device_id": self.client.device_id,
+            "access_token": self.client.access_token})
+        await self._keys()
         since = state.load(self.database, self.name, "next_batch")
         if since is None:  # first start: take the current position, do not answer history
             first = await self.client.sync(timeout=0, full_state=True)
@@ -73,6 +91,7 @@ class MatrixChannel:
                 await self._join(room_id, None)
             state.save(self.database, self.name, "next_batch", first.next_batch)
         self.client.add_event_callback(self._on_message, RoomMessageText)
+        self.client.add_event_callback(self._on_undecryptable, MegolmEvent)
         self.client.add_event_callback(self._on_invite, InviteMemberEvent)
         self._stop.clear()
         self._task = asyncio.create_task(self._sync_forever())
@@ -91,11 +110,28 @@ class MatrixChannel:
             if isinstance(response, SyncResponse):
                 since = response.next_batch
                 state.save(self.database, self.name, "next_batch", since)
+                await self._keys()
             else:
                 log.warning("matrix: sync failed, retrying")
                 await asyncio.sleep(1)
 
+    async def _keys(self) -> None:
+        """Keep the device's encryption keys in step with the server (no-op without E2EE)."""
+        if not self.encrypted:
+            return
+        if self.client.should_upload_keys:
+            await self.client.keys_upload()
+        if self.client.should_query_keys:
+            await self.client.keys_query()
+        if self.client.should_claim_keys:
+            await self.client.keys_claim(self.client.get_users_for_key_claiming())
+
     # --- incoming ----------------------------------------------------------------------------------
+
+    async def _on_undecryptable(self, room: MatrixRoom, event: MegolmEvent) -> None:
+        log.warning("matrix: a message could not be decrypted; asking for the key")
+        with contextlib.suppress(Exception):
+            await self.client.request_room_key(event)
 
     def _allowed(self, sender: str) -> bool:
         if not self.allow:
