@@ -170,3 +170,15 @@ def test_an_encrypted_conversation_survives_a_restart_of_the_bot(bot, synapse, t
         await anna.client.close()
 
     asyncio.run(scenario())
+
+
+def test_the_invite_allow_list(bot):
+    open_to_all = MatrixChannel(bot, "http://127.0.0.1:9", "@wijkbot:localhost", password="x")
+    assert open_to_all._allowed("@anyone:elsewhere.nl")
+    strict = MatrixChannel(bot, "http://127.0.0.1:9", "@wijkbot:localhost", password="x",
+                           allow="@coordinator:wijk.nl, :zorg.example.nl")
+    assert strict._allowed("@coordinator:wijk.nl")
+    assert strict._allowed("@nurse:zorg.example.nl")
+    assert not strict._allowed("@spam:elsewhere.nl")
+    asyncio.run(open_to_all.client.close())
+    asyncio.run(strict.client.close())
