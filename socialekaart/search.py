@@ -363,7 +363,7 @@ class SearchIndex:
                 absorbed.add(source)
                 for k, w in word_slots[source].members.items():
                     members[k] = max(members.get(k, 0.0), w)
-                slots.append(_Slot(f"{word_slots[source].label} ({concept.name})", members, concept=True))
+                slots.append(_Slot(word_slots[source].label, members))  # shown as the user's own word
             else:
                 slots.append(_Slot(concept.name, members, concept=True))
         return [s for i, s in enumerate(word_slots) if s is not None and i not in absorbed] + slots
