@@ -2,8 +2,9 @@
 
 A query that contains any *term* of a group gets every term of that group added (at a lower
 weight), and the group's *related* words at a lower weight still. Related words never trigger.
-*Cues* (ambiguous hints such as "alleen") and *ages* (a number in a range: "mijn moeder is 79")
-trigger a group at reduced strength (CUE_STRENGTH in search.py).
+*Cues* (ambiguous hints such as "alleen"), *ages* (a number in a range: "mijn moeder is 79") and
+*together* rules (word groups that all occur within a few words, in any order: "zorg ... voor mijn
+man") trigger a group at reduced strength (CUE_STRENGTH in search.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from intents.language import dutch, words
+from intents.language import dutch, fold, words
 
 CONCEPTS = Path(__file__).with_name("data") / "concepts.yaml"
 
@@ -35,6 +36,15 @@ class Lexicon:
     phrases: tuple[tuple[tuple[str, ...], int, float], ...]  # multi-word keys -> concept index, strength
     cues: dict[str, tuple[int, ...]]  # single-word cue, as written (folded) -> concept indexes
     by_first: dict[str, tuple[tuple[tuple[str, ...], int, float], ...]]  # phrases indexed by their first key
+    together: tuple[tuple[int, int, tuple[tuple[str, ...], ...]], ...] = ()  # (concept, within, word groups)
+
+    def together_at(self, folded: list[str]):
+        """Concepts whose `together` rule matches: every group has a word within `within` of the others."""
+        for concept, within, groups in self.together:
+            positions = [[i for i, w in enumerate(folded) if _word_in(w, group)] for group in groups]
+            if all(positions) and any(all(any(abs(q - p) <= within for q in other) for other in positions[1:])
+                                      for p in positions[0]):
+                yield concept
 
     def phrases_at(self, keys: list[str]):
         """(concept index, strength) of every multi-word term or cue that occurs in a key sequence."""
@@ -46,6 +56,12 @@ class Lexicon:
     @property
     def surface_words(self) -> set[str]:
         return {w for c in self.concepts for w in c.surface}
+
+
+def _word_in(word: str, group: tuple[str, ...]) -> bool:
+    """A folded word matches a group entry exactly, by prefix ('sport*') or by suffix ('*avond')."""
+    return any(word.startswith(e[:-1]) if e.endswith("*") else word.endswith(e[1:]) if e.startswith("*")
+               else word == e for e in group)
 
 
 def _keys(term: str) -> tuple[str, ...]:
@@ -78,11 +94,17 @@ def load_lexicon(path: Path = CONCEPTS) -> Lexicon:
                 cues.setdefault(folded[0], []).append(index)
             elif folded:
                 phrases.append((_keys(cue), index, 0.5))
+    together = []
+    for index, group in enumerate(raw):
+        for rule in group.get("together", []) or []:
+            within, groups = (rule.get("within", 4), rule["all"]) if isinstance(rule, dict) else (4, rule)
+            together.append((index, int(within), tuple(tuple(fold(str(w)) for w in g) for g in groups)))
     by_first: dict[str, list] = {}
     for entry in phrases:
         by_first.setdefault(entry[0][0], []).append(entry)
     return Lexicon(tuple(concepts), {k: tuple(v) for k, v in by_key.items()}, tuple(phrases),
-                   {k: tuple(v) for k, v in cues.items()}, {k: tuple(v) for k, v in by_first.items()})
+                   {k: tuple(v) for k, v in cues.items()}, {k: tuple(v) for k, v in by_first.items()},
+                   tuple(together))
 
 
 @cache

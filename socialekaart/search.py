@@ -346,6 +346,8 @@ class SearchIndex:
                         triggered[c] = max(triggered.get(c, 0.0), CUE_STRENGTH)
         for c, strength in self.lexicon.phrases_at(primary):
             triggered[c] = max(triggered.get(c, 0.0), strength)
+        for c in self.lexicon.together_at(toks):
+            triggered[c] = max(triggered.get(c, 0.0), CUE_STRENGTH)
         slots: list[_Slot] = []
         absorbed: set[int] = set()
         for c, strength in triggered.items():
