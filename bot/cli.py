@@ -345,6 +345,198 @@ def broadcast_status_command(ctx: click.Context, broadcast_id: int, as_json: boo
 
 
 @main.group(cls=_Group)
+def agenda() -> None:
+    """Meeting series (MDO, netwerkbijeenkomst) and deadlines, in local time."""
+
+
+@agenda.group(cls=_Group)
+def series() -> None:
+    """Recurring meetings."""
+
+
+def _leads(text: str) -> list[str]:
+    return [x.strip() for x in text.split(",") if x.strip()]
+
+
+@series.command("add")
+@click.option("--title", required=True)
+@click.option("--rrule", required=True, help='RFC 5545, e.g. "FREQ=MONTHLY;BYDAY=2TU".')
+@click.option("--start", "start_local", required=True, help="First occurrence, local time: 2027-01-12T14:00.")
+@click.option("--duration", default="60m", show_default=True, help="90m, 2h ...")
+@click.option("--location")
+@click.option("--audience", type=click.Choice(["residents", "professionals", "all"]), default="professionals",
+              show_default=True)
+@click.option("--remind", default="", help="Lead times, e.g. 7d,1d,2h.")
+@click.option("--timezone", "tz", default="Europe/Amsterdam", show_default=True, help="IANA time zone.")
+@click.option("--skip-holidays", is_flag=True, help="Skip occurrences on Dutch public holidays.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def series_add(ctx, title, rrule, start_local, duration, location, audience, remind, tz, skip_holidays, as_json):
+    """Add a meeting series."""
+    from datetime import UTC, datetime
+
+    from bot.clock import parse_duration
+    from jobs.agenda import validate_series
+    from jobs.models import MeetingSeries
+
+    leads = _leads(remind)
+    validate_series(rrule, start_local, tz, leads)
+    try:
+        minutes = int(parse_duration(duration).total_seconds() // 60)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--duration") from None
+    with _database(ctx).session() as session:
+        item = MeetingSeries(title=title, rrule=rrule, start_local=start_local, timezone=tz, duration_minutes=minutes,
+                             location=location, audience=audience, remind=leads, skip_holidays=skip_holidays,
+                             created_at=datetime.now(UTC))
+        session.add(item)
+        session.commit()
+        _json({"id": item.id, "title": title}) if as_json else click.echo(f"series {item.id}: {title}")
+
+
+def _occurrence_start(session, series_id: int, day: str):
+    from datetime import UTC, datetime, timedelta
+
+    from jobs.agenda import series_occurrences, zone
+    from jobs.models import MeetingSeries
+
+    item = session.get(MeetingSeries, series_id)
+    if item is None:
+        raise WijkbotError(f"there is no series {series_id}")
+    tz = zone(item.timezone)
+    try:
+        start = datetime.fromisoformat(day).replace(tzinfo=tz)
+    except ValueError:
+        raise WijkbotError(f"{day!r} is not a date such as 2027-03-09") from None
+    found = series_occurrences(item, [], start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC))
+    if not found:
+        raise WijkbotError(f"series {series_id} has no occurrence on {day}")
+    return found[0].start
+
+
+@series.command("cancel")
+@click.argument("series_id", type=int)
+@click.option("--date", "day", required=True, help="The occurrence's local date, YYYY-MM-DD.")
+@click.pass_context
+def series_cancel(ctx, series_id: int, day: str):
+    """Cancel one occurrence."""
+    from jobs.models import SeriesException
+
+    with _database(ctx).session() as session:
+        start = _occurrence_start(session, series_id, day)
+        session.add(SeriesException(series_id=series_id, original_start=start, new_start=None))
+        session.commit()
+    click.echo(f"cancelled {start.isoformat()}")
+
+
+@series.command("move")
+@click.argument("series_id", type=int)
+@click.option("--date", "day", required=True, help="The occurrence's local date, YYYY-MM-DD.")
+@click.option("--to", "to_local", required=True, help="New local start, e.g. 2027-03-10T15:00.")
+@click.pass_context
+def series_move(ctx, series_id: int, day: str, to_local: str):
+    """Move one occurrence to another local date and time."""
+    from datetime import datetime
+
+    from jobs.agenda import zone
+    from jobs.models import MeetingSeries, SeriesException
+
+    with _database(ctx).session() as session:
+        start = _occurrence_start(session, series_id, day)
+        try:
+            new = datetime.fromisoformat(to_local).replace(tzinfo=zone(session.get(MeetingSeries, series_id).timezone))
+        except ValueError:
+            raise WijkbotError(f"--to {to_local!r} is not a local date and time such as 2027-03-10T15:00") from None
+        session.add(SeriesException(series_id=series_id, original_start=start, new_start=new))
+        session.commit()
+    click.echo(f"moved {start.isoformat()} to {new.isoformat()}")
+
+
+@agenda.group(cls=_Group)
+def deadline() -> None:
+    """Deadlines with reminders (e.g. the wijkplan)."""
+
+
+@deadline.command("add")
+@click.option("--title", required=True)
+@click.option("--due", required=True, help="YYYY-MM-DD")
+@click.option("--remind", default="", help="Lead times, e.g. 30d,14d,7d,1d.")
+@click.option("--owners", help="Who is responsible (names or organisations).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def deadline_add(ctx, title, due, remind, owners, as_json):
+    """Add a deadline."""
+    from datetime import UTC, date, datetime
+
+    from bot.clock import parse_duration
+    from jobs.models import Deadline
+
+    try:
+        due_date = date.fromisoformat(due)
+    except ValueError:
+        raise click.BadParameter(f"{due!r} is not a date such as 2027-09-15", param_hint="--due") from None
+    leads = _leads(remind)
+    for lead in leads:
+        try:
+            parse_duration(lead)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--remind") from None
+    with _database(ctx).session() as session:
+        item = Deadline(title=title, due=due_date, remind=leads, owners=owners, created_at=datetime.now(UTC))
+        session.add(item)
+        session.commit()
+        _json({"id": item.id, "title": title}) if as_json else click.echo(f"deadline {item.id}: {title}")
+
+
+@deadline.command("done")
+@click.argument("deadline_id", type=int)
+@click.pass_context
+def deadline_done(ctx, deadline_id: int):
+    """Mark a deadline done: no further reminders."""
+    from datetime import UTC, datetime
+
+    from jobs.models import Deadline
+
+    with _database(ctx).session() as session:
+        item = session.get(Deadline, deadline_id)
+        if item is None:
+            raise WijkbotError(f"there is no deadline {deadline_id}")
+        item.done_at = datetime.now(UTC)
+        session.commit()
+    click.echo(f"deadline {deadline_id} is done")
+
+
+@agenda.command("upcoming")
+@click.option("--from", "from_day", help="YYYY-MM-DD (local); default today.")
+@click.option("--days", type=click.IntRange(1, 3660), default=30, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def agenda_upcoming(ctx, from_day: str | None, days: int, as_json: bool):
+    """Meetings and deadlines coming up, in local time."""
+    from datetime import date, datetime
+
+    from bot.clock import LOCAL_TZ
+    from jobs.agenda import upcoming
+
+    try:
+        day = date.fromisoformat(from_day) if from_day else datetime.now(LOCAL_TZ).date()
+    except ValueError:
+        raise click.BadParameter(f"{from_day!r} is not a date such as 2027-04-01", param_hint="--from") from None
+    start = datetime(day.year, day.month, day.day, tzinfo=LOCAL_TZ)
+    with _database(ctx).session() as session:
+        items = upcoming(session, start, days)
+    if as_json:
+        _json([i.as_json() for i in items])
+        return
+    if not items:
+        click.echo("nothing planned")
+    for item in items:
+        when = item.start.strftime("%a %d-%m-%Y %H:%M") if item.kind == "meeting" else item.start.strftime(
+            "%a %d-%m-%Y (deadline)")
+        click.echo(f"{when}  {item.title}" + (f"  @ {item.location}" if item.location else ""))
+
+
+@main.group(cls=_Group)
 def user() -> None:
     """Users and roles."""
 

@@ -1,1 +1,1 @@
-"""Scheduled jobs: meetings, deadlines, reminders (issue 5)."""
+"""Scheduled jobs: the agenda (meeting series, deadlines); reminders and the scheduler follow (issue 5)."""

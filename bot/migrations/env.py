@@ -3,6 +3,7 @@
 from alembic import context
 
 import bot.models  # noqa: F401 - registers the tables
+import jobs.models  # noqa: F401
 import socialekaart.models  # noqa: F401
 from bot.db import Base
 
