@@ -537,6 +537,62 @@ def agenda_upcoming(ctx, from_day: str | None, days: int, as_json: bool):
 
 
 @main.group(cls=_Group)
+def jobs() -> None:
+    """The scheduler: meeting and deadline reminders into the outbox."""
+
+
+@jobs.command("run")
+@click.option("--once", is_flag=True, help="Record what is due now (catching up on downtime) and exit.")
+@click.pass_context
+def jobs_run(ctx, once: bool):
+    """Run the reminder scheduler alone (`wijkbot run` also runs it). Delivery is by `wijkbot run`."""
+    import asyncio
+
+    from jobs.scheduler import ReminderScheduler
+
+    scheduler = ReminderScheduler(_database(ctx))
+    if once:
+        queued, dropped = scheduler.run_due()
+        click.echo(f"{queued} reminders queued, {dropped} dropped (meeting already begun)")
+        return
+
+    async def forever():
+        import signal
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        scheduler.start()
+        click.echo("scheduler running; stop with Ctrl+C")
+        await stop.wait()
+        scheduler.shutdown()
+
+    asyncio.run(forever())
+
+
+@jobs.command("outbox")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def jobs_outbox(ctx, as_json: bool):
+    """Reminders in the outbox (queued, sent, dropped), newest first."""
+    from sqlalchemy import select
+
+    from bot.models import OutboxMessage
+
+    with _database(ctx).session() as session:
+        rows = session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key.like("reminder:%"))
+                               .order_by(OutboxMessage.id.desc()).limit(200)).all()
+        data = [{"key": r.idempotency_key, "status": r.status, "channel": r.channel, "chat_id": r.chat_id,
+                 "text": r.text} for r in rows]
+    if as_json:
+        _json(data)
+    else:
+        for row in data:
+            click.echo(f"{row['status']:<8} {row['channel']}:{row['chat_id']}  {row['text']}")
+
+
+@main.group(cls=_Group)
 def user() -> None:
     """Users and roles."""
 

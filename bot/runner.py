@@ -61,12 +61,17 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> int:
         for channel in channels:
             await channel.start()
             started.append(channel)
+        from jobs.scheduler import ReminderScheduler
+
+        reminders = ReminderScheduler(database)
+        reminders.start()
         senders = [OutboxSender(database, c.name, c.send_outbox, Limits(per_second=settings.broadcast_rate),
                                 is_group=c.is_group) for c in started]
         tasks = [asyncio.create_task(s.run(stop)) for s in senders]
         print(f"Wijkbot runs on: {', '.join(c.name for c in started)}. Stop with Ctrl+C.", flush=True)
         await stop.wait()
         await asyncio.gather(*tasks)
+        reminders.shutdown()
     finally:
         for channel in reversed(started):
             await channel.stop()
