@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import rrulestr
@@ -72,12 +72,17 @@ def validate_series(rrule: str, start_local: str, tz: str, remind: list[str]) ->
             raise WijkbotError(f"--remind: {exc}") from None
 
 
+@lru_cache(maxsize=100_000)
+def parsed_rule(rrule: str, start_local: str):
+    """The parsed rule, cached: parsing is the expensive part, and dateutil caches what it expands."""
+    return rrulestr(rrule, dtstart=datetime.fromisoformat(start_local), cache=True)
+
+
 def series_occurrences(series: MeetingSeries, exceptions: list[SeriesException], start: datetime,
                        end: datetime) -> list[Occurrence]:
     """Occurrences of one series that start in [start, end) (aware datetimes)."""
     tz = zone(series.timezone)
-    first = datetime.fromisoformat(series.start_local)
-    rule = rrulestr(series.rrule, dtstart=first)
+    rule = parsed_rule(series.rrule, series.start_local)
     skip = {e.original_start: e for e in exceptions}
     duration = timedelta(minutes=series.duration_minutes)
     out = []

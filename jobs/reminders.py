@@ -61,14 +61,37 @@ def planned(session: Session, start: datetime, end: datetime) -> list[Reminder]:
                     out.append(Reminder(f"reminder:series:{series.id}:{occ.start.astimezone(UTC):%Y%m%dT%H%M}:{lead}",
                                         fire, occ.start, series.title, series.location, "meeting", lead))
     for deadline in session.scalars(select(Deadline).where(Deadline.done_at.is_(None))):
-        due = datetime.combine(deadline.due, DEADLINE_TIME, tzinfo=zone("Europe/Amsterdam"))
-        for lead in deadline.remind or []:
-            fire = (due - parse_duration(lead)).astimezone(UTC)
-            if start <= fire < end:
-                out.append(Reminder(f"reminder:deadline:{deadline.id}:{lead}", fire, due, deadline.title, None,
-                                    "deadline", lead))
+        out.extend(planned_deadline(deadline, start, end))
     out.sort(key=lambda r: r.fire_at)
     return out
+
+
+def planned_deadline(deadline: Deadline, start: datetime, end: datetime) -> list[Reminder]:
+    due = datetime.combine(deadline.due, DEADLINE_TIME, tzinfo=zone("Europe/Amsterdam"))
+    out = []
+    for lead in deadline.remind or []:
+        fire = (due - parse_duration(lead)).astimezone(UTC)
+        if start <= fire < end:
+            out.append(Reminder(f"reminder:deadline:{deadline.id}:{lead}", fire, due, deadline.title, None,
+                                "deadline", lead))
+    return out
+
+
+def first_fire(series: MeetingSeries, exceptions: list, after: datetime,
+               horizon: timedelta = timedelta(days=400)) -> datetime | None:
+    """The first reminder time of a series at or after `after`, looking a month at a time."""
+    leads = [parse_duration(lead) for lead in series.remind or []]
+    if not leads:
+        return None
+    start, step = after, timedelta(days=35)
+    while start < after + horizon:
+        for occ in series_occurrences(series, exceptions, start, start + step + max(leads)):
+            fires = [(occ.start - d).astimezone(UTC) for d in leads]
+            upcoming = [f for f in fires if f >= after]
+            if upcoming:
+                return min(upcoming)
+        start += step
+    return None
 
 
 def recipients(session: Session, audience: str = "professionals") -> list[User]:

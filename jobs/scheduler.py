@@ -19,8 +19,8 @@ from sqlalchemy import select
 
 from bot.channels import state
 from bot.clock import Clock, SystemClock
-from jobs.models import Deadline, MeetingSeries
-from jobs.reminders import enqueue_due, planned
+from jobs.models import Deadline, MeetingSeries, SeriesException
+from jobs.reminders import enqueue_due, first_fire, planned_deadline
 
 log = logging.getLogger(__name__)
 CATCH_UP_LIMIT = timedelta(days=30)  # after a very long downtime, look back at most this far
@@ -48,18 +48,23 @@ class ReminderScheduler:
             log.info("reminders: %d queued, %d dropped (meeting already begun)", queued, dropped)
         return queued, dropped
 
-    def next_times(self, horizon: timedelta = timedelta(days=45)) -> dict[str, datetime]:
-        """Job id -> next reminder time, for every series and open deadline with one in the horizon."""
+    def next_times(self) -> dict[str, datetime]:
+        """Job id -> next reminder time for every series and open deadline that has one."""
         now = self.clock.now()
         times: dict[str, datetime] = {}
         with self.database.session() as session:
-            for reminder in planned(session, now, now + horizon):
-                parts = reminder.key.split(":")
-                job_id = f"{parts[1]}:{parts[2]}"
-                times.setdefault(job_id, reminder.fire_at)
-            known = {f"series:{i}" for i in session.scalars(select(MeetingSeries.id))}
-            known |= {f"deadline:{i}" for i in session.scalars(select(Deadline.id).where(Deadline.done_at.is_(None)))}
-        return {k: v for k, v in times.items() if k in known}
+            exceptions: dict[int, list] = {}
+            for e in session.scalars(select(SeriesException)):
+                exceptions.setdefault(e.series_id, []).append(e)
+            for series in session.scalars(select(MeetingSeries)):
+                when = first_fire(series, exceptions.get(series.id, []), now)
+                if when is not None:
+                    times[f"series:{series.id}"] = when
+            for deadline in session.scalars(select(Deadline).where(Deadline.done_at.is_(None))):
+                fires = [r.fire_at for r in planned_deadline(deadline, now, now + timedelta(days=3660))]
+                if fires:
+                    times[f"deadline:{deadline.id}"] = min(fires)
+        return times
 
     # the APScheduler wiring ----------------------------------------------------------------------
 
