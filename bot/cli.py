@@ -506,6 +506,48 @@ def deadline_done(ctx, deadline_id: int):
     click.echo(f"deadline {deadline_id} is done")
 
 
+@agenda.command("export")
+@click.argument("path", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@click.pass_context
+def agenda_export(ctx, path: Path):
+    """Write the agenda as an RFC 5545 .ics file (RRULE, EXDATE, VTIMEZONE)."""
+    from jobs.calendar import export_calendar
+
+    with _database(ctx).session() as session:
+        data = export_calendar(session)
+    if str(path) == "-":
+        sys.stdout.buffer.write(data)
+        return
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise WijkbotError(f"cannot write {path}: {exc.strerror}") from None
+    click.echo(f"exported the agenda to {path}", err=True)
+
+
+@agenda.command("import")
+@click.argument("path", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@click.pass_context
+def agenda_import(ctx, path: Path):
+    """Add the events of an .ics file, all or nothing."""
+    from datetime import UTC, datetime
+
+    from jobs.calendar import import_calendar
+
+    try:
+        data = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
+    except OSError as exc:
+        raise WijkbotError(f"cannot read {path}: {exc.strerror}") from None
+    with _database(ctx).session() as session:
+        try:
+            series_count, deadline_count = import_calendar(session, data, datetime.now(UTC))
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+    click.echo(f"imported {series_count} series and {deadline_count} deadlines")
+
+
 @agenda.command("upcoming")
 @click.option("--from", "from_day", help="YYYY-MM-DD (local); default today.")
 @click.option("--days", type=click.IntRange(1, 3660), default=30, show_default=True)

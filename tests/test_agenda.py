@@ -62,3 +62,33 @@ def test_bad_agenda_input_is_one_clear_line(tmp_path):
         result = wijkbot(tmp_path, "agenda", "series", "add", "--title", "x", *args)
         assert result.returncode == 1 and result.stderr.decode().startswith("error:"), result.stderr
         assert "Traceback" not in result.stderr.decode()
+
+
+def test_ics_round_trip_and_bad_files(tmp_path):
+    out(wijkbot(tmp_path, "agenda", "series", "add", "--title", "MDO ouderen", "--rrule", "FREQ=MONTHLY;BYDAY=2TU",
+                "--start", "2027-01-12T14:00", "--duration", "90m", "--location", "Gezondheidscentrum",
+                "--remind", "7d,1d,2h", "--skip-holidays"))
+    out(wijkbot(tmp_path, "agenda", "series", "cancel", "1", "--date", "2027-02-09"))
+    out(wijkbot(tmp_path, "agenda", "series", "move", "1", "--date", "2027-03-09", "--to", "2027-03-10T15:00"))
+    out(wijkbot(tmp_path, "agenda", "deadline", "add", "--title", "Wijkplan 2027 indienen", "--due", "2027-09-15",
+                "--remind", "30d,7d"))
+    ics = tmp_path / "agenda.ics"
+    out(wijkbot(tmp_path, "agenda", "export", str(ics)))
+    text = ics.read_text()
+    assert "BEGIN:VTIMEZONE" in text and "RRULE:FREQ=MONTHLY;BYDAY=2TU" in text and "EXDATE" in text
+    assert "RECURRENCE-ID" in text
+    before = upcoming(tmp_path, "2027-01-01", 280)
+    other = tmp_path / "other"
+    other.mkdir()
+    assert "imported 1 series and 1 deadlines" in out(wijkbot(other, "agenda", "import", str(ics)))
+    assert upcoming(other, "2027-01-01", 280) == before
+    bad = tmp_path / "bad.ics"
+    bad.write_text("BEGIN:VCALENDAR\nVERSION:2.0\nBEGIN:VEVENT\nUID:x\nSUMMARY:Zonder tijd\n"
+                   "DTSTART:20270112T140000\nRRULE:FREQ=WEEKLY\nEND:VEVENT\nEND:VCALENDAR\n")
+    result = wijkbot(other, "agenda", "import", str(bad))
+    assert result.returncode == 1 and "event 1 (UID x): DTSTART" in result.stderr.decode()
+    assert upcoming(other, "2027-01-01", 280) == before  # nothing changed
+    garbage = tmp_path / "garbage.ics"
+    garbage.write_bytes(b"\x00\x01 not a calendar")
+    result = wijkbot(other, "agenda", "import", str(garbage))
+    assert result.returncode == 1 and "Traceback" not in result.stderr.decode()
