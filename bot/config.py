@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     matrix_allow: str = Field(default="", description="Comma-separated user ids or :servers whose invites are "
                                                       "accepted; empty accepts every invite")
     broadcast_rate: float = Field(default=25.0, gt=0, description="Broadcast messages per second per channel")
+    retention_days: int = Field(default=30, ge=1, description="Conversation state is deleted after this many days")
+    freshness_months: int = Field(default=6, ge=1, description="Services not checked for longer get reported")
     human_contact: str = Field(
         default="Wijkinformatiepunt De Vlinderhof, telefoon 053-5550000 (ma-vr 9-17 uur), "
                 "wijkinformatiepunt@vlinderhof.example.nl",

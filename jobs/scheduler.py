@@ -13,12 +13,15 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
 
 from bot.channels import state
-from bot.clock import Clock, SystemClock
+from bot.clock import LOCAL_TZ, Clock, SystemClock
+from bot.config import Settings
+from jobs.maintenance import apply_retention, queue_freshness_reminder
 from jobs.models import Deadline, MeetingSeries, SeriesException
 from jobs.reminders import enqueue_due, first_fire, planned_deadline
 
@@ -27,9 +30,10 @@ CATCH_UP_LIMIT = timedelta(days=30)  # after a very long downtime, look back at 
 
 
 class ReminderScheduler:
-    def __init__(self, database, clock: Clock | None = None):
+    def __init__(self, database, clock: Clock | None = None, settings: Settings | None = None):
         self.database = database
         self.clock = clock or SystemClock()
+        self.settings = settings or Settings()
         self.scheduler = AsyncIOScheduler(timezone=UTC, job_defaults={"misfire_grace_time": None,
                                                                       "coalesce": True})
 
@@ -66,12 +70,23 @@ class ReminderScheduler:
                     times[f"deadline:{deadline.id}"] = min(fires)
         return times
 
+    def maintenance(self) -> dict:
+        """Data retention and the monthly social-map freshness reminder (idempotent)."""
+        now = self.clock.now()
+        with self.database.session() as session:
+            counts = apply_retention(session, now, timedelta(days=self.settings.retention_days))
+            counts["freshness_reminders"] = queue_freshness_reminder(
+                session, now, timedelta(days=30 * self.settings.freshness_months))
+            session.commit()
+        log.info("maintenance: %s", counts)
+        return counts
+
     # the APScheduler wiring ----------------------------------------------------------------------
 
     def sync_jobs(self) -> None:
         wanted = self.next_times()
         for job in self.scheduler.get_jobs():
-            if job.id != "agenda:sweep" and job.id not in wanted:
+            if not job.id.startswith(("agenda:", "maintenance:")) and job.id not in wanted:
                 job.remove()
         for job_id, when in wanted.items():
             self.scheduler.add_job(self._fire, DateTrigger(run_date=when), id=job_id, replace_existing=True)
@@ -83,6 +98,8 @@ class ReminderScheduler:
     def start(self) -> None:
         self.run_due()  # catch up first
         self.scheduler.add_job(self._fire, IntervalTrigger(minutes=1), id="agenda:sweep", replace_existing=True)
+        self.scheduler.add_job(self.maintenance, CronTrigger(hour=3, minute=30, timezone=LOCAL_TZ),
+                               id="maintenance:daily", replace_existing=True)
         self.sync_jobs()
         self.scheduler.start()
 

@@ -95,3 +95,40 @@ def test_a_deadline_marked_done_gets_no_more_reminders(database):
     clock.advance(timedelta(days=6))
     scheduler.run_due()
     assert [r.idempotency_key.split(":")[1] for r in reminders(database)].count("deadline") == 2  # none new
+
+
+def test_retention_deletes_old_conversations_and_freshness_reports_stale_services(tmp_path, nlu):
+    from bot.app import open_database
+    from bot.config import Settings
+    from bot.core import Wijkbot
+    from bot.messages import Incoming
+
+    settings = Settings(data_dir=tmp_path / "data", retention_days=30, freshness_months=6)
+    database = open_database(settings)  # with the demo map, some of it not checked for months
+    clock = FixedClock(local(2026, 12, 1, 10, 0))
+    bot = Wijkbot(database, clock=clock, settings=settings, nlu=nlu)
+    bot.handle(Incoming(channel="telegram", chat_id="old", user_id="old", text="ik heb schulden"))
+    clock.advance(timedelta(days=20))
+    bot.handle(Incoming(channel="telegram", chat_id="new", user_id="new", text="ik wil meer bewegen"))
+    with database.session() as session:
+        coordinator = session.scalar(select(User).where(User.channel_user_id == "new"))
+        coordinator.role = "coordinator"
+        session.commit()
+    clock.advance(timedelta(days=15))  # 'old' is 35 days old, 'new' 15
+    scheduler = ReminderScheduler(database, clock, settings)
+    counts = scheduler.maintenance()
+    assert counts["conversations"] == 1
+    from bot.models import Conversation
+
+    with database.session() as session:
+        assert [c.chat_id for c in session.scalars(select(Conversation))] == ["new"]
+    assert counts["freshness_reminders"] == 1
+    report = next(r for r in reminders_and_more(database) if r.idempotency_key.startswith("freshness:"))
+    assert "niet zijn gecontroleerd" in report.text and report.chat_id == "new"
+    assert scheduler.maintenance()["freshness_reminders"] == 0  # once a month
+    database.dispose()
+
+
+def reminders_and_more(database) -> list[OutboxMessage]:
+    with database.session() as session:
+        return list(session.scalars(select(OutboxMessage)))
