@@ -25,7 +25,7 @@ from bot.broadcasts import (
     subscribe,
     unsubscribe,
 )
-from bot.clock import Clock, SystemClock
+from bot.clock import LOCAL_TZ, Clock, SystemClock
 from bot.config import Settings
 from bot.errors import WijkbotError
 from bot.messages import Button, Incoming, Outgoing
@@ -237,6 +237,8 @@ class Wijkbot:
         rest = rest.strip()
         if command in ("/aanmelden", "/koppel", "/abonneren", "/afmelden", "/aankondiging"):
             return self._network_command(session, command, rest, user, state, now)
+        if command == "/agenda":
+            return [(self._agenda(session, now), [])]
         if command == "/start":
             state.__init__()
             return [(t["welcome"], [])]
@@ -365,6 +367,25 @@ class Wijkbot:
             return [(t["announce_sent"].format(id=broadcast.id, count=status.queued), [])]
         state.__init__()
         return [(t["announce_cancelled"], [])]
+
+    def _agenda(self, session: Session, now: datetime) -> str:
+        """What is coming in the next 30 days, in local time."""
+        from jobs.agenda import upcoming
+        from jobs.reminders import DAYS, MONTHS
+
+        items = upcoming(session, now, 30)
+        if not items:
+            return self.dialogue.texts["agenda_empty"]
+        lines = [self.dialogue.texts["agenda_intro"]]
+        for item in items[:15]:
+            when = item.start.astimezone(LOCAL_TZ)
+            day = f"{DAYS[when.weekday()]} {when.day} {MONTHS[when.month - 1]}"
+            if item.kind == "meeting":
+                lines.append(f"- {day}, {when:%H.%M} uur: {item.title}" + (f" ({item.location})" if item.location
+                                                                          else ""))
+            else:
+                lines.append(f"- {day}: deadline {item.title}")
+        return "\n".join(lines)
 
     def forget(self, session: Session, user: User) -> None:
         """Erase everything stored about this user (AVG/GDPR art. 17). Statistics hold nothing personal."""

@@ -132,3 +132,19 @@ def test_retention_deletes_old_conversations_and_freshness_reports_stale_service
 def reminders_and_more(database) -> list[OutboxMessage]:
     with database.session() as session:
         return list(session.scalars(select(OutboxMessage)))
+
+
+def test_agenda_in_chat(tmp_path, nlu):
+    from bot.app import open_database
+    from bot.config import Settings
+    from bot.core import Wijkbot
+    from bot.messages import Incoming
+
+    settings = Settings(data_dir=tmp_path / "data")
+    database = open_database(settings)
+    clock = FixedClock(local(2027, 3, 1, 9, 0))
+    setup(database, clock)
+    bot = Wijkbot(database, clock=clock, settings=settings, nlu=nlu)
+    text = bot.handle(Incoming(channel="telegram", chat_id="a", user_id="a", text="/agenda"))[0].text
+    assert "- dinsdag 9 maart, 14.00 uur: MDO ouderen (Gezondheidscentrum)" in text
+    database.dispose()
