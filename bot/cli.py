@@ -592,7 +592,7 @@ def jobs_run(ctx, once: bool):
 
     from jobs.scheduler import ReminderScheduler
 
-    scheduler = ReminderScheduler(_database(ctx))
+    scheduler = ReminderScheduler(_database(ctx), settings=ctx.find_object(Settings))
     if once:
         queued, dropped = scheduler.run_due()
         click.echo(f"{queued} reminders queued, {dropped} dropped (meeting already begun)")

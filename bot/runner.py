@@ -63,7 +63,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> int:
             started.append(channel)
         from jobs.scheduler import ReminderScheduler
 
-        reminders = ReminderScheduler(database)
+        reminders = ReminderScheduler(database, settings=settings)
         reminders.start()
         senders = [OutboxSender(database, c.name, c.send_outbox, Limits(per_second=settings.broadcast_rate),
                                 is_group=c.is_group) for c in started]
