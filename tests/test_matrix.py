@@ -11,7 +11,7 @@ from nio import AsyncClient, RoomCreateResponse, RoomMessageText
 from sqlalchemy import select
 
 from bot.broadcasts import broadcast_status, create_broadcast, subscribe
-from bot.channels.matrix import MatrixChannel
+from bot.channels.matrix import MatrixChannel, keep_keys
 from bot.channels.telegram import TelegramChannel
 from bot.delivery import Limits, OutboxSender
 from bot.messages import Incoming
@@ -145,12 +145,7 @@ def test_an_encrypted_conversation_survives_a_restart_of_the_bot(bot, synapse, t
 
         async def say(text):
             await anna.client.sync(timeout=500, since=anna.since)
-            if anna.client.should_upload_keys:
-                await anna.client.keys_upload()
-            if anna.client.should_query_keys:
-                await anna.client.keys_query()
-            if anna.client.should_claim_keys:
-                await anna.client.keys_claim(anna.client.get_users_for_key_claiming())
+            await keep_keys(anna.client)
             await anna.client.room_send(room, "m.room.message", {"msgtype": "m.text", "body": text},
                                         ignore_unverified_devices=True)
 

@@ -41,6 +41,16 @@ from bot.messages import Incoming, Outgoing
 log = logging.getLogger(__name__)
 
 
+async def keep_keys(client: AsyncClient) -> None:
+    """Keep a device's encryption keys in step with the server: upload ours, learn and claim others'."""
+    if client.should_upload_keys:
+        await client.keys_upload()
+    if client.should_query_keys:
+        await client.keys_query()
+    if client.should_claim_keys:
+        await client.keys_claim(client.get_users_for_key_claiming())
+
+
 class MatrixChannel:
     name = "matrix"
 
@@ -116,15 +126,8 @@ class MatrixChannel:
                 await asyncio.sleep(1)
 
     async def _keys(self) -> None:
-        """Keep the device's encryption keys in step with the server (no-op without E2EE)."""
-        if not self.encrypted:
-            return
-        if self.client.should_upload_keys:
-            await self.client.keys_upload()
-        if self.client.should_query_keys:
-            await self.client.keys_query()
-        if self.client.should_claim_keys:
-            await self.client.keys_claim(self.client.get_users_for_key_claiming())
+        if self.encrypted:
+            await keep_keys(self.client)
 
     # --- incoming ----------------------------------------------------------------------------------
 
