@@ -11,7 +11,7 @@ import logging
 import re
 import unicodedata
 from collections import deque
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -29,7 +29,7 @@ from bot.clock import LOCAL_TZ, Clock, SystemClock
 from bot.config import Settings
 from bot.errors import WijkbotError
 from bot.messages import Button, Incoming, Outgoing
-from bot.models import Conversation, UsageStat, User
+from bot.models import Conversation, User, count_usage
 from intents.nlu import NLU, default_nlu
 from intents.safety import Safety, safety
 from intents.triage import (
@@ -448,14 +448,8 @@ class Wijkbot:
         return conversation, False, expired
 
     def _count(self, session: Session, now: datetime, *kinds: str) -> None:
-        day: date = now.date()
         for kind in kinds:
-            stat = session.scalar(select(UsageStat).where(UsageStat.day == day, UsageStat.kind == kind))
-            if stat is None:
-                session.add(UsageStat(day=day, kind=kind, count=1))
-                session.flush()
-            else:
-                stat.count += 1
+            count_usage(session, now.date(), kind)
 
     @staticmethod
     def _out(incoming: Incoming, text: str, buttons: list[Button] | None = None) -> Outgoing:

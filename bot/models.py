@@ -49,6 +49,18 @@ class Conversation(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+def count_usage(session, day: date, kind: str, n: int = 1) -> None:
+    """Add `n` to the anonymous counter `kind` of `day` (creating it when new)."""
+    from sqlalchemy import select
+
+    stat = session.scalar(select(UsageStat).where(UsageStat.day == day, UsageStat.kind == kind))
+    if stat is None:
+        session.add(UsageStat(day=day, kind=kind, count=n))
+        session.flush()
+    else:
+        stat.count += n
+
+
 class UsageStat(Base):
     """Anonymous counts per day (e.g. 'stream:care', 'escalation:113'); no user, no text."""
 

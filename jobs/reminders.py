@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.clock import parse_duration
-from bot.models import ROLES, OutboxMessage, Subscription, UsageStat, User
+from bot.models import ROLES, OutboxMessage, Subscription, User, count_usage
 from jobs.agenda import series_occurrences, zone
 from jobs.models import Deadline, MeetingSeries, SeriesException
 
@@ -149,19 +149,5 @@ def enqueue_due(session: Session, now: datetime, *, since: datetime) -> tuple[in
             existing.add(key)
             queued += 1
     if dropped:
-        _count(session, now, "reminders:dropped", dropped)
+        count_usage(session, now.date(), "reminders:dropped", dropped)
     return queued, dropped
-
-
-def _count(session: Session, now: datetime, kind: str, n: int) -> None:
-    stat = session.scalar(select(UsageStat).where(UsageStat.day == now.date(), UsageStat.kind == kind))
-    if stat is None:
-        session.add(UsageStat(day=now.date(), kind=kind, count=n))
-    else:
-        stat.count += n
-
-
-def next_fire(session: Session, after: datetime, horizon: timedelta = timedelta(days=400)) -> datetime | None:
-    """When the next reminder is due (for the scheduler's wake-up), or None."""
-    found = planned(session, after, after + horizon)
-    return found[0].fire_at if found else None

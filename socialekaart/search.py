@@ -14,12 +14,14 @@ The index is built in memory from the database and rebuilt when the map's revisi
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import takewhile
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -271,33 +273,22 @@ class SearchIndex:
             found[key] = max(found.get(key, 0.0), (score / 100.0) ** 2)
         return found
 
+    def _keys_starting(self, prefix: str, limit: int) -> list[str]:
+        """Up to `limit` known keys that start with `prefix` (a bisect into the sorted keys)."""
+        start = bisect.bisect_left(self.sorted_keys, prefix)
+        return list(takewhile(lambda k: k.startswith(prefix), self.sorted_keys[start:start + limit]))
+
     def _completions(self, key: str) -> dict[str, float]:
         """Known keys that start with a short word ('fysio' -> 'fysiotherapie'), at most a few."""
-        import bisect
-
-        start = bisect.bisect_left(self.sorted_keys, key)
-        out: dict[str, float] = {}
-        for k in self.sorted_keys[start:start + 12]:
-            if not k.startswith(key) or k == key:
-                break
-            out[k] = COMPLETION_WEIGHT
-        return out
+        return {k: COMPLETION_WEIGHT for k in self._keys_starting(key, 12) if k != key}
 
     def _relatives(self, key: str) -> dict[str, float]:
         """Known keys of the same word family: a long shared start ('fysiotherapeut' ~ 'fysiotherapie')."""
-        import bisect
-
         if len(key) < RELATIVE_MIN:
             return {}
         prefix = key[:max(RELATIVE_MIN - 1, int(len(key) * 0.75))]
-        start = bisect.bisect_left(self.sorted_keys, prefix)
-        out: dict[str, float] = {}
-        for k in self.sorted_keys[start:start + 20]:
-            if not k.startswith(prefix):
-                break
-            if k != key and len(prefix) >= 0.75 * len(k):
-                out[k] = RELATIVE_WEIGHT
-        return out
+        return {k: RELATIVE_WEIGHT for k in self._keys_starting(prefix, 20)
+                if k != key and len(prefix) >= 0.75 * len(k)}
 
     def read_query(self, text: str) -> list[_Slot]:
         nl = dutch()
