@@ -130,7 +130,9 @@ class OutboxMessage(Base):
     channel: Mapped[str] = mapped_column(String(32), index=True)
     chat_id: Mapped[str] = mapped_column(String(128))
     text: Mapped[str] = mapped_column(String(4000))
-    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)  # queued|sent|failed|blocked
+    buttons: Mapped[list | None] = mapped_column(JSON, nullable=True)  # [{"label", "value"}] e.g. RSVP
+    # queued | sent | failed | blocked; reminders also dropped (meeting begun) and cancelled (meeting cancelled)
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -41,6 +41,37 @@ class SeriesException(Base):
     series_id: Mapped[int] = mapped_column(ForeignKey("meeting_series.id", ondelete="CASCADE"), index=True)
     original_start: Mapped[datetime] = mapped_column(UTCDateTime())
     new_start: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)  # None: cancelled
+    # when the change was made: reminders of a moved occurrence that fell due before it are not sent
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class SeriesParticipant(Base):
+    """Who a series is for: a user, or an organisation of the social map (everyone whose account
+    belongs to it). A series without participants is for its whole audience."""
+
+    __tablename__ = "series_participant"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("meeting_series.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("wijkbot_user.id", ondelete="CASCADE"), nullable=True)
+    # the social map's organisation id and name; no foreign key, so a map import with --replace keeps them
+    organization_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    organization_name: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Rsvp(Base):
+    """A participant's answer to one occurrence (ik kom / ik kom niet / misschien). The occurrence is
+    named by its original start, so an answer stays with it; a move clears the answers and asks again."""
+
+    __tablename__ = "rsvp"
+    __table_args__ = (UniqueConstraint("series_id", "occurrence_start", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("meeting_series.id", ondelete="CASCADE"), index=True)
+    occurrence_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    user_id: Mapped[int] = mapped_column(ForeignKey("wijkbot_user.id", ondelete="CASCADE"), index=True)
+    answer: Mapped[str] = mapped_column(String(8))  # yes | no | maybe
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Deadline(Base):
