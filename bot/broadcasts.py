@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from bot.errors import WijkbotError
 from bot.models import AUDIENCES, ROLES, TOPICS, Broadcast, Invite, OutboxMessage, Subscription, User
 
+AUDIENCE_NAMES = {"residents": "Bewoners", "professionals": "Professionals", "all": "Iedereen"}  # as people see them
 MAX_ATTEMPTS = 8
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are typed by people
 

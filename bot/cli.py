@@ -358,6 +358,28 @@ def _leads(text: str) -> list[str]:
     return [x.strip() for x in text.split(",") if x.strip()]
 
 
+def _participant_entries(values: tuple[str, ...]) -> list[str]:
+    from jobs.participants import split_entries
+
+    return [entry for value in values for entry in split_entries(value)]
+
+
+def _report_reach(session, participants) -> None:
+    """Tell the coordinator who will hear nothing: not subscribed, or an organisation without users."""
+    from jobs.participants import reach
+
+    if not participants:
+        return
+    found = reach(session, participants)
+    click.echo(f"participants reach {found.subscribed} subscribed user(s)", err=True)
+    if found.not_subscribed:
+        click.echo(f"note: {found.not_subscribed} participant(s) get no reminders until they send "
+                   "/abonneren meetings", err=True)
+    for name in found.empty_organizations:
+        click.echo(f"note: nobody of {name} uses Wijkbot yet (invite them: wijkbot invite create "
+                   f"--role professional --organization \"{name}\")", err=True)
+
+
 @series.command("add")
 @click.option("--title", required=True)
 @click.option("--rrule", required=True, help='RFC 5545, e.g. "FREQ=MONTHLY;BYDAY=2TU".')
@@ -369,49 +391,126 @@ def _leads(text: str) -> list[str]:
 @click.option("--remind", default="", help="Lead times, e.g. 7d,1d,2h.")
 @click.option("--timezone", "tz", default="Europe/Amsterdam", show_default=True, help="IANA time zone.")
 @click.option("--skip-holidays", is_flag=True, help="Skip occurrences on Dutch public holidays.")
+@click.option("--participant", "participants", multiple=True,
+              help="A user (telegram:ID, matrix:@user:server, console:NAME) or an organisation of the social map; "
+                   "repeat or separate with ';'. Default: the whole audience.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def series_add(ctx, title, rrule, start_local, duration, location, audience, remind, tz, skip_holidays, as_json):
+def series_add(ctx, title, rrule, start_local, duration, location, audience, remind, tz, skip_holidays, participants,
+               as_json):
     """Add a meeting series."""
     from datetime import UTC, datetime
 
     from bot.clock import parse_duration
-    from jobs.agenda import validate_series
-    from jobs.models import MeetingSeries
+    from jobs.changes import add_series
+    from jobs.participants import participants_of
 
-    leads = _leads(remind)
-    validate_series(rrule, start_local, tz, leads)
     try:
         minutes = int(parse_duration(duration).total_seconds() // 60)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--duration") from None
     with _database(ctx).session() as session:
-        item = MeetingSeries(title=title, rrule=rrule, start_local=start_local, timezone=tz, duration_minutes=minutes,
-                             location=location, audience=audience, remind=leads, skip_holidays=skip_holidays,
-                             created_at=datetime.now(UTC))
-        session.add(item)
+        item = add_series(session, title=title, rrule=rrule, start_local=start_local, duration_minutes=minutes,
+                          location=location, audience=audience, remind=_leads(remind), timezone=tz,
+                          skip_holidays=skip_holidays, participants=_participant_entries(participants),
+                          now=datetime.now(UTC))
         session.commit()
-        _json({"id": item.id, "title": title}) if as_json else click.echo(f"series {item.id}: {title}")
+        _report_reach(session, participants_of(session, item.id))
+        _json({"id": item.id, "title": item.title}) if as_json else click.echo(f"series {item.id}: {item.title}")
 
 
-def _occurrence_start(session, series_id: int, day: str):
-    from datetime import UTC, datetime, timedelta
+@series.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def series_list(ctx, as_json: bool):
+    """Every meeting series."""
+    from sqlalchemy import select
 
-    from jobs.agenda import series_occurrences, zone
     from jobs.models import MeetingSeries
 
-    item = session.get(MeetingSeries, series_id)
-    if item is None:
-        raise WijkbotError(f"there is no series {series_id}")
-    tz = zone(item.timezone)
+    with _database(ctx).session() as session:
+        rows = [{"id": s.id, "title": s.title, "rrule": s.rrule, "start": s.start_local, "timezone": s.timezone,
+                 "audience": s.audience, "remind": s.remind} for s in
+                session.scalars(select(MeetingSeries).order_by(MeetingSeries.id))]
+    if as_json:
+        _json(rows)
+        return
+    if not rows:
+        click.echo("no series")
+    for row in rows:
+        click.echo(f"{row['id']:>4}  {row['title']}  ({row['rrule']} from {row['start']}, {row['audience']})")
+
+
+@series.command("show")
+@click.argument("series_id", type=int)
+@click.option("--days", type=click.IntRange(1, 3660), default=90, show_default=True,
+              help="How far ahead to list occurrences.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def series_show(ctx, series_id: int, days: int, as_json: bool):
+    """One series: participants and the coming occurrences with their RSVP tallies."""
+    from datetime import UTC, datetime, timedelta
+
+    from jobs.agenda import exceptions_by_series, series_occurrences
+    from jobs.changes import series_or_error
+    from jobs.participants import describe, participants_of
+    from jobs.rsvp import tally
+
+    now = datetime.now(UTC)
+    with _database(ctx).session() as session:
+        item = series_or_error(session, series_id)
+        occurrences = series_occurrences(item, exceptions_by_series(session, [item.id]).get(item.id, []), now,
+                                         now + timedelta(days=days))
+        data = {"id": item.id, "title": item.title, "rrule": item.rrule, "start": item.start_local,
+                "timezone": item.timezone, "location": item.location, "audience": item.audience,
+                "remind": item.remind,
+                "participants": [describe(session, p) for p in participants_of(session, item.id)],
+                "occurrences": [{**o.as_json(), "rsvp": tally(session, o).as_json()} for o in occurrences]}
+    if as_json:
+        _json(data)
+        return
+    click.echo(f"series {data['id']}: {data['title']} ({data['rrule']}, {data['audience']})")
+    click.echo("participants: " + ("; ".join(data["participants"]) or f"everyone in {data['audience']}"))
+    for o in data["occurrences"]:
+        r = o["rsvp"]
+        click.echo(f"  {o['start']}{' (moved)' if o['moved'] else ''}  yes {r['yes']}, no {r['no']}, "
+                   f"maybe {r['maybe']} of {r['asked']} reminded")
+
+
+@series.command("participants")
+@click.argument("series_id", type=int)
+@click.option("--add", "add", multiple=True, help="A user or organisation to add (repeat, or separate with ';').")
+@click.option("--remove", "remove", multiple=True, help="A user or organisation to remove.")
+@click.pass_context
+def series_participants(ctx, series_id: int, add: tuple[str, ...], remove: tuple[str, ...]):
+    """Show, add or remove the participants of a series."""
+    from jobs.changes import series_or_error, set_participants
+    from jobs.participants import describe, participants_of
+
+    with _database(ctx).session() as session:
+        item = series_or_error(session, series_id)
+        if add or remove:
+            set_participants(session, item, _participant_entries(add), _participant_entries(remove))
+            session.commit()
+        current = participants_of(session, item.id)
+        for p in current:
+            click.echo(describe(session, p))
+        if not current:
+            click.echo(f"no participants: the series is for everyone in {item.audience}")
+        _report_reach(session, current)
+
+
+def _occurrence(session, series_id: int, day: str):
+    from datetime import date
+
+    from jobs.agenda import occurrence_on
+    from jobs.changes import series_or_error
+
+    item = series_or_error(session, series_id)
     try:
-        start = datetime.fromisoformat(day).replace(tzinfo=tz)
+        return item, occurrence_on(session, item, date.fromisoformat(day))
     except ValueError:
         raise WijkbotError(f"{day!r} is not a date such as 2027-03-09") from None
-    found = series_occurrences(item, [], start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC))
-    if not found:
-        raise WijkbotError(f"series {series_id} has no occurrence on {day}")
-    return found[0].start
 
 
 @series.command("cancel")
@@ -419,14 +518,16 @@ def _occurrence_start(session, series_id: int, day: str):
 @click.option("--date", "day", required=True, help="The occurrence's local date, YYYY-MM-DD.")
 @click.pass_context
 def series_cancel(ctx, series_id: int, day: str):
-    """Cancel one occurrence."""
-    from jobs.models import SeriesException
+    """Cancel one occurrence; whoever had a reminder for it is told."""
+    from datetime import UTC, datetime
+
+    from jobs.changes import cancel_occurrence
 
     with _database(ctx).session() as session:
-        start = _occurrence_start(session, series_id, day)
-        session.add(SeriesException(series_id=series_id, original_start=start, new_start=None))
+        item, occurrence = _occurrence(session, series_id, day)
+        told = cancel_occurrence(session, item, occurrence, datetime.now(UTC))
         session.commit()
-    click.echo(f"cancelled {start.isoformat()}")
+    click.echo(f"cancelled {occurrence.start.isoformat()}" + (f"; {told} people are told" if told else ""))
 
 
 @series.command("move")
@@ -435,21 +536,24 @@ def series_cancel(ctx, series_id: int, day: str):
 @click.option("--to", "to_local", required=True, help="New local start, e.g. 2027-03-10T15:00.")
 @click.pass_context
 def series_move(ctx, series_id: int, day: str, to_local: str):
-    """Move one occurrence to another local date and time."""
-    from datetime import datetime
+    """Move one occurrence to another local date and time; whoever had a reminder for it is told."""
+    from datetime import UTC, datetime
 
     from jobs.agenda import zone
-    from jobs.models import MeetingSeries, SeriesException
+    from jobs.changes import move_occurrence
 
     with _database(ctx).session() as session:
-        start = _occurrence_start(session, series_id, day)
+        item, occurrence = _occurrence(session, series_id, day)
         try:
-            new = datetime.fromisoformat(to_local).replace(tzinfo=zone(session.get(MeetingSeries, series_id).timezone))
+            new = datetime.fromisoformat(to_local)
         except ValueError:
             raise WijkbotError(f"--to {to_local!r} is not a local date and time such as 2027-03-10T15:00") from None
-        session.add(SeriesException(series_id=series_id, original_start=start, new_start=new))
+        if new.tzinfo is None:
+            new = new.replace(tzinfo=zone(item.timezone))
+        moved, told = move_occurrence(session, item, occurrence, new, datetime.now(UTC))
         session.commit()
-    click.echo(f"moved {start.isoformat()} to {new.isoformat()}")
+    click.echo(f"moved {occurrence.start.isoformat()} to {moved.start.isoformat()}"
+               + (f"; {told} people are told" if told else ""))
 
 
 @agenda.group(cls=_Group)
@@ -468,24 +572,17 @@ def deadline_add(ctx, title, due, remind, owners, as_json):
     """Add a deadline."""
     from datetime import UTC, date, datetime
 
-    from bot.clock import parse_duration
-    from jobs.models import Deadline
+    from jobs.changes import add_deadline
 
     try:
         due_date = date.fromisoformat(due)
     except ValueError:
         raise click.BadParameter(f"{due!r} is not a date such as 2027-09-15", param_hint="--due") from None
-    leads = _leads(remind)
-    for lead in leads:
-        try:
-            parse_duration(lead)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--remind") from None
     with _database(ctx).session() as session:
-        item = Deadline(title=title, due=due_date, remind=leads, owners=owners, created_at=datetime.now(UTC))
-        session.add(item)
+        item = add_deadline(session, title=title, due=due_date, remind=_leads(remind), owners=owners,
+                            now=datetime.now(UTC))
         session.commit()
-        _json({"id": item.id, "title": title}) if as_json else click.echo(f"deadline {item.id}: {title}")
+        _json({"id": item.id, "title": item.title}) if as_json else click.echo(f"deadline {item.id}: {item.title}")
 
 
 @deadline.command("done")
@@ -495,13 +592,10 @@ def deadline_done(ctx, deadline_id: int):
     """Mark a deadline done: no further reminders."""
     from datetime import UTC, datetime
 
-    from jobs.models import Deadline
+    from jobs.changes import deadline_done as mark_done
 
     with _database(ctx).session() as session:
-        item = session.get(Deadline, deadline_id)
-        if item is None:
-            raise WijkbotError(f"there is no deadline {deadline_id}")
-        item.done_at = datetime.now(UTC)
+        mark_done(session, deadline_id, datetime.now(UTC))
         session.commit()
     click.echo(f"deadline {deadline_id} is done")
 
@@ -565,10 +659,14 @@ def agenda_upcoming(ctx, from_day: str | None, days: int, as_json: bool):
     except ValueError:
         raise click.BadParameter(f"{from_day!r} is not a date such as 2027-04-01", param_hint="--from") from None
     start = datetime(day.year, day.month, day.day, tzinfo=LOCAL_TZ)
+    from jobs.rsvp import tally
+
     with _database(ctx).session() as session:
         items = upcoming(session, start, days)
+        data = [{**i.as_json(), **({"rsvp": tally(session, i).as_json()} if i.kind == "meeting" else {})}
+                for i in items]
     if as_json:
-        _json([i.as_json() for i in items])
+        _json(data)
         return
     if not items:
         click.echo("nothing planned")

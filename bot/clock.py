@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -49,6 +50,7 @@ _DURATION = re.compile(r"^\s*(\d+)\s*(m|min|h|u|d|w)\s*$", re.IGNORECASE)
 _UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "u": "hours", "d": "days", "w": "weeks"}
 
 
+@lru_cache(maxsize=1024)
 def parse_duration(text: str) -> timedelta:
     """'90m', '2h', '7d', '2w' -> timedelta; ValueError for anything else."""
     m = _DURATION.match(text)

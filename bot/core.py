@@ -11,21 +11,25 @@ import logging
 import re
 import unicodedata
 from collections import deque
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from bot.agenda_chat import AgendaChat
 from bot.broadcasts import (
+    AUDIENCE_NAMES,
     broadcast_status,
     create_broadcast,
     finish_link,
     redeem_invite,
     start_link,
     subscribe,
+    topics_of,
     unsubscribe,
 )
-from bot.clock import LOCAL_TZ, Clock, SystemClock
+from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.errors import WijkbotError
 from bot.messages import Button, Incoming, Outgoing
@@ -50,7 +54,6 @@ MAX_TEXT = 2000
 RATE_LIMIT = (20, timedelta(minutes=1))  # messages per window per user
 _POSTCODE = re.compile(r"^\s*([1-9]\d{3})\s?([a-zA-Z]{2})?\s*$")
 TOPIC_NAMES = {"events": "activiteiten", "wijknieuws": "wijknieuws", "meetings": "overleggen (professionals)"}
-AUDIENCE_NAMES = {"residents": "Bewoners", "professionals": "Professionals", "all": "Iedereen"}
 
 
 def clean_text(text: str) -> str:
@@ -72,6 +75,8 @@ class Wijkbot:
         self.knowledge = articles or knowledge()
         self.dialogue = dialogue_data or dialogue()
         self._recent: dict[tuple[str, str], deque] = {}
+        self.agenda = AgendaChat(self.dialogue)
+        self.on_agenda_change: Callable[[], None] | None = None  # `wijkbot run` points this at the scheduler
 
     # --- the handler ------------------------------------------------------------------------------
 
@@ -95,6 +100,8 @@ class Wijkbot:
             conversation.state = {**state.as_dict(), "_disclosed": True}
             conversation.updated_at = now
             session.commit()
+            if session.info.get("agenda_changed") and self.on_agenda_change:
+                self.on_agenda_change()
         return [self._out(incoming, text, buttons) for text, buttons in replies]
 
     def _respond(self, session: Session, incoming: Incoming, user: User, state: TriageState,
@@ -116,6 +123,8 @@ class Wijkbot:
             return self._command(session, text, user, state, now)
         if state.pending == "announce_text" and text and not button:
             return self._announce_text(text, state)
+        if (state.pending or "").startswith("agenda_") and text and not button:
+            return self.agenda.typed(session, text, user, state, now)
         if button:
             return self._button(session, button, user, state, now)
         if not text:
@@ -238,7 +247,7 @@ class Wijkbot:
         if command in ("/aanmelden", "/koppel", "/abonneren", "/afmelden", "/aankondiging"):
             return self._network_command(session, command, rest, user, state, now)
         if command == "/agenda":
-            return [(self._agenda(session, now), [])]
+            return self.agenda.command(session, rest, user, state, now)
         if command == "/start":
             state.__init__()
             return [(t["welcome"], [])]
@@ -268,6 +277,10 @@ class Wijkbot:
             return [(t["not_forgotten"], [])]
         if key == "announce":
             return self._announce_button(session, choice, user, state, now)
+        if key == "agenda":
+            return self.agenda.pressed(session, choice, user, state, now)
+        if key == "rsvp":
+            return self.agenda.rsvp(session, choice, user, now)
         if key == "subscribe" and choice in TOPIC_NAMES:
             subscribe(session, user, choice)
             return [(t["subscribed"].format(topic=TOPIC_NAMES[choice]), [])]
@@ -302,7 +315,11 @@ class Wijkbot:
                 log.info("invite refused")
                 return [(t["invite_bad"], [])]
             log.info("invite redeemed for role %s", invite.role)
-            return [(t["invite_ok"].format(role=t[f"role_{invite.role}"]), [])]
+            reply = t["invite_ok"].format(role=t[f"role_{invite.role}"])
+            if "meetings" in topics_of(session, user):
+                return [(reply, [])]
+            return [(reply + " " + t["invite_offer_meetings"],
+                     [Button(label=self.dialogue.buttons["yes"], value="subscribe:meetings")])]
         if command == "/koppel":
             if not rest:
                 return [(t["link_code"].format(code=start_link(user, now)), [])]
@@ -367,25 +384,6 @@ class Wijkbot:
             return [(t["announce_sent"].format(id=broadcast.id, count=status.queued), [])]
         state.__init__()
         return [(t["announce_cancelled"], [])]
-
-    def _agenda(self, session: Session, now: datetime) -> str:
-        """What is coming in the next 30 days, in local time."""
-        from jobs.agenda import upcoming
-        from jobs.reminders import DAYS, MONTHS
-
-        items = upcoming(session, now, 30)
-        if not items:
-            return self.dialogue.texts["agenda_empty"]
-        lines = [self.dialogue.texts["agenda_intro"]]
-        for item in items[:15]:
-            when = item.start.astimezone(LOCAL_TZ)
-            day = f"{DAYS[when.weekday()]} {when.day} {MONTHS[when.month - 1]}"
-            if item.kind == "meeting":
-                lines.append(f"- {day}, {when:%H.%M} uur: {item.title}" + (f" ({item.location})" if item.location
-                                                                          else ""))
-            else:
-                lines.append(f"- {day}: deadline {item.title}")
-        return "\n".join(lines)
 
     def forget(self, session: Session, user: User) -> None:
         """Erase everything stored about this user (AVG/GDPR art. 17). Statistics hold nothing personal."""

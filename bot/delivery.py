@@ -14,9 +14,11 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from bot.broadcasts import due_messages, mark_blocked, mark_retry, mark_sent
+from bot.clock import Clock, SystemClock
+from bot.messages import Button
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +79,11 @@ class Limits:
 
 
 class OutboxSender:
-    def __init__(self, database, channel: str, send: Callable[[str, str], Awaitable[SendResult]],
-                 limits: Limits | None = None, *, is_group: Callable[[str], bool] = lambda chat: False):
+    def __init__(self, database, channel: str, send: Callable[[str, str, list[Button]], Awaitable[SendResult]],
+                 limits: Limits | None = None, *, is_group: Callable[[str], bool] = lambda chat: False,
+                 clock: Clock | None = None):
         self.database = database
+        self.clock = clock or SystemClock()
         self.channel = channel
         self.send = send
         self.limits = limits or Limits()
@@ -113,23 +117,24 @@ class OutboxSender:
 
     async def run_once(self, batch: int = 200, stop: asyncio.Event | None = None) -> int:
         """Send what is due now; returns how many rows were handled. Stops between messages when told."""
-        now = datetime.now(UTC)
+        now = self.clock.now()
         with self.database.session() as session:
-            rows = [(m.id, m.chat_id, m.text) for m in due_messages(session, self.channel, now, batch)]
+            rows = [(m.id, m.chat_id, m.text, [Button(**b) for b in m.buttons or []])
+                    for m in due_messages(session, self.channel, now, batch)]
         handled = 0
         # one message per chat per pass keeps the per-chat interval from stalling the others
         seen: set[str] = set()
-        for message_id, chat_id, text in rows:
+        for message_id, chat_id, text, buttons in rows:
             if stop is not None and stop.is_set():
                 break
             if chat_id in seen:
                 continue
             seen.add(chat_id)
             await self._wait_for_budget(chat_id)
-            result = await self.send(chat_id, text)
+            result = await self.send(chat_id, text, buttons)
             self.last_to_chat[chat_id] = time.monotonic()
             with self.database.session() as session:
-                stamp = datetime.now(UTC)
+                stamp = self.clock.now()
                 if result.ok:
                     mark_sent(session, message_id, stamp)
                     self.sent += 1

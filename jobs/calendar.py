@@ -13,9 +13,10 @@ import icalendar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.errors import ImportProblem
-from jobs.agenda import validate_series, zone
+from bot.errors import ImportProblem, WijkbotError
+from jobs.agenda import bump_revision, validate_series, zone
 from jobs.models import Deadline, MeetingSeries, SeriesException
+from jobs.participants import describe, participants_of, resolve, split_entries
 
 PRODID = "-//Wijkbot//agenda//NL"
 
@@ -42,6 +43,10 @@ def export_calendar(session: Session) -> bytes:
         event.add("x-wijkbot-remind", ",".join(series.remind or []))
         if series.skip_holidays:
             event.add("x-wijkbot-skip-holidays", "TRUE")
+        participants = [p.organization_id if p.user_id is None else describe(session, p)
+                        for p in participants_of(session, series.id)]
+        if participants:
+            event.add("x-wijkbot-participants", "; ".join(participants))
         moved = []
         for exception in session.scalars(select(SeriesException).where(SeriesException.series_id == series.id)):
             original = exception.original_start.astimezone(tz)
@@ -125,11 +130,15 @@ def import_calendar(session: Session, data: bytes, now: datetime) -> tuple[int, 
                                 audience=str(event.get("x-wijkbot-audience", "professionals")), remind=remind,
                                 skip_holidays=str(event.get("x-wijkbot-skip-holidays", "")).upper() == "TRUE",
                                 created_at=now)
+            try:
+                participants = resolve(session, split_entries(str(event.get("x-wijkbot-participants", ""))))
+            except WijkbotError as exc:
+                raise ValueError(f"X-WIJKBOT-PARTICIPANTS: {exc}") from None
             exdates = event.get("exdate")
             cancelled = []
             for block in exdates if isinstance(exdates, list) else [exdates] if exdates else []:
                 cancelled.extend(d.dt for d in block.dts)
-            series_rows.append((row, cancelled))
+            series_rows.append((row, cancelled, participants))
             originals[uid] = row
         except Exception as exc:
             problems.append(f"{where}: {exc}")
@@ -138,13 +147,18 @@ def import_calendar(session: Session, data: bytes, now: datetime) -> tuple[int, 
             problems.append(f"{where}: RECURRENCE-ID: no series with this UID in the file")
     if problems:
         raise ImportProblem(problems)
-    for row, cancelled in series_rows:
+    for row, cancelled, participants in series_rows:
         session.add(row)
         session.flush()
         for when in cancelled:
-            session.add(SeriesException(series_id=row.id, original_start=when.astimezone(UTC), new_start=None))
+            session.add(SeriesException(series_id=row.id, original_start=when.astimezone(UTC), new_start=None,
+                                        changed_at=now))
+        for participant in participants:
+            participant.series_id = row.id
+            session.add(participant)
     for uid, original, new, _ in moves:
         session.add(SeriesException(series_id=originals[uid].id, original_start=original.astimezone(UTC),
-                                    new_start=new.astimezone(UTC)))
+                                    new_start=new.astimezone(UTC), changed_at=now))
     session.add_all(deadline_rows)
+    bump_revision(session)
     return len(series_rows), len(deadline_rows)

@@ -4,20 +4,26 @@ Every reminder is one (occurrence x lead time x recipient) with a deterministic 
 recorded in the outbox before anything is sent; the unique key makes a second computation (after a
 restart, or a second process) a no-op. Catch-up after downtime: a reminder whose meeting is still
 ahead is sent late and says so; one whose meeting has already started is dropped and counted.
+A reminder that fell due before its series was added (or its occurrence moved) is not a reminder
+anyone missed: it is never planned. Meeting reminders carry RSVP buttons (ik kom / ik kom niet /
+misschien). When an occurrence is cancelled or moved, whoever already got a reminder for it gets a
+notice, and reminders still waiting in the outbox for it are cancelled.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import parse_duration
 from bot.models import ROLES, OutboxMessage, Subscription, User, count_usage
-from jobs.agenda import series_occurrences, zone
-from jobs.models import Deadline, MeetingSeries, SeriesException
+from jobs.agenda import Occurrence, exceptions_by_series, occurrence_stamp, series_occurrences, zone
+from jobs.models import Deadline, MeetingSeries, SeriesParticipant
+from jobs.participants import participants_of, takes_part
 
 LATE_AFTER = timedelta(minutes=10)  # a reminder sent more than this after its time says it is late
 DEADLINE_TIME = time(9, 0)  # deadline reminders go out at 09:00 local
@@ -26,6 +32,7 @@ AUDIENCE_ROLES = {"residents": ("resident",), "professionals": ("professional", 
 DAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
 MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober",
           "november", "december")
+RSVP_LABELS = {"yes": "Ik kom", "no": "Ik kom niet", "maybe": "Misschien"}
 
 
 @dataclass
@@ -37,69 +44,136 @@ class Reminder:
     where: str | None
     kind: str  # meeting | deadline
     lead: str
+    item: str  # the scheduler job it belongs to: series:<id> | deadline:<id>
+    occurrence: Occurrence | None = None
+    owners: str | None = None
 
 
 def dutch_when(when: datetime) -> str:
     return f"{DAYS[when.weekday()]} {when.day} {MONTHS[when.month - 1]} om {when:%H.%M} uur"
 
 
-def planned(session: Session, start: datetime, end: datetime) -> list[Reminder]:
-    """Every reminder whose fire time falls in [start, end), recipients not yet expanded."""
-    out: list[Reminder] = []
-    exceptions: dict[int, list[SeriesException]] = {}
-    for e in session.scalars(select(SeriesException)):
-        exceptions.setdefault(e.series_id, []).append(e)
-    for series in session.scalars(select(MeetingSeries)):
-        leads = [(lead, parse_duration(lead)) for lead in series.remind or []]
-        if not leads:
-            continue
-        longest = max(d for _, d in leads)
-        for occ in series_occurrences(series, exceptions.get(series.id, []), start, end + longest):
-            for lead, delta in leads:
-                fire = (occ.start - delta).astimezone(UTC)
-                if start <= fire < end:
-                    out.append(Reminder(f"reminder:series:{series.id}:{occ.start.astimezone(UTC):%Y%m%dT%H%M}:{lead}",
-                                        fire, occ.start, series.title, series.location, "meeting", lead))
-    for deadline in session.scalars(select(Deadline).where(Deadline.done_at.is_(None))):
-        out.extend(planned_deadline(deadline, start, end))
-    out.sort(key=lambda r: r.fire_at)
+def dutch_day(when: datetime) -> str:
+    return f"{DAYS[when.weekday()]} {when.day} {MONTHS[when.month - 1]}"
+
+
+def lead_times(remind: list[str] | None) -> list[tuple[str, timedelta]]:
+    return [(lead, parse_duration(lead)) for lead in remind or []]
+
+
+def _fires(series: MeetingSeries, exceptions: list, start: datetime, end: datetime):
+    """(fire time, occurrence, lead) of one series' reminders that fire in [start, end); none from
+    before the series existed or, for a moved occurrence, from before the move."""
+    leads = lead_times(series.remind)
+    if not leads:
+        return
+    start = max(start, series.created_at)  # nothing can be due from before the series was added
+    if start >= end:
+        return
+    longest = max(d for _, d in leads)
+    for occ in series_occurrences(series, exceptions, start, end + longest):
+        not_before = occ.changed_at or series.created_at
+        for lead, delta in leads:
+            fire = (occ.start - delta).astimezone(UTC)
+            if start <= fire < end and fire >= not_before:
+                yield fire, occ, lead
+
+
+def series_reminders(series: MeetingSeries, exceptions: list, start: datetime, end: datetime) -> list[Reminder]:
+    """The reminders of one series that fire in [start, end)."""
+    return [Reminder(f"reminder:series:{series.id}:{occ.start.astimezone(UTC):%Y%m%dT%H%M}:{lead}", fire,
+                     occ.start, series.title, series.location, "meeting", lead, f"series:{series.id}", occ)
+            for fire, occ, lead in _fires(series, exceptions, start, end)]
+
+
+def deadline_reminders(deadline: Deadline, start: datetime, end: datetime) -> list[Reminder]:
+    due = datetime.combine(deadline.due, DEADLINE_TIME, tzinfo=zone("Europe/Amsterdam"))
+    out = []
+    for lead, delta in lead_times(deadline.remind):
+        fire = (due - delta).astimezone(UTC)
+        if start <= fire < end and fire >= deadline.created_at:
+            out.append(Reminder(f"reminder:deadline:{deadline.id}:{lead}", fire, due, deadline.title, None,
+                                "deadline", lead, f"deadline:{deadline.id}", owners=deadline.owners))
     return out
 
 
-def planned_deadline(deadline: Deadline, start: datetime, end: datetime) -> list[Reminder]:
-    due = datetime.combine(deadline.due, DEADLINE_TIME, tzinfo=zone("Europe/Amsterdam"))
-    out = []
-    for lead in deadline.remind or []:
-        fire = (due - parse_duration(lead)).astimezone(UTC)
-        if start <= fire < end:
-            out.append(Reminder(f"reminder:deadline:{deadline.id}:{lead}", fire, due, deadline.title, None,
-                                "deadline", lead))
+def split_items(items: Iterable[str] | None) -> tuple[list[int] | None, list[int] | None]:
+    """`series:<id>` / `deadline:<id>` items as (series ids, deadline ids); None for all."""
+    if items is None:
+        return None, None
+    series_ids, deadline_ids = [], []
+    for item in items:
+        kind, _, number = item.partition(":")
+        (series_ids if kind == "series" else deadline_ids).append(int(number))
+    return series_ids, deadline_ids
+
+
+@dataclass
+class Items:
+    """Meeting series with their exceptions, and open deadlines, as loaded for planning."""
+
+    series: list[MeetingSeries]
+    exceptions: dict[int, list]
+    deadlines: list[Deadline]
+
+
+def items_in(session: Session, items: Iterable[str] | None) -> Items:
+    """The series (with their exceptions) and open deadlines among `items` (None: all)."""
+    series_ids, deadline_ids = split_items(items)
+    series_query, deadline_query = select(MeetingSeries), select(Deadline).where(Deadline.done_at.is_(None))
+    if series_ids is not None:
+        series_query = series_query.where(MeetingSeries.id.in_(series_ids))
+        deadline_query = deadline_query.where(Deadline.id.in_(deadline_ids))
+    return Items(list(session.scalars(series_query)), exceptions_by_series(session, series_ids),
+                 list(session.scalars(deadline_query)))
+
+
+def planned(session: Session, start: datetime, end: datetime, items: Iterable[str] | None = None,
+            loaded: Items | None = None) -> list[Reminder]:
+    """Every reminder whose fire time falls in [start, end), recipients not yet expanded; only those
+    of some items (`series:<id>` / `deadline:<id>`) when given, or of what was `loaded` already."""
+    loaded = loaded or items_in(session, items)
+    out: list[Reminder] = []
+    for one in loaded.series:
+        out.extend(series_reminders(one, loaded.exceptions.get(one.id, []), start, end))
+    for deadline in loaded.deadlines:
+        out.extend(deadline_reminders(deadline, start, end))
+    out.sort(key=lambda r: r.fire_at)
     return out
 
 
 def first_fire(series: MeetingSeries, exceptions: list, after: datetime,
                horizon: timedelta = timedelta(days=400)) -> datetime | None:
-    """The first reminder time of a series at or after `after`, looking a month at a time."""
-    leads = [parse_duration(lead) for lead in series.remind or []]
-    if not leads:
-        return None
-    start, step = after, timedelta(days=35)
+    """The first reminder time of a series at or after `after`: a week ahead first (most series have
+    one there), then windows twice as long."""
+    start, step = after, timedelta(days=8)
     while start < after + horizon:
-        for occ in series_occurrences(series, exceptions, start, start + step + max(leads)):
-            fires = [(occ.start - d).astimezone(UTC) for d in leads]
-            upcoming = [f for f in fires if f >= after]
-            if upcoming:
-                return min(upcoming)
-        start += step
+        fires = [fire for fire, _, _ in _fires(series, exceptions, start, start + step)]
+        if fires:
+            return min(fires)
+        start, step = start + step, step * 2
     return None
 
 
-def recipients(session: Session, audience: str = "professionals") -> list[User]:
-    """Users who subscribed to meeting reminders, in the audience's roles, reachable, not blocked."""
-    return list(session.scalars(
+def may_attend(session: Session, series: MeetingSeries, user: User) -> bool:
+    """Whether this user is one the series is for (audience and participants), subscribed or not."""
+    return user.role in AUDIENCE_ROLES.get(series.audience, ()) and takes_part(
+        user, participants_of(session, series.id))
+
+
+def recipients(session: Session, audience: str = "professionals",
+               participants: list[SeriesParticipant] | None = None) -> list[User]:
+    """Users who subscribed to meeting reminders, in the audience's roles, reachable, not blocked,
+    and (when the series names participants) among them."""
+    users = session.scalars(
         select(User).join(Subscription, Subscription.user_id == User.id)
         .where(Subscription.topic == "meetings", User.role.in_(AUDIENCE_ROLES[audience]),
-               User.chat_id.is_not(None), User.blocked.is_(False)).order_by(User.id)))
+               User.chat_id.is_not(None), User.blocked.is_(False)).order_by(User.id))
+    return [u for u in users if takes_part(u, participants or [])]
+
+
+def rsvp_buttons(occurrence: Occurrence) -> list[dict]:
+    return [{"label": label, "value": f"rsvp:{occurrence.ref}:{answer}"} for answer, label in RSVP_LABELS.items()]
 
 
 def text_of(reminder: Reminder, late: bool) -> str:
@@ -107,47 +181,109 @@ def text_of(reminder: Reminder, late: bool) -> str:
     if reminder.kind == "meeting":
         body = f"Herinnering: {reminder.title}, {dutch_when(local)}"
         body += f", {reminder.where}." if reminder.where else "."
+        body += " Komt u?"
     else:
-        body = f"Herinnering: deadline {reminder.title} op {DAYS[local.weekday()]} {local.day} " \
-               f"{MONTHS[local.month - 1]}."
+        body = f"Herinnering: deadline {reminder.title} op {dutch_day(local)}."
+        if reminder.owners:
+            body += f" Wie: {reminder.owners}."
     if late:
         body += " Let op: deze herinnering komt later dan gepland."
     return body
 
 
-def enqueue_due(session: Session, now: datetime, *, since: datetime) -> tuple[int, int]:
-    """Record in the outbox every reminder due in [since, now]; returns (queued, dropped).
+def existing_keys(session: Session, keys: Iterable[str]) -> set[str]:
+    """Which of these idempotency keys the outbox holds already (looked up in chunks, by index)."""
+    keys = list(keys)
+    found: set[str] = set()
+    for n in range(0, len(keys), 500):
+        found.update(session.scalars(select(OutboxMessage.idempotency_key)
+                                     .where(OutboxMessage.idempotency_key.in_(keys[n:n + 500]))))
+    return found
 
-    `since` is how far back to look (after downtime: when the process last ran). Already recorded
-    keys are skipped, so calling this twice, or after a restart, sends nothing twice."""
+
+def enqueue_due(session: Session, now: datetime, *, since: datetime, items: Iterable[str] | None = None,
+                loaded: Items | None = None) -> tuple[int, int]:
+    """Record in the outbox every reminder due in [since, now] (of some items, when given); returns
+    (queued, dropped). Already recorded keys are skipped, so calling this twice, or after a restart,
+    or for overlapping windows, sends nothing twice."""
+    due = planned(session, since, now + timedelta(seconds=1), items, loaded)
+    if not due:
+        return 0, 0
+    series_ids = {r.occurrence.series_id for r in due if r.occurrence}
+    series = {s.id: s for s in session.scalars(select(MeetingSeries).where(MeetingSeries.id.in_(series_ids)))}
+    named: dict[int, list[SeriesParticipant]] = {}
+    for p in session.scalars(select(SeriesParticipant).where(SeriesParticipant.series_id.in_(series_ids))):
+        named.setdefault(p.series_id, []).append(p)
+    audiences: dict[str, list[User]] = {}
+    per_item: dict[str, list[User]] = {}
+
+    def users_for(reminder: Reminder) -> list[User]:
+        if reminder.item not in per_item:
+            audience = series[reminder.occurrence.series_id].audience if reminder.occurrence else "professionals"
+            if audience not in audiences:
+                audiences[audience] = recipients(session, audience)
+            everyone = audiences[audience]
+            participants = named.get(reminder.occurrence.series_id, []) if reminder.occurrence else []
+            per_item[reminder.item] = [u for u in everyone if takes_part(u, participants)]
+        return per_item[reminder.item]
+
+    plan = [(reminder, user) for reminder in due for user in users_for(reminder)]
+    existing = existing_keys(session, (f"{r.key}:user:{u.id}" for r, u in plan))
     queued = dropped = 0
-    existing = set(session.scalars(select(OutboxMessage.idempotency_key).where(
-        OutboxMessage.idempotency_key.like("reminder:%"))))
-    audiences = {s.id: s.audience for s in session.scalars(select(MeetingSeries))}
-    by_audience: dict[str, list[User]] = {}
-    for reminder in planned(session, since, now + timedelta(seconds=1)):
-        series_id = int(reminder.key.split(":")[2]) if reminder.kind == "meeting" else None
-        audience = audiences.get(series_id, "professionals") if series_id else "professionals"
-        users = by_audience.setdefault(audience, recipients(session, audience))
+    for reminder, user in plan:
+        key = f"{reminder.key}:user:{user.id}"
+        if key in existing:
+            continue
+        existing.add(key)
         if reminder.starts <= now:  # the meeting has begun: a reminder now helps nobody
-            fresh = [u for u in users if f"{reminder.key}:user:{u.id}" not in existing]
-            if fresh:
-                dropped += len(fresh)
-                for u in fresh:  # record the drop, so it is counted once and never sent later
-                    session.add(OutboxMessage(idempotency_key=f"{reminder.key}:user:{u.id}", user_id=u.id,
-                                              channel=u.channel, chat_id=u.chat_id, text="", status="dropped",
-                                              next_attempt_at=now))
+            # recorded as dropped, so it is counted once and never sent later
+            session.add(OutboxMessage(idempotency_key=key, user_id=user.id, channel=user.channel,
+                                      chat_id=user.chat_id, text="", status="dropped", next_attempt_at=now))
+            dropped += 1
             continue
         late = now - reminder.fire_at > LATE_AFTER
-        for user in users:
-            key = f"{reminder.key}:user:{user.id}"
-            if key in existing:
-                continue
-            session.add(OutboxMessage(idempotency_key=key, user_id=user.id, channel=user.channel,
-                                      chat_id=user.chat_id, text=text_of(reminder, late), status="queued",
-                                      next_attempt_at=now))
-            existing.add(key)
-            queued += 1
+        session.add(OutboxMessage(idempotency_key=key, user_id=user.id, channel=user.channel, chat_id=user.chat_id,
+                                  text=text_of(reminder, late), status="queued", next_attempt_at=now,
+                                  buttons=rsvp_buttons(reminder.occurrence) if reminder.occurrence else None))
+        queued += 1
     if dropped:
         count_usage(session, now.date(), "reminders:dropped", dropped)
     return queued, dropped
+
+
+def reminder_prefix(series_id: int, start: datetime) -> str:
+    """The key prefix of every reminder for the occurrence of a series that starts at `start`."""
+    return f"reminder:series:{series_id}:{start.astimezone(UTC):%Y%m%dT%H%M}:"
+
+
+def notify_change(session: Session, series: MeetingSeries, before: Occurrence, after: Occurrence | None,
+                  now: datetime) -> int:
+    """An occurrence was cancelled (`after` None) or moved: reminders for it still waiting are
+    cancelled; whoever already heard of it (a reminder for its original or current time, or a notice
+    of an earlier move) is told. Returns how many notices were queued."""
+    prefixes = {reminder_prefix(series.id, before.start), reminder_prefix(series.id, before.original_start),
+                f"notice:series:{before.ref}:"}
+    rows = [row for prefix in prefixes for row in session.scalars(select(OutboxMessage).where(
+        OutboxMessage.idempotency_key.startswith(prefix, autoescape=True)))]
+    waiting = [r.id for r in rows if r.status == "queued" and r.idempotency_key.startswith("reminder:")]
+    session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(waiting)).values(status="cancelled", text=""))
+    told = {r.user_id for r in rows if r.status in ("sent", "queued") and r.user_id is not None
+            and (r.status == "sent" or r.idempotency_key.startswith("notice:"))}
+    local = before.start.astimezone(zone(series.timezone))
+    if after is None:
+        text, kind, buttons = f"Gaat niet door: {series.title}, {dutch_when(local)}.", "cancel", None
+    else:
+        new = after.start.astimezone(zone(series.timezone))
+        text = f"Verplaatst: {series.title} is nu {dutch_when(new)} (was {dutch_when(local)})."
+        text += f" Plaats: {series.location}." if series.location else ""
+        text += " Komt u?"
+        kind, buttons = f"move:{occurrence_stamp(new)}", rsvp_buttons(after)
+    queued = 0
+    for user in session.scalars(select(User).where(User.id.in_(told), User.blocked.is_(False)).order_by(User.id)):
+        key = f"notice:series:{before.ref}:{kind}:user:{user.id}"
+        if existing_keys(session, [key]) or not user.chat_id:
+            continue
+        session.add(OutboxMessage(idempotency_key=key, user_id=user.id, channel=user.channel, chat_id=user.chat_id,
+                                  text=text, status="queued", next_attempt_at=now, buttons=buttons))
+        queued += 1
+    return queued

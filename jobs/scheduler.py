@@ -1,32 +1,45 @@
 """The scheduler (APScheduler 3): jobs derived from the database, deterministic ids.
 
-The database is the source of truth. At start the scheduler catches up on what fell due while it
-was down (since the last run, saved in the database), then adds one job per meeting series and per
-open deadline, id `series:<id>` / `deadline:<id>`, at that item's next reminder time; a job that
-fires records the due reminders in the outbox and moves itself to the next time. A sweep every
-minute (id `agenda:sweep`) picks up changes made by other processes (the CLI, the chat).
+The database is the source of truth. Every meeting series and open deadline (an item, `series:<id>`
+/ `deadline:<id>`) has a next reminder time; there is one job per distinct time, with the
+deterministic id `reminders:<UTC time>`, so the many MDOs at Tuesday 14:00 are one job and one
+transaction. When it fires it records those items' due reminders in the outbox and moves each item
+to its next time.
+
+Exactly once across restarts rests on a watermark saved in the database: every reminder that fell
+due before it is recorded. It only moves past a reminder time once the job for it has run, so after
+a crash (or downtime) the start-up catch-up records everything from the watermark on: late when the
+meeting is still ahead, dropped and counted when it has begun. Idempotency keys make any overlap
+harmless.
+
+A sweep every minute (id `agenda:sweep`) advances the watermark and, when the agenda revision moved
+(a change by the CLI, the chat or another process), derives the jobs anew. A change in this process
+can ask for that at once (`changed`). Jobs run one at a time on a worker thread, never on the event
+loop that answers chats.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import UTC, datetime, timedelta
 
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import select
 
 from bot.channels import state
 from bot.clock import LOCAL_TZ, Clock, SystemClock
 from bot.config import Settings
+from jobs.agenda import revision
 from jobs.maintenance import apply_retention, queue_freshness_reminder
-from jobs.models import Deadline, MeetingSeries, SeriesException
-from jobs.reminders import enqueue_due, first_fire, planned_deadline
+from jobs.reminders import Items, deadline_reminders, enqueue_due, first_fire, items_in
 
 log = logging.getLogger(__name__)
 CATCH_UP_LIMIT = timedelta(days=30)  # after a very long downtime, look back at most this far
+TICK = timedelta(seconds=1)  # enqueue_due records fire times up to now + TICK (exclusive)
 
 
 class ReminderScheduler:
@@ -34,40 +47,52 @@ class ReminderScheduler:
         self.database = database
         self.clock = clock or SystemClock()
         self.settings = settings or Settings()
-        self.scheduler = AsyncIOScheduler(timezone=UTC, job_defaults={"misfire_grace_time": None,
-                                                                      "coalesce": True})
+        self.scheduler = AsyncIOScheduler(timezone=UTC, executors={"default": ThreadPoolExecutor(1)},
+                                          job_defaults={"misfire_grace_time": None, "coalesce": True})
+        self._next: dict[str, datetime] = {}  # item -> its first reminder time not yet recorded
+        self._lock = threading.Lock()
+        self._revision: int | None = None
 
     # sans-I/O core: also what the tests and `wijkbot jobs run --once` call ------------------------
 
-    def run_due(self) -> tuple[int, int]:
-        """Record every reminder due since the last run; returns (queued, dropped)."""
+    def watermark(self) -> datetime | None:
+        saved = state.load(self.database, "jobs", "last_run")
+        return datetime.fromisoformat(saved) if saved else None
+
+    def run_due(self, items: list[str] | None = None, since: datetime | None = None,
+                loaded: Items | None = None) -> tuple[int, int]:
+        """Record due reminders; returns (queued, dropped). Without `items`: every item since the
+        watermark (the catch-up), which then moves to now. With `items`: those since `since`."""
         now = self.clock.now()
-        last = state.load(self.database, "jobs", "last_run")
-        since = max(datetime.fromisoformat(last), now - CATCH_UP_LIMIT) if last else now - timedelta(minutes=1)
+        if items is None:
+            last = self.watermark()
+            since = max(last, now - CATCH_UP_LIMIT) if last else now - CATCH_UP_LIMIT
         with self.database.session() as session:
-            queued, dropped = enqueue_due(session, now, since=since)
+            queued, dropped = enqueue_due(session, now, since=since, items=items, loaded=loaded)
             session.commit()
-        state.save(self.database, "jobs", "last_run", now.isoformat())
+        if items is None:
+            state.save(self.database, "jobs", "last_run", now.isoformat())
         if queued or dropped:
             log.info("reminders: %d queued, %d dropped (meeting already begun)", queued, dropped)
         return queued, dropped
 
-    def next_times(self) -> dict[str, datetime]:
-        """Job id -> next reminder time for every series and open deadline that has one."""
-        now = self.clock.now()
+    def next_times(self, after: datetime | None = None, items: list[str] | None = None,
+                   loaded: Items | None = None) -> dict[str, datetime]:
+        """Item -> first reminder time at or after `after` (default now), for every series and open
+        deadline that has one (or just those among `items`)."""
+        after = after or self.clock.now()
         times: dict[str, datetime] = {}
-        with self.database.session() as session:
-            exceptions: dict[int, list] = {}
-            for e in session.scalars(select(SeriesException)):
-                exceptions.setdefault(e.series_id, []).append(e)
-            for series in session.scalars(select(MeetingSeries)):
-                when = first_fire(series, exceptions.get(series.id, []), now)
-                if when is not None:
-                    times[f"series:{series.id}"] = when
-            for deadline in session.scalars(select(Deadline).where(Deadline.done_at.is_(None))):
-                fires = [r.fire_at for r in planned_deadline(deadline, now, now + timedelta(days=3660))]
-                if fires:
-                    times[f"deadline:{deadline.id}"] = min(fires)
+        if loaded is None:
+            with self.database.session() as session:
+                loaded = items_in(session, items)
+        for one in loaded.series:
+            when = first_fire(one, loaded.exceptions.get(one.id, []), after)
+            if when is not None:
+                times[f"series:{one.id}"] = when
+        for deadline in loaded.deadlines:
+            fires = [r.fire_at for r in deadline_reminders(deadline, after, after + timedelta(days=3660))]
+            if fires:
+                times[f"deadline:{deadline.id}"] = min(fires)
         return times
 
     def maintenance(self) -> dict:
@@ -83,24 +108,82 @@ class ReminderScheduler:
 
     # the APScheduler wiring ----------------------------------------------------------------------
 
-    def sync_jobs(self) -> None:
-        wanted = self.next_times()
-        for job in self.scheduler.get_jobs():
-            if not job.id.startswith(("agenda:", "maintenance:")) and job.id not in wanted:
-                job.remove()
-        for job_id, when in wanted.items():
-            self.scheduler.add_job(self._fire, DateTrigger(run_date=when), id=job_id, replace_existing=True)
+    @staticmethod
+    def job_id(when: datetime) -> str:
+        return f"reminders:{when.astimezone(UTC):%Y%m%dT%H%M%S}Z"
 
-    def _fire(self) -> None:
-        self.run_due()
-        self.sync_jobs()
+    def _schedule(self, times: dict[str, datetime | None]) -> None:
+        """Set items' next reminder times (None: none) and keep one job per distinct time."""
+        with self._lock:
+            before = set(self._next.values())
+            for item, when in times.items():
+                if when is None:
+                    self._next.pop(item, None)
+                else:
+                    self._next[item] = when
+            after = set(self._next.values())
+        for when in before - after:
+            if self.scheduler.get_job(self.job_id(when)):
+                self.scheduler.remove_job(self.job_id(when))
+        for when in after - before:
+            self.scheduler.add_job(self.fire, DateTrigger(run_date=when), args=(when,), id=self.job_id(when),
+                                   replace_existing=True)
+
+    def sync_jobs(self, loaded: Items | None = None) -> None:
+        """Derive every item's next reminder time, and so the jobs, from the database, from the
+        watermark on."""
+        with self.database.session() as session:
+            current = revision(session)
+            loaded = loaded or items_in(session, None)
+        wanted = self.next_times(self.watermark() or self.clock.now(), loaded=loaded)
+        with self._lock:
+            gone = {item: None for item in self._next if item not in wanted}
+        self._schedule({**gone, **wanted})
+        self._revision = current
+
+    def fire(self, when: datetime) -> None:
+        """The job of one reminder time: record what is due for the items waiting for it, then move
+        each to its next reminder time."""
+        with self._lock:
+            items = [item for item, at in self._next.items() if at == when]
+        if not items:
+            return
+        self.run_due(items, since=when)
+        self._schedule({**dict.fromkeys(items), **self.next_times(self.clock.now() + TICK, items)})
+
+    def sweep(self) -> None:
+        """Every minute: derive the jobs again if the agenda changed, then move the watermark up to
+        the earliest reminder time that has not been recorded yet."""
+        with self.database.session() as session:
+            current = revision(session)
+        if current != self._revision:
+            self.sync_jobs()
+        now = self.clock.now()
+        with self._lock:
+            pending = min(self._next.values(), default=now)
+        state.save(self.database, "jobs", "last_run", min(now, pending).isoformat())
+
+    def changed(self) -> None:
+        """The agenda was changed in this process: sweep now rather than within the minute."""
+        if self.scheduler.running:
+            self.scheduler.add_job(self.sweep, id="agenda:changed", replace_existing=True)
+
+    def prepare(self) -> None:
+        """The start-up work: catch up on what fell due while no scheduler ran, then derive the jobs
+        (the series loaded once for both)."""
+        with self.database.session() as session:
+            loaded = items_in(session, None)
+            session.expunge_all()
+        self.run_due(loaded=loaded)
+        self.sync_jobs(loaded)
 
     def start(self) -> None:
-        self.run_due()  # catch up first
-        self.scheduler.add_job(self._fire, IntervalTrigger(minutes=1), id="agenda:sweep", replace_existing=True)
+        """Start the scheduler; the start-up work runs as its first job, on the worker thread, so a
+        long catch-up never holds up the chats."""
+        self.scheduler.add_job(self.prepare, id="agenda:start", replace_existing=True)
+        self.scheduler.add_job(self.sweep, IntervalTrigger(minutes=1), id="agenda:sweep", replace_existing=True)
         self.scheduler.add_job(self.maintenance, CronTrigger(hour=3, minute=30, timezone=LOCAL_TZ),
                                id="maintenance:daily", replace_existing=True)
-        self.sync_jobs()
         self.scheduler.start()
 
     def shutdown(self) -> None:

@@ -92,3 +92,56 @@ def test_ics_round_trip_and_bad_files(tmp_path):
     garbage.write_bytes(b"\x00\x01 not a calendar")
     result = wijkbot(other, "agenda", "import", str(garbage))
     assert result.returncode == 1 and "Traceback" not in result.stderr.decode()
+
+
+def test_an_occurrence_moved_far_is_found_where_it_went_and_can_then_be_cancelled(tmp_path):
+    out(wijkbot(tmp_path, "agenda", "series", "add", "--title", "MDO jeugd", "--rrule", "FREQ=MONTHLY;BYDAY=1TU",
+                "--start", "2027-01-05T10:00"))
+    out(wijkbot(tmp_path, "agenda", "series", "move", "1", "--date", "2027-02-02", "--to", "2027-02-16T15:30"))
+    assert [i["start"] for i in upcoming(tmp_path, "2027-02-10", 10)] == ["2027-02-16T15:30:00+01:00"]
+    bad = wijkbot(tmp_path, "agenda", "series", "cancel", "1", "--date", "2027-02-02")
+    assert bad.returncode == 1 and "cancelled or moved already" in bad.stderr.decode()
+    out(wijkbot(tmp_path, "agenda", "series", "cancel", "1", "--date", "2027-02-16"))  # where it was moved to
+    assert [i["start"] for i in upcoming(tmp_path, "2027-01-01", 70)] == [
+        "2027-01-05T10:00:00+01:00", "2027-03-02T10:00:00+01:00"]
+
+
+def test_participants_from_the_social_map_with_suggestions_and_rsvp_tallies(tmp_path):
+    bad = wijkbot(tmp_path, "agenda", "series", "add", "--title", "MDO", "--rrule", "FREQ=WEEKLY;BYDAY=TU",
+                  "--start", "2027-01-05T10:00", "--participant", "Huisartspraktijk Vlinderhof")
+    assert bad.returncode == 1 and "did you mean: Huisartsenpraktijk De Vlinderhof" in bad.stderr.decode()
+    assert upcoming(tmp_path, "2027-01-01", 30) == []  # nothing was added
+    out(wijkbot(tmp_path, "user", "role", "telegram", "501", "professional"))
+    added = wijkbot(tmp_path, "agenda", "series", "add", "--title", "MDO", "--rrule", "FREQ=WEEKLY;BYDAY=TU",
+                    "--start", "2027-01-05T10:00", "--participant",
+                    "Huisartsenpraktijk De Vlinderhof; telegram:501", "--remind", "1d")
+    assert added.returncode == 0
+    notes = added.stderr.decode()
+    assert "1 participant(s) get no reminders until they send /abonneren meetings" in notes
+    assert "nobody of Huisartsenpraktijk De Vlinderhof uses Wijkbot yet" in notes
+    shown = json.loads(out(wijkbot(tmp_path, "agenda", "series", "show", "1", "--days", "3660", "--json")))
+    assert shown["participants"] == ["Huisartsenpraktijk De Vlinderhof", "telegram:501"]
+    out(wijkbot(tmp_path, "agenda", "series", "participants", "1", "--remove", "telegram:501"))
+    shown = json.loads(out(wijkbot(tmp_path, "agenda", "series", "show", "1", "--json")))
+    assert shown["participants"] == ["Huisartsenpraktijk De Vlinderhof"]
+    items = upcoming(tmp_path, "2027-01-01", 10)
+    assert items[0]["rsvp"] == {"yes": 0, "no": 0, "maybe": 0, "asked": 0}
+    # participants travel in the .ics file
+    ics = tmp_path / "agenda.ics"
+    out(wijkbot(tmp_path, "agenda", "export", str(ics)))
+    other = tmp_path / "other"
+    other.mkdir()
+    out(wijkbot(other, "agenda", "import", str(ics)))  # the same demo map: the organisation is found by id
+    shown = json.loads(out(wijkbot(other, "agenda", "series", "show", "1", "--json")))
+    assert shown["participants"] == ["Huisartsenpraktijk De Vlinderhof"]
+
+
+def test_migrations_and_models_agree(database):
+    """A column added to a model without a migration would break a real upgrade."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from bot.db import Base
+
+    with database.engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []

@@ -177,3 +177,44 @@ def test_the_invite_allow_list(bot):
     assert not strict._allowed("@spam:elsewhere.nl")
     asyncio.run(open_to_all.client.close())
     asyncio.run(strict.client.close())
+
+
+def test_a_reminder_arrives_as_numbered_options_and_the_number_answers_it(bot, synapse):
+    from datetime import timedelta
+
+    from bot.clock import LOCAL_TZ, SystemClock
+    from jobs.changes import add_series
+    from jobs.models import Rsvp
+    from jobs.scheduler import ReminderScheduler
+
+    bot.clock = clock = SystemClock()  # Synapse lives in real time
+    bot_user = synapse.register("remind" + uuid.uuid4().hex[:6], "pw-bot")
+
+    async def scenario():
+        nurse = Resident(synapse, "nurse" + uuid.uuid4().hex[:6])
+        await nurse.login()
+        channel = MatrixChannel(bot, synapse.url, bot_user, password="pw-bot", sync_timeout_ms=500)
+        await channel.start()
+        room = await nurse.open_chat(bot_user)
+        assert await nurse.joined(room, bot_user)
+        await nurse.say(room, "/abonneren meetings")
+        assert "overleggen" in (await nurse.replies(room, bot_user, 1))[0]
+        start = (clock.now() + timedelta(days=1, minutes=-2)).astimezone(LOCAL_TZ)
+        with bot.database.session() as session:
+            session.scalar(select(User).where(User.channel == "matrix")).role = "professional"
+            add_series(session, title="MDO wijkverpleging", rrule="FREQ=DAILY;COUNT=1", duration_minutes=60,
+                       remind=["1d"], start_local=start.replace(tzinfo=None).isoformat(timespec="minutes"),
+                       now=clock.now() - timedelta(minutes=5))
+            session.commit()
+        assert ReminderScheduler(bot.database, clock).run_due() == (1, 0)
+        await OutboxSender(bot.database, "matrix", channel.send_outbox, Limits()).run_once()
+        reminder = (await nurse.replies(room, bot_user, 2))[1]
+        assert "Herinnering: MDO wijkverpleging" in reminder and "1. Ik kom\n2. Ik kom niet\n3. Misschien" in reminder
+        await nurse.say(room, "2")
+        assert "Genoteerd: u komt niet naar MDO wijkverpleging" in (await nurse.replies(room, bot_user, 3))[2]
+        await channel.stop()
+        await nurse.client.close()
+
+    asyncio.run(scenario())
+    with bot.database.session() as session:
+        assert [r.answer for r in session.scalars(select(Rsvp))] == ["no"]

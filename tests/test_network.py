@@ -39,7 +39,9 @@ def test_an_invite_code_upgrades_once_and_expires(bot, clock):
         old = create_invite(session, "professional", organization=None, valid_for=timedelta(hours=1), now=clock.now())
         session.commit()
     assert "werkt niet" in say(bot, "/aanmelden XXXX-YYYY").text
-    assert "professional" in say(bot, f"/aanmelden {code.lower()}").text
+    joined = say(bot, f"/aanmelden {code.lower()}")
+    assert "professional" in joined.text and "herinneringen krijgen voor overleggen" in joined.text
+    assert "overleggen" in say(bot, button=joined.buttons[0].value).text  # one press subscribes to reminders
     assert role_of(bot, "anna") == "professional"
     assert "werkt niet" in say(bot, f"/aanmelden {code}", user="bert").text  # one time only
     clock.advance(timedelta(hours=2))
@@ -93,7 +95,7 @@ class FakeChannel:
         self.calls = 0
         self.failed_once: set[str] = set()
 
-    async def send(self, chat_id: str, text: str) -> SendResult:
+    async def send(self, chat_id: str, text: str, buttons=None) -> SendResult:
         self.calls += 1
         if self.calls == 3:
             return SendResult(retry_after=0.2, error="429")

@@ -46,8 +46,10 @@ def test_exactly_once_in_local_time_across_dst_and_a_restart(database):
     clock.set(local(2027, 4, 12, 14, 0))  # one day before Tuesday 13 April 14:00 (summer time)
     assert scheduler.run_due() == (2, 0)  # two professionals; the resident is not in the audience
     assert scheduler.run_due() == (0, 0)  # never twice
-    texts = [r.text for r in reminders(database)]
-    assert texts[0] == "Herinnering: MDO ouderen, dinsdag 13 april om 14.00 uur, Gezondheidscentrum."
+    first = reminders(database)[0]
+    assert first.text == "Herinnering: MDO ouderen, dinsdag 13 april om 14.00 uur, Gezondheidscentrum. Komt u?"
+    assert [b["label"] for b in first.buttons] == ["Ik kom", "Ik kom niet", "Misschien"]
+    assert first.buttons[0]["value"] == "rsvp:1:20270413T1200Z:yes"  # the occurrence in UTC
     restarted = ReminderScheduler(database, clock)  # a new process
     assert restarted.run_due() == (0, 0)
     clock.set(local(2027, 4, 13, 12, 0))  # 2h before
@@ -145,6 +147,239 @@ def test_agenda_in_chat(tmp_path, nlu):
     clock = FixedClock(local(2027, 3, 1, 9, 0))
     setup(database, clock)
     bot = Wijkbot(database, clock=clock, settings=settings, nlu=nlu)
-    text = bot.handle(Incoming(channel="telegram", chat_id="a", user_id="a", text="/agenda"))[0].text
+    text = bot.handle(Incoming(channel="telegram", chat_id="p0", user_id="p0", text="/agenda"))[0].text
     assert "- dinsdag 9 maart, 14.00 uur: MDO ouderen (Gezondheidscentrum)" in text
+    # a resident sees only what is for residents: not the professionals' MDO, nor their deadlines
+    text = bot.handle(Incoming(channel="telegram", chat_id="a", user_id="a", text="/agenda"))[0].text
+    assert "MDO ouderen" not in text and "niets op de agenda" in text
     database.dispose()
+
+
+# --- RSVP, participants, changes, and the live scheduler ------------------------------------------------
+
+class RecordingChannel:
+    """Stands in for a chat network: accepts every message and keeps what it was given."""
+
+    def __init__(self):
+        self.sent: list[tuple[str, str, list]] = []
+
+    async def send(self, chat_id, text, buttons):
+        from bot.delivery import SendResult
+
+        self.sent.append((chat_id, text, buttons))
+        return SendResult(ok=True)
+
+
+def deliver(database, clock, channel="telegram") -> RecordingChannel:
+    import asyncio
+
+    from bot.delivery import Limits, OutboxSender
+
+    network = RecordingChannel()
+    sender = OutboxSender(database, channel, network.send, Limits(per_second=100, per_chat_interval=0), clock=clock)
+    asyncio.run(sender.run_once())
+    return network
+
+
+def chat_bot(tmp_path, nlu, clock):
+    from bot.app import open_database
+    from bot.config import Settings
+    from bot.core import Wijkbot
+
+    settings = Settings(data_dir=tmp_path / "data")
+    database = open_database(settings)
+    return Wijkbot(database, clock=clock, settings=settings, nlu=nlu)
+
+
+def press(bot, who: str, value: str) -> str:
+    from bot.messages import Incoming
+
+    return bot.handle(Incoming(channel="telegram", chat_id=who, user_id=who, button=value))[-1].text
+
+
+def say(bot, who: str, text: str):
+    from bot.messages import Incoming
+
+    return bot.handle(Incoming(channel="telegram", chat_id=who, user_id=who, text=text))[-1]
+
+
+def test_rsvp_buttons_record_one_answer_per_person_and_the_coordinator_sees_the_tally(tmp_path, nlu):
+    clock = FixedClock(local(2027, 4, 12, 14, 0))
+    bot = chat_bot(tmp_path, nlu, clock)
+    setup(bot.database, clock)
+    ReminderScheduler(bot.database, clock).run_due()
+    network = deliver(bot.database, clock)
+    assert [chat for chat, _, _ in network.sent] == ["p0", "p1"]
+    _, text, buttons = network.sent[0]
+    yes, no, maybe = (b.value for b in buttons)
+    assert "Komt u?" in text and [b.label for b in buttons] == ["Ik kom", "Ik kom niet", "Misschien"]
+    assert "Genoteerd: u komt naar MDO ouderen, dinsdag 13 april om 14.00 uur" in press(bot, "p0", yes)
+    assert "komt niet" in press(bot, "p1", no)
+    assert "misschien" in press(bot, "p1", maybe)  # a second answer replaces the first
+    agenda = say(bot, "p1", "/agenda").text  # p1 is the coordinator
+    assert "1 komen, 0 niet, 1 misschien (2 kregen een herinnering)" in agenda
+    # a resident, not in the professionals' audience, cannot answer with a forged button
+    assert "kan ik niet verwerken" in press(bot, "p2", yes)
+    assert "kan ik niet verwerken" in press(bot, "p0", "rsvp:1:garbage:yes")
+    clock.set(local(2027, 4, 13, 14, 5))  # the meeting has begun
+    assert "al begonnen of voorbij" in press(bot, "p0", no)
+    from jobs.models import Rsvp
+
+    with bot.database.session() as session:
+        assert sorted(r.answer for r in session.scalars(select(Rsvp))) == ["maybe", "yes"]
+    bot.database.dispose()
+
+
+def test_cancel_and_move_tell_who_was_reminded_and_cancel_waiting_reminders(tmp_path, nlu):
+    from jobs.agenda import occurrence_on
+    from jobs.changes import cancel_occurrence, move_occurrence
+
+    clock = FixedClock(local(2027, 4, 12, 14, 0))
+    bot = chat_bot(tmp_path, nlu, clock)
+    setup(bot.database, clock)
+    ReminderScheduler(bot.database, clock).run_due()
+    deliver(bot.database, clock)  # the 1d reminder for 13 April went to p0 and p1
+    press(bot, "p0", "rsvp:1:20270413T1200Z:yes")
+    with bot.database.session() as session:
+        series = session.get(MeetingSeries, 1)
+        occurrence = occurrence_on(session, series, date(2027, 4, 13))
+        moved, told = move_occurrence(session, series, occurrence, local(2027, 4, 14, 15, 0), clock.now())
+        session.commit()
+    assert told == 2 and moved.start == local(2027, 4, 14, 15, 0)
+    network = deliver(bot.database, clock)
+    assert {chat for chat, _, _ in network.sent} == {"p0", "p1"}
+    notice, buttons = network.sent[0][1], network.sent[0][2]
+    assert notice.startswith("Verplaatst: MDO ouderen is nu woensdag 14 april om 15.00 uur "
+                             "(was dinsdag 13 april om 14.00 uur)")
+    assert buttons[0].value == "rsvp:1:20270413T1200Z:yes"  # the same occurrence, asked again
+    from jobs.models import Rsvp
+
+    with bot.database.session() as session:
+        assert session.scalar(select(Rsvp)) is None  # the answer was for another time
+    # reminders for the new time (the 1d one late, nothing ran since), then a cancellation before they are sent
+    clock.set(local(2027, 4, 14, 13, 0))
+    assert ReminderScheduler(bot.database, clock).run_due() == (4, 0)
+    with bot.database.session() as session:
+        series = session.get(MeetingSeries, 1)
+        occurrence = occurrence_on(session, series, date(2027, 4, 14))  # found on the date it was moved to
+        assert cancel_occurrence(session, series, occurrence, clock.now()) == 2  # both were told of the move
+        session.commit()
+    network = deliver(bot.database, clock)
+    assert [t for _, t, _ in network.sent] == ["Gaat niet door: MDO ouderen, woensdag 14 april om 15.00 uur."] * 2
+    statuses = [r.status for r in reminders(bot.database) if "20270414T1300" in r.idempotency_key]
+    assert statuses == ["cancelled"] * 4  # never sent
+    assert "gaat niet door" in press(bot, "p0", "rsvp:1:20270413T1200Z:yes").lower()
+    bot.database.dispose()
+
+
+def test_participants_narrow_who_is_reminded(database):
+    from jobs.changes import add_series
+    from jobs.participants import UnknownParticipants
+    from socialekaart.models import Organization
+
+    clock = FixedClock(local(2027, 4, 1, 9, 0))
+    with database.session() as session:
+        session.add(Organization(id="org-ha", name="Huisartsenpraktijk De Vlinderhof"))
+        session.add(Organization(id="org-tz", name="Thuiszorg Oost"))
+        users = []
+        for n, org in enumerate(("Huisartsenpraktijk De Vlinderhof", "thuiszorg  oost", None, "Elders")):
+            user = User(channel="telegram", channel_user_id=f"u{n}", chat_id=f"u{n}", role="professional",
+                        organization=org, created_at=clock.now(), last_seen_at=clock.now())
+            session.add(user)
+            session.flush()
+            session.add(Subscription(user_id=user.id, topic="meetings"))
+            users.append(user)
+        session.flush()
+        try:
+            add_series(session, title="MDO", rrule="FREQ=WEEKLY;BYDAY=TU", start_local="2027-04-06T14:00",
+                       duration_minutes=60, remind=["1d"], participants=["Huisartspraktijk Vlinderhof"],
+                       now=clock.now())
+        except UnknownParticipants as exc:
+            assert exc.problems[0][2][0] == "Huisartsenpraktijk De Vlinderhof"  # the nearest name is suggested
+        else:
+            raise AssertionError("an unknown organisation is refused")
+        add_series(session, title="MDO", rrule="FREQ=WEEKLY;BYDAY=TU", start_local="2027-04-06T14:00",
+                   duration_minutes=60, remind=["1d"], now=clock.now(),
+                   participants=["Huisartsenpraktijk De Vlinderhof", "org-tz", "telegram:u2"])
+        session.commit()
+    clock.set(local(2027, 4, 5, 14, 0))
+    assert ReminderScheduler(database, clock).run_due() == (3, 0)
+    assert sorted(r.chat_id for r in reminders(database)) == ["u0", "u1", "u2"]  # not u3, of another organisation
+
+
+def test_the_watermark_waits_for_a_job_that_has_not_run_so_a_crash_loses_nothing(database):
+    clock = FixedClock(local(2027, 4, 12, 9, 0))
+    setup(database, clock)
+    scheduler = ReminderScheduler(database, clock)
+    scheduler.run_due()
+    scheduler.sync_jobs()  # series:1 is due Monday 12 April 14:00 (1d before the MDO)
+    assert scheduler._next["series:1"] == local(2027, 4, 12, 14, 0)
+    clock.set(local(2027, 4, 12, 14, 30))  # its job has not run yet (say the process is busy) ...
+    scheduler.sweep()
+    assert scheduler.watermark() == local(2027, 4, 12, 14, 0)  # ... so the watermark stays before it
+    # the process dies here; the next one catches up from the watermark
+    assert ReminderScheduler(database, clock).run_due() == (2, 0)
+    assert all("later dan gepland" in r.text for r in reminders(database))
+
+
+def test_apscheduler_fires_jobs_with_deterministic_ids_and_picks_up_changes(database):
+    """The real scheduler on the real clock: a job per item, fired on time, moved to its next time."""
+    import asyncio
+
+    from bot.clock import SystemClock
+    from jobs.changes import add_series
+
+    clock = SystemClock()
+    soon = (clock.now() + timedelta(days=1, seconds=2)).astimezone(LOCAL_TZ)
+    with database.session() as session:
+        user = User(channel="telegram", channel_user_id="p", chat_id="p", role="professional",
+                    created_at=clock.now(), last_seen_at=clock.now())
+        session.add(user)
+        session.flush()
+        session.add(Subscription(user_id=user.id, topic="meetings"))
+        add_series(session, title="Netwerk", rrule="FREQ=DAILY;COUNT=3", duration_minutes=60, remind=["1d"],
+                   start_local=soon.replace(tzinfo=None).isoformat(timespec="seconds"), now=clock.now())
+        session.commit()
+
+    async def scenario():
+        scheduler = ReminderScheduler(database)
+        scheduler.start()
+        try:
+            for _ in range(50):  # the start-up work is the first job, on the worker thread
+                await asyncio.sleep(0.05)
+                if "series:1" in scheduler._next:
+                    break
+            first = scheduler._next["series:1"]
+            ids = sorted(j.id for j in scheduler.scheduler.get_jobs())
+            assert ids == ["agenda:sweep", "maintenance:daily", ReminderScheduler.job_id(first)]
+            assert ids[-1] == f"reminders:{first.astimezone(UTC):%Y%m%dT%H%M%S}Z"  # deterministic: the time
+            for _ in range(60):  # the 1d reminder of the first occurrence fires about 2 s from now
+                await asyncio.sleep(0.1)
+                if reminders(database):
+                    break
+            assert len(reminders(database)) == 1
+            await asyncio.sleep(0.3)
+            second = first + timedelta(days=1)  # the next occurrence's reminder: a job for that time
+            assert scheduler._next["series:1"] == second
+            assert scheduler.scheduler.get_job(ReminderScheduler.job_id(second)).next_run_time == second
+            assert scheduler.scheduler.get_job(ReminderScheduler.job_id(first)) is None
+            # a change (here: a deadline) made elsewhere is picked up by a sweep
+            with database.session() as session:
+                from jobs.changes import add_deadline
+
+                add_deadline(session, title="Wijkplan", due=(clock.now() + timedelta(days=30)).date(), remind=["7d"],
+                             now=clock.now())
+                session.commit()
+            scheduler.changed()
+            for _ in range(50):
+                await asyncio.sleep(0.1)
+                if "deadline:1" in scheduler._next:
+                    break
+            assert scheduler.scheduler.get_job(ReminderScheduler.job_id(scheduler._next["deadline:1"]))
+        finally:
+            scheduler.shutdown()
+        again = ReminderScheduler(database)  # restarted: nothing twice
+        assert again.run_due() == (0, 0)
+
+    asyncio.run(scenario())
+    assert len(reminders(database)) == 1

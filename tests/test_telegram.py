@@ -122,3 +122,47 @@ def test_wijkbot_run_answers_on_telegram_delivers_queued_broadcasts_and_stops_on
             out, err = process.communicate(timeout=60)
         assert process.returncode == 0, err.decode()[-2000:]
         assert b"Wijkbot runs on: telegram" in out
+
+
+def test_a_reminder_carries_rsvp_buttons_and_a_press_is_recorded(bot):
+    from bot.clock import LOCAL_TZ, SystemClock
+    from jobs.changes import add_series
+    from jobs.models import Rsvp
+    from jobs.scheduler import ReminderScheduler
+
+    clock = SystemClock()  # the fake server and PTB live in real time
+    bot.clock = clock
+    start = (clock.now() + timedelta(days=1, minutes=-2)).astimezone(LOCAL_TZ)  # its 1d reminder: 2 minutes ago
+    with bot.database.session() as session:
+        user = User(channel="telegram", channel_user_id="601", chat_id="601", role="professional",
+                    created_at=clock.now(), last_seen_at=clock.now())
+        session.add(user)
+        session.flush()
+        subscribe(session, user, "meetings")
+        add_series(session, title="MDO <ouderen>", rrule="FREQ=DAILY;COUNT=1", duration_minutes=60, remind=["1d"],
+                   start_local=start.replace(tzinfo=None).isoformat(timespec="minutes"),
+                   now=clock.now() - timedelta(minutes=5))
+        session.commit()
+    assert ReminderScheduler(bot.database, clock).run_due() == (1, 0)
+
+    async def scenario(fake: FakeTelegram):
+        channel = TelegramChannel(bot, "123:ABC", base_url=fake.base_url, poll_timeout=1)
+        await channel.start()
+        sender = OutboxSender(bot.database, "telegram", channel.send_outbox, Limits())
+        try:
+            await sender.run_once()
+            reminder = fake.messages_to(601)[0]
+            assert "MDO &lt;ouderen&gt;" in reminder["text"] and "Komt u?" in reminder["text"]
+            keyboard = [row[0] for row in reminder["reply_markup"]["inline_keyboard"]]
+            assert [b["text"] for b in keyboard] == ["Ik kom", "Ik kom niet", "Misschien"]
+            assert all(len(b["callback_data"].encode()) <= 64 for b in keyboard)  # Telegram's limit
+            fake.push_button(601, keyboard[0]["callback_data"])
+            await asyncio.to_thread(fake.wait_for, lambda f: len(f.messages_to(601)) >= 2)
+            assert "Genoteerd: u komt naar MDO &lt;ouderen&gt;" in fake.messages_to(601)[1]["text"]
+        finally:
+            await channel.stop()
+
+    with FakeTelegram() as fake:
+        run(scenario(fake))
+    with bot.database.session() as session:
+        assert [r.answer for r in session.scalars(select(Rsvp))] == ["yes"]

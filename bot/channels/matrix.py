@@ -36,7 +36,7 @@ from nio.crypto import ENCRYPTION_ENABLED
 
 from bot.channels import state
 from bot.delivery import SendResult
-from bot.messages import Incoming, Outgoing
+from bot.messages import Button, Incoming, Outgoing
 
 log = logging.getLogger(__name__)
 
@@ -168,8 +168,11 @@ class MatrixChannel:
         replies = await asyncio.to_thread(self.core.handle, incoming)
         for out in replies:
             await self.send(out)
-        state.save(self.database, self.name, f"buttons:{room.room_id}",
-                   [b.value for b in replies[-1].buttons] if replies else [])
+        self._remember_buttons(room.room_id, replies[-1].buttons if replies else [])
+
+    def _remember_buttons(self, room_id: str, buttons: list[Button]) -> None:
+        """A number typed next in this room presses one of these (also after a restart)."""
+        state.save(self.database, self.name, f"buttons:{room_id}", [b.value for b in buttons])
 
     # --- outgoing ----------------------------------------------------------------------------------
 
@@ -191,8 +194,13 @@ class MatrixChannel:
                 return
             await asyncio.sleep(result.retry_after if result.retry_after is not None else 0.5 * (attempt + 1))
 
-    async def send_outbox(self, chat_id: str, text: str) -> SendResult:
-        return await self._send_once(chat_id, self.render(Outgoing(channel=self.name, chat_id=chat_id, text=text)))
+    async def send_outbox(self, chat_id: str, text: str, buttons: list[Button] | None = None) -> SendResult:
+        """One outbox message; numbered options when it has buttons (an RSVP), answered by number."""
+        out = Outgoing(channel=self.name, chat_id=chat_id, text=text, buttons=buttons or [])
+        result = await self._send_once(chat_id, self.render(out))
+        if result.ok and out.buttons:
+            self._remember_buttons(chat_id, out.buttons)
+        return result
 
     async def _send_once(self, room_id: str, content: dict) -> SendResult:
         response = await self.client.room_send(room_id, "m.room.message", content, ignore_unverified_devices=True)

@@ -22,7 +22,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from bot.delivery import SendResult
-from bot.messages import Incoming, Outgoing
+from bot.messages import Button, Incoming, Outgoing
 
 log = logging.getLogger(__name__)
 MAX_LENGTH = 4096
@@ -121,11 +121,15 @@ class TelegramChannel:
 
     # --- outgoing ----------------------------------------------------------------------------------
 
+    @staticmethod
+    def keyboard(buttons: list[Button]) -> InlineKeyboardMarkup | None:
+        return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.value)]
+                                     for b in buttons]) if buttons else None
+
     async def send(self, out: Outgoing) -> None:
         """An interactive reply: sent now, retried briefly on 429/5xx."""
         chunks = split_text(out.text)
-        keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.value)]
-                                         for b in out.buttons]) if out.buttons else None
+        keyboard = self.keyboard(out.buttons)
         for n, chunk in enumerate(chunks):
             markup = keyboard if n == len(chunks) - 1 else None
             for attempt in range(3):
@@ -134,11 +138,13 @@ class TelegramChannel:
                     break
                 await asyncio.sleep(result.retry_after if result.retry_after is not None else 0.5 * (attempt + 1))
 
-    async def send_outbox(self, chat_id: str, text: str) -> SendResult:
-        """One outbox message (a broadcast or reminder); the sender decides about retries."""
+    async def send_outbox(self, chat_id: str, text: str, buttons: list[Button] | None = None) -> SendResult:
+        """One outbox message (a broadcast or reminder, buttons under its last part); the sender
+        decides about retries."""
         result = SendResult(ok=True)
-        for chunk in split_text(text):
-            result = await self._send_once(chat_id, chunk, None)
+        chunks = split_text(text)
+        for n, chunk in enumerate(chunks):
+            result = await self._send_once(chat_id, chunk, self.keyboard(buttons) if n == len(chunks) - 1 else None)
             if not result.ok:
                 return result
         return result

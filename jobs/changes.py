@@ -1,0 +1,133 @@
+"""Changes to the agenda, the same for the CLI and the coordinator's chat: add a series or a deadline,
+cancel or move one occurrence, mark a deadline done, set a series' participants.
+
+Each change bumps the agenda revision (the scheduler resyncs its jobs when it sees it move) and,
+for a cancelled or moved occurrence, tells whoever already got a reminder for it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from bot.errors import WijkbotError
+from jobs.agenda import Occurrence, bump_revision, occurrence_at, validate_series, zone
+from jobs.models import Deadline, MeetingSeries, SeriesException, SeriesParticipant
+from jobs.participants import resolve
+from jobs.reminders import lead_times, notify_change
+from jobs.rsvp import clear
+
+AUDIENCES = ("residents", "professionals", "all")
+
+
+def add_series(session: Session, *, title: str, rrule: str, start_local: str, duration_minutes: int, now: datetime,
+               location: str | None = None, audience: str = "professionals", remind: list[str] | None = None,
+               timezone: str = "Europe/Amsterdam", skip_holidays: bool = False,
+               participants: list[str] | None = None) -> MeetingSeries:
+    title = " ".join(title.split())
+    if not title or len(title) > 300:
+        raise WijkbotError("a meeting needs a title of at most 300 characters")
+    if audience not in AUDIENCES:
+        raise WijkbotError(f"audience must be one of: {', '.join(AUDIENCES)}")
+    if duration_minutes < 1:
+        raise WijkbotError("a meeting lasts at least one minute")
+    validate_series(rrule, start_local, timezone, remind or [])
+    found = resolve(session, participants or [])
+    series = MeetingSeries(title=title, rrule=rrule, start_local=start_local, timezone=timezone,
+                           duration_minutes=duration_minutes, location=(location or "").strip() or None,
+                           audience=audience, remind=list(remind or []), skip_holidays=skip_holidays, created_at=now)
+    session.add(series)
+    session.flush()
+    for p in found:
+        p.series_id = series.id
+        session.add(p)
+    bump_revision(session)
+    return series
+
+
+def set_participants(session: Session, series: MeetingSeries, add: list[str], remove: list[str]) -> list:
+    """Add and remove participants (the same entry forms as `resolve`); returns the new list."""
+    for p in resolve(session, remove):
+        session.execute(delete(SeriesParticipant).where(
+            SeriesParticipant.series_id == series.id,
+            SeriesParticipant.user_id == p.user_id if p.user_id is not None
+            else SeriesParticipant.organization_id == p.organization_id))
+    current = list(session.scalars(select(SeriesParticipant).where(SeriesParticipant.series_id == series.id)))
+    have = {(p.user_id, p.organization_id) for p in current}
+    for p in resolve(session, add):
+        if (p.user_id, p.organization_id) not in have:
+            p.series_id = series.id
+            session.add(p)
+            current.append(p)
+            have.add((p.user_id, p.organization_id))
+    bump_revision(session)
+    return current
+
+
+def add_deadline(session: Session, *, title: str, due: date, now: datetime, remind: list[str] | None = None,
+                 owners: str | None = None) -> Deadline:
+    title = " ".join(title.split())
+    if not title or len(title) > 300:
+        raise WijkbotError("a deadline needs a title of at most 300 characters")
+    try:
+        lead_times(remind)
+    except ValueError as exc:
+        raise WijkbotError(f"--remind: {exc}") from None
+    deadline = Deadline(title=title, due=due, remind=list(remind or []), owners=(owners or "").strip() or None,
+                        created_at=now)
+    session.add(deadline)
+    session.flush()
+    bump_revision(session)
+    return deadline
+
+
+def series_or_error(session: Session, series_id: int) -> MeetingSeries:
+    series = session.get(MeetingSeries, series_id)
+    if series is None:
+        raise WijkbotError(f"there is no series {series_id}")
+    return series
+
+
+def _exception(session: Session, occurrence: Occurrence) -> SeriesException:
+    row = session.scalar(select(SeriesException).where(SeriesException.series_id == occurrence.series_id,
+                                                        SeriesException.original_start == occurrence.original_start))
+    if row is None:
+        row = SeriesException(series_id=occurrence.series_id, original_start=occurrence.original_start)
+        session.add(row)
+    return row
+
+
+def cancel_occurrence(session: Session, series: MeetingSeries, occurrence: Occurrence, now: datetime) -> int:
+    """Cancel one occurrence; returns how many people who had a reminder are told."""
+    row = _exception(session, occurrence)
+    row.new_start, row.changed_at = None, now
+    clear(session, series.id, occurrence.original_start)
+    bump_revision(session)
+    return notify_change(session, series, occurrence, None, now)
+
+
+def move_occurrence(session: Session, series: MeetingSeries, occurrence: Occurrence, new_start: datetime,
+                    now: datetime) -> tuple[Occurrence, int]:
+    """Move one occurrence to a new aware start; returns the moved occurrence and how many were told."""
+    if new_start.tzinfo is None:
+        raise WijkbotError("the new start needs a time zone")
+    if new_start <= now:
+        raise WijkbotError("a meeting can only be moved to a time that is still ahead")
+    row = _exception(session, occurrence)
+    row.new_start, row.changed_at = new_start.astimezone(zone(series.timezone)), now
+    session.flush()
+    clear(session, series.id, occurrence.original_start)
+    bump_revision(session)
+    moved = occurrence_at(session, series, occurrence.original_start)
+    return moved, notify_change(session, series, occurrence, moved, now)
+
+
+def deadline_done(session: Session, deadline_id: int, now: datetime) -> Deadline:
+    deadline = session.get(Deadline, deadline_id)
+    if deadline is None:
+        raise WijkbotError(f"there is no deadline {deadline_id}")
+    deadline.done_at = deadline.done_at or now
+    bump_revision(session)
+    return deadline
