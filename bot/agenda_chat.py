@@ -115,12 +115,14 @@ class AgendaChat:
 
     def command(self, session: Session, rest: str, user: User, state: TriageState, now: datetime) -> list[Reply]:
         """`/agenda [nieuw|deadline|afzeggen|verplaatsen|klaar]`."""
-        action = WORDS.get(rest.strip().lower())
-        if action is None or not user.at_least("coordinator"):
-            if rest.strip() and not user.at_least("coordinator"):
-                return [(self.t["coordinator_only"], [])]
+        word = rest.strip().lower()
+        if not word:
             return self.listing(session, user, now)
-        return self.pressed(session, action, user, state, now)
+        if not user.at_least("coordinator"):
+            return [(self.t["coordinator_only"], [])]
+        if word not in WORDS:  # an unknown word: the agenda and the coordinator's buttons
+            return self.listing(session, user, now)
+        return self.pressed(session, WORDS[word], user, state, now)
 
     def pressed(self, session: Session, choice: str, user: User, state: TriageState, now: datetime) -> list[Reply]:
         """A button `agenda:<action>[:<argument>]`."""

@@ -170,11 +170,13 @@ def broadcast_status(session: Session, broadcast_id: int) -> BroadcastStatus:
 
 # --- the outbox, as used by a channel's sender ---------------------------------------------------------
 
-def due_messages(session: Session, channel: str, now: datetime, limit: int = 100) -> list[OutboxMessage]:
-    return list(session.scalars(
-        select(OutboxMessage).where(OutboxMessage.channel == channel, OutboxMessage.status == "queued",
-                                    OutboxMessage.next_attempt_at <= now)
-        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)))
+def due_messages(session: Session, channel: str, now: datetime, limit: int = 100,
+                 chat_id: str | None = None) -> list[OutboxMessage]:
+    query = select(OutboxMessage).where(OutboxMessage.channel == channel, OutboxMessage.status == "queued",
+                                        OutboxMessage.next_attempt_at <= now)
+    if chat_id is not None:
+        query = query.where(OutboxMessage.chat_id == chat_id)
+    return list(session.scalars(query.order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)))
 
 
 def mark_sent(session: Session, message_id: int, now: datetime) -> None:

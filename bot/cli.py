@@ -202,12 +202,15 @@ def _bot(ctx: click.Context):
 
 
 @main.command()
+@click.option("--user", "user", help="Chat as this console user (default: your login name), e.g. one given a "
+                                     "role with `wijkbot user role console NAME ...`.")
 @click.pass_context
-def chat(ctx: click.Context) -> None:
-    """Chat with Wijkbot in the console (the embedded default). Numbers answer the buttons."""
+def chat(ctx: click.Context, user: str | None) -> None:
+    """Chat with Wijkbot in the console (the embedded default). Numbers answer the buttons; reminders
+    and announcements for this user are shown between turns."""
     from bot.console import run_console
 
-    run_console(_bot(ctx))
+    run_console(_bot(ctx), user=user)
 
 
 @main.command("run")
@@ -289,9 +292,18 @@ def invite_create(ctx: click.Context, role: str, organization: str | None, expir
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--expires") from None
     now = datetime.now(UTC)
+    from jobs.participants import UnknownParticipants, resolve
+
     with _database(ctx).session() as session:
         code = create_invite(session, role, organization=organization, valid_for=valid_for, now=now)
         session.commit()
+        try:
+            resolve(session, [organization] if organization else [])
+        except UnknownParticipants as exc:  # still a valid invite: the organisation may join the map later
+            near = exc.problems[0][2]
+            click.echo(f"note: {organization!r} is not an organisation of the social map, so meetings for an "
+                       "organisation will not reach this person" + (f"; did you mean: {', '.join(near)}?" if near
+                                                                    else ""), err=True)
     if as_json:
         _json({"code": code, "role": role, "expires_at": (now + valid_for).isoformat()})
     else:

@@ -170,15 +170,19 @@ def occurrence_at(session: Session, series: MeetingSeries, original_start: datet
     return next((o for o in found if o.original_start == original_start), None)
 
 
+def _revision_row(session: Session) -> ChannelState | None:
+    return session.scalar(select(ChannelState).where(ChannelState.channel == "jobs", ChannelState.key == "revision"))
+
+
 def revision(session: Session) -> int:
     """A counter bumped by every change to the agenda: the scheduler resyncs its jobs when it moved."""
-    row = session.scalar(select(ChannelState).where(ChannelState.channel == "jobs", ChannelState.key == "revision"))
+    row = _revision_row(session)
     return int(row.value.get("v", 0)) if row else 0
 
 
 def bump_revision(session: Session) -> None:
     session.info["agenda_changed"] = True  # the chat's caller tells the scheduler after the commit
-    row = session.scalar(select(ChannelState).where(ChannelState.channel == "jobs", ChannelState.key == "revision"))
+    row = _revision_row(session)
     if row is None:
         session.add(ChannelState(channel="jobs", key="revision", value={"v": 1}))
     else:

@@ -8,6 +8,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from bot.models import Conversation, OutboxMessage, User
+from jobs.models import Rsvp
 from socialekaart.models import Service
 
 
@@ -45,11 +46,12 @@ def queue_freshness_reminder(session: Session, now: datetime, older_than: timede
 
 
 def apply_retention(session: Session, now: datetime, keep: timedelta) -> dict[str, int]:
-    """Delete conversation state older than `keep`; blank the text of old outbox messages (their keys
-    stay, so nothing is ever sent twice). Returns counts."""
+    """Delete conversation state older than `keep` and the RSVPs of meetings that long ago; blank the
+    text and buttons of old outbox messages (their keys stay, so nothing is ever sent twice)."""
     cutoff = now - keep
     conversations = session.execute(delete(Conversation).where(Conversation.updated_at < cutoff)).rowcount
+    rsvps = session.execute(delete(Rsvp).where(Rsvp.occurrence_start < cutoff)).rowcount
     outbox = session.execute(update(OutboxMessage).where(
         OutboxMessage.next_attempt_at < cutoff, OutboxMessage.status != "queued", OutboxMessage.text != "")
-        .values(text="")).rowcount
-    return {"conversations": conversations or 0, "outbox_texts": outbox or 0}
+        .values(text="", buttons=None)).rowcount
+    return {"conversations": conversations or 0, "rsvps": rsvps or 0, "outbox_texts": outbox or 0}

@@ -44,7 +44,7 @@ class Reminder:
     where: str | None
     kind: str  # meeting | deadline
     lead: str
-    item: str  # the scheduler job it belongs to: series:<id> | deadline:<id>
+    item: str  # what it is a reminder of: series:<id> | deadline:<id>
     occurrence: Occurrence | None = None
     owners: str | None = None
 
@@ -161,15 +161,13 @@ def may_attend(session: Session, series: MeetingSeries, user: User) -> bool:
         user, participants_of(session, series.id))
 
 
-def recipients(session: Session, audience: str = "professionals",
-               participants: list[SeriesParticipant] | None = None) -> list[User]:
-    """Users who subscribed to meeting reminders, in the audience's roles, reachable, not blocked,
-    and (when the series names participants) among them."""
-    users = session.scalars(
+def recipients(session: Session, audience: str = "professionals") -> list[User]:
+    """Users who subscribed to meeting reminders, in the audience's roles, reachable, not blocked
+    (a series' participants narrow these down: `takes_part`)."""
+    return list(session.scalars(
         select(User).join(Subscription, Subscription.user_id == User.id)
         .where(Subscription.topic == "meetings", User.role.in_(AUDIENCE_ROLES[audience]),
-               User.chat_id.is_not(None), User.blocked.is_(False)).order_by(User.id))
-    return [u for u in users if takes_part(u, participants or [])]
+               User.chat_id.is_not(None), User.blocked.is_(False)).order_by(User.id)))
 
 
 def rsvp_buttons(occurrence: Occurrence) -> list[dict]:
@@ -258,17 +256,17 @@ def reminder_prefix(series_id: int, start: datetime) -> str:
 
 def notify_change(session: Session, series: MeetingSeries, before: Occurrence, after: Occurrence | None,
                   now: datetime) -> int:
-    """An occurrence was cancelled (`after` None) or moved: reminders for it still waiting are
-    cancelled; whoever already heard of it (a reminder for its original or current time, or a notice
-    of an earlier move) is told. Returns how many notices were queued."""
+    """An occurrence was cancelled (`after` None) or moved: what is still waiting in the outbox about
+    it (reminders, an earlier move's notice) is cancelled; whoever was sent something about it (a
+    reminder for its original or current time, a notice) is told. Returns how many notices were queued."""
     prefixes = {reminder_prefix(series.id, before.start), reminder_prefix(series.id, before.original_start),
                 f"notice:series:{before.ref}:"}
     rows = [row for prefix in prefixes for row in session.scalars(select(OutboxMessage).where(
         OutboxMessage.idempotency_key.startswith(prefix, autoescape=True)))]
-    waiting = [r.id for r in rows if r.status == "queued" and r.idempotency_key.startswith("reminder:")]
-    session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(waiting)).values(status="cancelled", text=""))
-    told = {r.user_id for r in rows if r.status in ("sent", "queued") and r.user_id is not None
-            and (r.status == "sent" or r.idempotency_key.startswith("notice:"))}
+    waiting = [r.id for r in rows if r.status == "queued"]
+    session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(waiting))
+                    .values(status="cancelled", text="", buttons=None))
+    told = {r.user_id for r in rows if r.status == "sent" and r.user_id is not None}
     local = before.start.astimezone(zone(series.timezone))
     if after is None:
         text, kind, buttons = f"Gaat niet door: {series.title}, {dutch_when(local)}.", "cancel", None

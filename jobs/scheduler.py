@@ -129,12 +129,19 @@ class ReminderScheduler:
             self.scheduler.add_job(self.fire, DateTrigger(run_date=when), args=(when,), id=self.job_id(when),
                                    replace_existing=True)
 
-    def sync_jobs(self, loaded: Items | None = None) -> None:
-        """Derive every item's next reminder time, and so the jobs, from the database, from the
-        watermark on."""
+    def _load(self) -> tuple[int, Items]:
+        """The agenda revision, then every item: read together, so a change made after the load has a
+        revision the sweep has not seen yet."""
         with self.database.session() as session:
             current = revision(session)
-            loaded = loaded or items_in(session, None)
+            loaded = items_in(session, None)
+            session.expunge_all()
+        return current, loaded
+
+    def sync_jobs(self, loaded: tuple[int, Items] | None = None) -> None:
+        """Derive every item's next reminder time, and so the jobs, from the database, from the
+        watermark on."""
+        current, loaded = loaded or self._load()
         wanted = self.next_times(self.watermark() or self.clock.now(), loaded=loaded)
         with self._lock:
             gone = {item: None for item in self._next if item not in wanted}
@@ -171,10 +178,8 @@ class ReminderScheduler:
     def prepare(self) -> None:
         """The start-up work: catch up on what fell due while no scheduler ran, then derive the jobs
         (the series loaded once for both)."""
-        with self.database.session() as session:
-            loaded = items_in(session, None)
-            session.expunge_all()
-        self.run_due(loaded=loaded)
+        loaded = self._load()
+        self.run_due(loaded=loaded[1])
         self.sync_jobs(loaded)
 
     def start(self) -> None:

@@ -122,3 +122,34 @@ def test_cancel_and_move_one_occurrence_in_chat(bot):
     with bot.database.session() as session:
         starts = [o.start.isoformat() for o in upcoming(session, bot.clock.now(), 25)]
     assert starts == ["2026-12-17T15:30:00+01:00", "2026-12-22T10:00:00+01:00"]
+
+
+def test_the_console_shows_a_reminder_between_turns_and_a_number_answers_it(bot):
+    import io
+
+    from bot.broadcasts import subscribe
+    from bot.console import run_console
+    from jobs.changes import add_series
+    from jobs.models import Rsvp
+    from jobs.scheduler import ReminderScheduler
+
+    with bot.database.session() as session:
+        anna = User(channel="console", channel_user_id="anna", chat_id="anna", role="professional",
+                    created_at=bot.clock.now(), last_seen_at=bot.clock.now())
+        session.add(anna)
+        session.flush()
+        subscribe(session, anna, "meetings")
+        add_series(session, title="Netwerkbijeenkomst", rrule="FREQ=DAILY;COUNT=1", start_local="2026-12-02T10:00",
+                   duration_minutes=60, remind=["1d"], now=bot.clock.now())
+        session.commit()
+    assert ReminderScheduler(bot.database, bot.clock).run_due() == (1, 0)  # due now: 1 December 10:00
+    shown = io.StringIO()
+    run_console(bot, io.StringIO("1\n/stop\n"), shown, user="anna")
+    text = shown.getvalue()
+    assert "Herinnering: Netwerkbijeenkomst, woensdag 2 december om 10.00 uur. Komt u?" in text
+    assert "[1] Ik kom" in text and "Genoteerd: u komt naar Netwerkbijeenkomst" in text
+    with bot.database.session() as session:
+        assert session.scalar(select(Rsvp.answer)) == "yes"
+    shown = io.StringIO()
+    run_console(bot, io.StringIO("/stop\n"), shown, user="anna")
+    assert "Herinnering" not in shown.getvalue()  # shown once

@@ -129,4 +129,15 @@ def test_chat_reads_piped_stdin_like_the_run_command(tmp_path):
 
 def test_user_role_command(tmp_path):
     assert "professional" in out(wijkbot(tmp_path, "user", "role", "console", "anna", "professional"))
+    # chatting as that console user: a professional sees the "wie doet wat" answers with contact persons
+    assert "Wie doet wat" in out(wijkbot(tmp_path, "chat", "--user", "anna", stdin="wie doet schuldhulp?\n/stop\n"))
     assert wijkbot(tmp_path, "user", "role", "console", "anna", "king").returncode == 2
+
+
+def test_invite_create_prints_a_code_and_notes_an_organisation_not_on_the_map(tmp_path):
+    made = wijkbot(tmp_path, "invite", "create", "--role", "professional", "--organization", "Huisarts De Vlinderhof")
+    assert made.returncode == 0 and len(made.stdout.decode().strip()) == 9  # ABCD-EFGH
+    assert "did you mean: Huisartsenpraktijk De Vlinderhof" in made.stderr.decode()
+    exact = wijkbot(tmp_path, "invite", "create", "--role", "professional", "--organization",
+                    "Huisartsenpraktijk De Vlinderhof")
+    assert exact.returncode == 0 and exact.stderr.decode() == ""

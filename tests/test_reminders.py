@@ -110,6 +110,16 @@ def test_retention_deletes_old_conversations_and_freshness_reports_stale_service
     clock = FixedClock(local(2026, 12, 1, 10, 0))
     bot = Wijkbot(database, clock=clock, settings=settings, nlu=nlu)
     bot.handle(Incoming(channel="telegram", chat_id="old", user_id="old", text="ik heb schulden"))
+    from jobs.models import Rsvp
+
+    with database.session() as session:  # an answer to a meeting of that day
+        old = session.scalar(select(User).where(User.channel_user_id == "old"))
+        session.add(MeetingSeries(title="MDO", rrule="FREQ=WEEKLY", start_local="2026-12-01T14:00", duration_minutes=60,
+                                  created_at=clock.now()))
+        session.flush()
+        session.add(Rsvp(series_id=1, occurrence_start=clock.now() + timedelta(hours=3), user_id=old.id, answer="yes",
+                         answered_at=clock.now()))
+        session.commit()
     clock.advance(timedelta(days=20))
     bot.handle(Incoming(channel="telegram", chat_id="new", user_id="new", text="ik wil meer bewegen"))
     with database.session() as session:
@@ -119,7 +129,7 @@ def test_retention_deletes_old_conversations_and_freshness_reports_stale_service
     clock.advance(timedelta(days=15))  # 'old' is 35 days old, 'new' 15
     scheduler = ReminderScheduler(database, clock, settings)
     counts = scheduler.maintenance()
-    assert counts["conversations"] == 1
+    assert counts["conversations"] == 1 and counts["rsvps"] == 1
     from bot.models import Conversation
 
     with database.session() as session:

@@ -29,7 +29,7 @@ MAX_LENGTH = 4096
 COMMANDS = [
     ("start", "Begin"), ("help", "Uitleg"), ("opnieuw", "Nieuwe vraag"), ("stop", "Stoppen"),
     ("vergeet", "Wis alles over mij"), ("abonneren", "Berichten ontvangen"), ("afmelden", "Geen berichten meer"),
-    ("aanmelden", "Aanmelden met een code"), ("koppel", "Koppel uw andere app"),
+    ("aanmelden", "Aanmelden met een code"), ("koppel", "Koppel uw andere app"), ("agenda", "Wat staat er gepland"),
 ]
 
 
