@@ -1,5 +1,6 @@
 """The agenda in chat: `/agenda` for everyone, the RSVP buttons under reminders, and for the
-coordinator: add a meeting series or a deadline, cancel or move one occurrence, mark a deadline done.
+coordinator: add a meeting series or a deadline, cancel or move one occurrence, mark a deadline done,
+move it or cancel it.
 
 The coordinator is guided one question at a time (buttons where there are few answers, typed text
 for titles, dates and names), sees a preview and confirms; every question has a Stoppen button and
@@ -11,7 +12,7 @@ the core: a method returns replies, the core stores the state.
 from __future__ import annotations
 
 import calendar
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,7 +25,15 @@ from bot.models import User
 from intents.dates import DateNotUnderstood, parse_date, parse_when
 from intents.triage import Dialogue, TriageState
 from jobs.agenda import Occurrence, occurrence_at, parse_stamp, upcoming
-from jobs.changes import add_deadline, add_series, cancel_occurrence, deadline_done, move_occurrence
+from jobs.changes import (
+    add_deadline,
+    add_series,
+    cancel_deadline,
+    cancel_occurrence,
+    deadline_done,
+    move_deadline,
+    move_occurrence,
+)
 from jobs.models import Deadline, MeetingSeries
 from jobs.participants import UnknownParticipants, resolve, split_entries
 from jobs.reminders import dutch_day, dutch_when, rsvp_buttons
@@ -38,9 +47,9 @@ NTH = {1: "eerste", 2: "tweede", 3: "derde", 4: "vierde"}
 SHORT_DAYS = ("ma", "di", "wo", "do", "vr", "za", "zo")
 SHORT_MONTHS = ("jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec")
 VISIBLE_TO_RESIDENTS = ("residents", "all")
-MENU = ("new_meeting", "new_deadline", "cancel_meeting", "move_meeting", "deadline_done")
+MENU = ("new_meeting", "new_deadline", "cancel_meeting", "move_meeting", "deadline_change")
 WORDS = {"nieuw": "new_meeting", "overleg": "new_meeting", "deadline": "new_deadline", "afzeggen": "cancel_meeting",
-         "verplaatsen": "move_meeting", "klaar": "deadline_done"}
+         "verplaatsen": "move_meeting", "klaar": "deadline_done", "wijzigen": "deadline_change"}
 PICK_DAYS = 90
 PICK_MAX = 8
 
@@ -144,21 +153,11 @@ class AgendaChat:
         if action in ("cancel_meeting", "move_meeting"):
             state.__init__()
             return self._pick(session, now, "cancel" if action == "cancel_meeting" else "move")
-        if action == "deadline_done" and not arg:
+        if action in ("deadline_done", "deadline_change") and not arg:
             state.__init__()
-            open_deadlines = list(session.scalars(select(Deadline).where(Deadline.done_at.is_(None))
-                                                  .order_by(Deadline.due).limit(PICK_MAX)))
-            if not open_deadlines:
-                return [(self.t["agenda_no_deadlines"], [])]
-            return [(self.t["agenda_pick_done"], [
-                *(Button(label=f"{d.due:%d-%m-%Y} {d.title[:40]}", value=f"agenda:deadline_done:{d.id}")
-                  for d in open_deadlines), self._stop()])]
-        if action == "deadline_done":
-            deadline = session.get(Deadline, int(arg)) if arg.isdigit() else None
-            if deadline is None or deadline.done_at is not None:
-                return [(self.t["agenda_gone"], [])]
-            deadline_done(session, deadline.id, now)
-            return [(self.t["agenda_done"].format(title=deadline.title), [])]
+            return self._pick_deadline(session, action)
+        if action.startswith("deadline_"):
+            return self._deadline(session, action.removeprefix("deadline_"), arg, state, now)
         if action in ("pick_cancel", "pick_move", "do_cancel"):
             found = self._occurrence(session, arg)
             if found is None or found[1].start <= now:
@@ -243,7 +242,7 @@ class AgendaChat:
                                               self._stop()])]
             draft["start"] = when.replace(tzinfo=None).isoformat(timespec="minutes")
             return self._ask(state, "repeat")
-        if step == "dl_due":
+        if step in ("dl_due", "dl_move_to"):
             try:
                 due = parse_date(text, now.astimezone(LOCAL_TZ).date())
             except DateNotUnderstood as exc:
@@ -251,6 +250,15 @@ class AgendaChat:
             if due < now.astimezone(LOCAL_TZ).date():
                 return self._ask(state, step, self.t["agenda_past"])
             draft["due"] = due.isoformat()
+            if step == "dl_move_to":
+                deadline = session.get(Deadline, draft.get("id", 0))
+                if deadline is None or deadline.done_at is not None:
+                    state.__init__()
+                    return [(self.t["agenda_gone"], [])]
+                state.pending = "agenda_confirm_dl_move"
+                return [(self.t["agenda_confirm_dl_move"].format(title=deadline.title, before=self._day(deadline.due),
+                                                                 after=self._day(due)),
+                         [Button(label=self.b["agenda_yes_move"], value="agenda:deadline_do_move"), self._stop()])]
             return self._ask(state, "dl_remind")
         if step == "duration":
             try:
@@ -314,16 +322,15 @@ class AgendaChat:
             buttons.append(Button(label=b["remind_none"], value="agenda:remind:none"))
         elif step == "owners":
             text, buttons = self.t["agenda_ask_owners"], [Button(label=b["skip"], value="agenda:owners")]
-        else:  # title, when, dl_title, dl_due, move_to: typed
+        else:  # title, when, dl_title, dl_due, move_to, dl_move_to: typed
             text = self.t[f"agenda_ask_{step}"]
         return [((before + "\n\n" if before else "") + text, [*buttons, self._stop()])]
 
     def _preview(self, draft: dict) -> str:
         if draft["kind"] == "deadline":
-            due = datetime.fromisoformat(draft["due"])
             return self.t["agenda_preview_deadline"].format(
-                title=draft["title"], due=f"{dutch_day(due)} {due.year}", owners=draft.get("owners") or "-",
-                remind=remind_text(draft["remind"]))
+                title=draft["title"], due=self._day(date.fromisoformat(draft["due"])),
+                owners=draft.get("owners") or "-", remind=remind_text(draft["remind"]))
         start = datetime.fromisoformat(draft["start"]).replace(tzinfo=LOCAL_TZ)
         return self.t["agenda_preview_meeting"].format(
             title=draft["title"], when=f"{dutch_day(start)} {start.year} om {start:%H.%M} uur",
@@ -338,7 +345,7 @@ class AgendaChat:
         state.__init__()
         try:
             if draft["kind"] == "deadline":
-                item = add_deadline(session, title=draft["title"], due=datetime.fromisoformat(draft["due"]).date(),
+                item = add_deadline(session, title=draft["title"], due=date.fromisoformat(draft["due"]),
                                     remind=draft["remind"], owners=draft.get("owners"), now=now)
                 return [(self.t["agenda_saved_deadline"].format(title=item.title), [])]
             item = add_series(session, title=draft["title"], rrule=draft["rrule"], start_local=draft["start"],
@@ -366,6 +373,57 @@ class AgendaChat:
             options.append(("monthly_last", (f"FREQ=MONTHLY;BYDAY=-1{code}",
                                              b["repeat_monthly_last"].format(day=day_name))))
         return options
+
+    def _pick_deadline(self, session: Session, action: str) -> list[Reply]:
+        """The open deadlines as buttons: straight to done, or to the choice what to change."""
+        open_deadlines = list(session.scalars(select(Deadline).where(Deadline.done_at.is_(None))
+                                              .order_by(Deadline.due).limit(PICK_MAX)))
+        if not open_deadlines:
+            return [(self.t["agenda_no_deadlines"], [])]
+        then = "deadline_done" if action == "deadline_done" else "deadline_pick"
+        return [(self.t["agenda_pick_done" if action == "deadline_done" else "agenda_pick_deadline"], [
+            *(Button(label=f"{d.due:%d-%m-%Y} {d.title[:40]}", value=f"agenda:{then}:{d.id}") for d in open_deadlines),
+            self._stop()])]
+
+    def _deadline(self, session: Session, what: str, arg: str, state: TriageState, now: datetime) -> list[Reply]:
+        """One deadline: pick (what to do), done, move (ask the date), do_move, cancel (confirm), do_cancel."""
+        if what == "do_move":
+            if state.pending != "agenda_confirm_dl_move":
+                return [(self.t["agenda_gone"], [])]
+            arg, due = str(state.draft.get("id", "")), state.draft.get("due")
+        deadline = session.get(Deadline, int(arg)) if arg.isdigit() else None
+        if deadline is None or deadline.done_at is not None:
+            state.__init__()
+            return [(self.t["agenda_gone"], [])]
+        b, title = self.b, deadline.title
+        if what == "pick":
+            return [(self.t["agenda_deadline_what"].format(title=title, due=self._day(deadline.due)), [
+                Button(label=b["dl_done"], value=f"agenda:deadline_done:{deadline.id}"),
+                Button(label=b["dl_move"], value=f"agenda:deadline_move:{deadline.id}"),
+                Button(label=b["dl_cancel"], value=f"agenda:deadline_cancel:{deadline.id}"), self._stop()])]
+        if what == "done":
+            deadline_done(session, deadline.id, now)
+            return [(self.t["agenda_done"].format(title=title), [])]
+        if what == "move":
+            state.__init__()
+            state.draft = {"kind": "deadline_move", "id": deadline.id}
+            return self._ask(state, "dl_move_to")
+        if what == "do_move":
+            state.__init__()
+            moved, told = move_deadline(session, deadline.id, date.fromisoformat(due), now)
+            return [(self.t["agenda_dl_moved"].format(title=title, after=self._day(moved.due), told=told), [])]
+        if what == "cancel":
+            return [(self.t["agenda_confirm_dl_cancel"].format(title=title, due=self._day(deadline.due)), [
+                Button(label=b["agenda_yes_dl_cancel"], value=f"agenda:deadline_do_cancel:{deadline.id}"),
+                self._stop()])]
+        if what == "do_cancel":
+            _, told = cancel_deadline(session, deadline.id, now)
+            return [(self.t["agenda_dl_cancelled"].format(title=title, told=told), [])]
+        return [(self.t["agenda_gone"], [])]
+
+    @staticmethod
+    def _day(day: date) -> str:
+        return f"{dutch_day(day)} {day.year}"
 
     def _pick(self, session: Session, now: datetime, what: str) -> list[Reply]:
         items = [i for i in upcoming(session, now, PICK_DAYS) if i.kind == "meeting"][:PICK_MAX]

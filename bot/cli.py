@@ -612,6 +612,42 @@ def deadline_done(ctx, deadline_id: int):
     click.echo(f"deadline {deadline_id} is done")
 
 
+@deadline.command("move")
+@click.argument("deadline_id", type=int)
+@click.option("--due", required=True, help="The new date, YYYY-MM-DD.")
+@click.pass_context
+def deadline_move(ctx, deadline_id: int, due: str):
+    """Give a deadline another date; its reminders start again; whoever had one is told."""
+    from datetime import UTC, date, datetime
+
+    from jobs.changes import move_deadline
+
+    try:
+        due_date = date.fromisoformat(due)
+    except ValueError:
+        raise click.BadParameter(f"{due!r} is not a date such as 2027-10-01", param_hint="--due") from None
+    with _database(ctx).session() as session:
+        item, told = move_deadline(session, deadline_id, due_date, datetime.now(UTC))
+        session.commit()
+    click.echo(f"deadline {deadline_id} is now on {item.due.isoformat()}" + (f"; {told} people are told" if told
+                                                                             else ""))
+
+
+@deadline.command("cancel")
+@click.argument("deadline_id", type=int)
+@click.pass_context
+def deadline_cancel(ctx, deadline_id: int):
+    """Remove a deadline that no longer exists; whoever had a reminder for it is told."""
+    from datetime import UTC, datetime
+
+    from jobs.changes import cancel_deadline
+
+    with _database(ctx).session() as session:
+        title, told = cancel_deadline(session, deadline_id, datetime.now(UTC))
+        session.commit()
+    click.echo(f"deadline {deadline_id} ({title}) is cancelled" + (f"; {told} people are told" if told else ""))
+
+
 @agenda.command("export")
 @click.argument("path", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
 @click.pass_context

@@ -1,8 +1,8 @@
 """Changes to the agenda, the same for the CLI and the coordinator's chat: add a series or a deadline,
-cancel or move one occurrence, mark a deadline done, set a series' participants.
+cancel or move one occurrence, move, cancel or mark done a deadline, set a series' participants.
 
 Each change bumps the agenda revision (the scheduler resyncs its jobs when it sees it move) and,
-for a cancelled or moved occurrence, tells whoever already got a reminder for it.
+for a cancelled or moved occurrence or deadline, tells whoever already got a reminder for it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from bot.errors import WijkbotError
 from jobs.agenda import Occurrence, bump_revision, occurrence_at, validate_series, zone
 from jobs.models import Deadline, MeetingSeries, SeriesException, SeriesParticipant
 from jobs.participants import resolve
-from jobs.reminders import lead_times, notify_change
+from jobs.reminders import lead_times, notify_change, notify_deadline
 from jobs.rsvp import clear
 
 AUDIENCES = ("residents", "professionals", "all")
@@ -124,10 +124,40 @@ def move_occurrence(session: Session, series: MeetingSeries, occurrence: Occurre
     return moved, notify_change(session, series, occurrence, moved, now)
 
 
-def deadline_done(session: Session, deadline_id: int, now: datetime) -> Deadline:
+def deadline_or_error(session: Session, deadline_id: int, *, open_only: bool = False) -> Deadline:
     deadline = session.get(Deadline, deadline_id)
     if deadline is None:
         raise WijkbotError(f"there is no deadline {deadline_id}")
+    if open_only and deadline.done_at is not None:
+        raise WijkbotError(f"deadline {deadline_id} is done already")
+    return deadline
+
+
+def deadline_done(session: Session, deadline_id: int, now: datetime) -> Deadline:
+    deadline = deadline_or_error(session, deadline_id)
     deadline.done_at = deadline.done_at or now
     bump_revision(session)
     return deadline
+
+
+def move_deadline(session: Session, deadline_id: int, due: date, now: datetime) -> tuple[Deadline, int]:
+    """A new date: its reminders start again for that date; whoever had one is told. Returns the
+    deadline and how many are told."""
+    deadline = deadline_or_error(session, deadline_id, open_only=True)
+    if due == deadline.due:
+        return deadline, 0
+    told = notify_deadline(session, deadline, due, now)
+    deadline.due = due
+    bump_revision(session)
+    return deadline, told
+
+
+def cancel_deadline(session: Session, deadline_id: int, now: datetime) -> tuple[str, int]:
+    """The deadline no longer exists: it leaves the agenda; whoever had a reminder is told. Returns
+    its title and how many are told."""
+    deadline = deadline_or_error(session, deadline_id, open_only=True)
+    told = notify_deadline(session, deadline, None, now)
+    title = deadline.title
+    session.delete(deadline)
+    bump_revision(session)
+    return title, told

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -53,7 +53,7 @@ def dutch_when(when: datetime) -> str:
     return f"{DAYS[when.weekday()]} {when.day} {MONTHS[when.month - 1]} om {when:%H.%M} uur"
 
 
-def dutch_day(when: datetime) -> str:
+def dutch_day(when: date) -> str:
     return f"{DAYS[when.weekday()]} {when.day} {MONTHS[when.month - 1]}"
 
 
@@ -92,9 +92,14 @@ def deadline_reminders(deadline: Deadline, start: datetime, end: datetime) -> li
     for lead, delta in lead_times(deadline.remind):
         fire = (due - delta).astimezone(UTC)
         if start <= fire < end and fire >= deadline.created_at:
-            out.append(Reminder(f"reminder:deadline:{deadline.id}:{lead}", fire, due, deadline.title, None,
+            out.append(Reminder(f"{deadline_prefix(deadline)}{lead}", fire, due, deadline.title, None,
                                 "deadline", lead, f"deadline:{deadline.id}", owners=deadline.owners))
     return out
+
+
+def deadline_prefix(deadline: Deadline) -> str:
+    """The key prefix of a deadline's reminders; with the date, so a moved deadline is reminded again."""
+    return f"reminder:deadline:{deadline.id}:{deadline.due:%Y%m%d}:"
 
 
 def split_items(items: Iterable[str] | None) -> tuple[list[int] | None, list[int] | None]:
@@ -254,6 +259,26 @@ def reminder_prefix(series_id: int, start: datetime) -> str:
     return f"reminder:series:{series_id}:{start.astimezone(UTC):%Y%m%dT%H%M}:"
 
 
+def _notify(session: Session, prefixes: set[str], notice_key: str, text: str, buttons: list[dict] | None,
+            now: datetime) -> int:
+    """What waits in the outbox under these key prefixes is cancelled; whoever was sent something under
+    them gets `text` (key `notice_key` + the user). Returns how many notices were queued."""
+    rows = [row for prefix in prefixes for row in session.scalars(select(OutboxMessage).where(
+        OutboxMessage.idempotency_key.startswith(prefix, autoescape=True)))]
+    session.execute(update(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in rows if r.status == "queued"]))
+                    .values(status="cancelled", text="", buttons=None))
+    told = {r.user_id for r in rows if r.status == "sent" and r.user_id is not None}
+    queued = 0
+    for user in session.scalars(select(User).where(User.id.in_(told), User.blocked.is_(False)).order_by(User.id)):
+        key = f"{notice_key}:user:{user.id}"
+        if existing_keys(session, [key]) or not user.chat_id:
+            continue
+        session.add(OutboxMessage(idempotency_key=key, user_id=user.id, channel=user.channel, chat_id=user.chat_id,
+                                  text=text, status="queued", next_attempt_at=now, buttons=buttons))
+        queued += 1
+    return queued
+
+
 def notify_change(session: Session, series: MeetingSeries, before: Occurrence, after: Occurrence | None,
                   now: datetime) -> int:
     """An occurrence was cancelled (`after` None) or moved: what is still waiting in the outbox about
@@ -261,27 +286,23 @@ def notify_change(session: Session, series: MeetingSeries, before: Occurrence, a
     reminder for its original or current time, a notice) is told. Returns how many notices were queued."""
     prefixes = {reminder_prefix(series.id, before.start), reminder_prefix(series.id, before.original_start),
                 f"notice:series:{before.ref}:"}
-    rows = [row for prefix in prefixes for row in session.scalars(select(OutboxMessage).where(
-        OutboxMessage.idempotency_key.startswith(prefix, autoescape=True)))]
-    waiting = [r.id for r in rows if r.status == "queued"]
-    session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(waiting))
-                    .values(status="cancelled", text="", buttons=None))
-    told = {r.user_id for r in rows if r.status == "sent" and r.user_id is not None}
     local = before.start.astimezone(zone(series.timezone))
     if after is None:
-        text, kind, buttons = f"Gaat niet door: {series.title}, {dutch_when(local)}.", "cancel", None
-    else:
-        new = after.start.astimezone(zone(series.timezone))
-        text = f"Verplaatst: {series.title} is nu {dutch_when(new)} (was {dutch_when(local)})."
-        text += f" Plaats: {series.location}." if series.location else ""
-        text += " Komt u?"
-        kind, buttons = f"move:{occurrence_stamp(new)}", rsvp_buttons(after)
-    queued = 0
-    for user in session.scalars(select(User).where(User.id.in_(told), User.blocked.is_(False)).order_by(User.id)):
-        key = f"notice:series:{before.ref}:{kind}:user:{user.id}"
-        if existing_keys(session, [key]) or not user.chat_id:
-            continue
-        session.add(OutboxMessage(idempotency_key=key, user_id=user.id, channel=user.channel, chat_id=user.chat_id,
-                                  text=text, status="queued", next_attempt_at=now, buttons=buttons))
-        queued += 1
-    return queued
+        return _notify(session, prefixes, f"notice:series:{before.ref}:cancel",
+                       f"Gaat niet door: {series.title}, {dutch_when(local)}.", None, now)
+    new = after.start.astimezone(zone(series.timezone))
+    text = f"Verplaatst: {series.title} is nu {dutch_when(new)} (was {dutch_when(local)})."
+    text += f" Plaats: {series.location}." if series.location else ""
+    return _notify(session, prefixes, f"notice:series:{before.ref}:move:{occurrence_stamp(new)}",
+                   text + " Komt u?", rsvp_buttons(after), now)
+
+
+def notify_deadline(session: Session, deadline: Deadline, new_due: date | None, now: datetime) -> int:
+    """A deadline moved to `new_due` or cancelled (None): the same as for a meeting."""
+    prefixes = {deadline_prefix(deadline), f"notice:deadline:{deadline.id}:"}
+    if new_due is None:
+        return _notify(session, prefixes, f"notice:deadline:{deadline.id}:{deadline.due:%Y%m%d}:cancel",
+                       f"Vervalt: deadline {deadline.title} op {dutch_day(deadline.due)}.", None, now)
+    return _notify(session, prefixes, f"notice:deadline:{deadline.id}:{new_due:%Y%m%d}:move",
+                   f"Verschoven: deadline {deadline.title} is nu op {dutch_day(new_due)} "
+                   f"(was {dutch_day(deadline.due)}).", None, now)

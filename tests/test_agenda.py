@@ -50,8 +50,15 @@ def test_deadlines_and_done(tmp_path):
     items = upcoming(tmp_path, "2027-09-01", 30)
     assert [(i["kind"], i["title"], i["start"]) for i in items] == [
         ("deadline", "Wijkplan 2027 indienen", "2027-09-15T00:00:00+02:00")]
+    out(wijkbot(tmp_path, "agenda", "deadline", "move", "1", "--due", "2027-09-22"))
+    assert [i["start"] for i in upcoming(tmp_path, "2027-09-01", 30)] == ["2027-09-22T00:00:00+02:00"]
     out(wijkbot(tmp_path, "agenda", "deadline", "done", "1"))
     assert upcoming(tmp_path, "2027-09-01", 30) == []
+    bad = wijkbot(tmp_path, "agenda", "deadline", "cancel", "1")
+    assert bad.returncode == 1 and "done already" in bad.stderr.decode()
+    out(wijkbot(tmp_path, "agenda", "deadline", "add", "--title", "Subsidie", "--due", "2027-11-01"))
+    assert "cancelled" in out(wijkbot(tmp_path, "agenda", "deadline", "cancel", "2"))
+    assert upcoming(tmp_path, "2027-10-01", 60) == []
 
 
 def test_bad_agenda_input_is_one_clear_line(tmp_path):

@@ -153,3 +153,31 @@ def test_the_console_shows_a_reminder_between_turns_and_a_number_answers_it(bot)
     shown = io.StringIO()
     run_console(bot, io.StringIO("/stop\n"), shown, user="anna")
     assert "Herinnering" not in shown.getvalue()  # shown once
+
+
+def test_a_deadline_moved_and_cancelled_in_chat(bot):
+    from jobs.changes import add_deadline
+
+    make_coordinator(bot)
+    with bot.database.session() as session:
+        add_deadline(session, title="Wijkplan 2027 indienen", due=date(2027, 9, 15), remind=["7d"], now=bot.clock.now())
+        session.commit()
+    menu = chat(bot, "/agenda")
+    assert "agenda:deadline_change" in values(menu)
+    pick = chat(bot, button="agenda:deadline_change")
+    what = chat(bot, button=values(pick)[0])
+    assert "Wat wilt u doen met deadline Wijkplan 2027 indienen (woensdag 15 september 2027)?" in what.text
+    assert [b.label for b in what.buttons] == ["Klaar", "Andere datum", "Vervalt", "Stoppen"]
+    assert "nieuwe datum" in chat(bot, button=what.buttons[1].value).text
+    confirm = chat(bot, "1 oktober 2027")
+    assert "gaat van woensdag 15 september 2027 naar vrijdag 1 oktober 2027" in confirm.text
+    assert "is nu op vrijdag 1 oktober 2027" in chat(bot, button="agenda:deadline_do_move").text
+    with bot.database.session() as session:
+        assert session.scalar(select(Deadline.due)) == date(2027, 10, 1)
+    what = chat(bot, button=values(chat(bot, "/agenda wijzigen"))[0])
+    sure = chat(bot, button=what.buttons[2].value)
+    assert "Weet u het zeker? Deadline Wijkplan 2027 indienen (vrijdag 1 oktober 2027) vervalt dan" in sure.text
+    assert "vervalt" in chat(bot, button=values(sure)[0]).text
+    with bot.database.session() as session:
+        assert session.scalar(select(Deadline)) is None
+    assert "staat niet meer op de agenda" in chat(bot, button=values(sure)[0]).text  # pressed twice

@@ -393,3 +393,34 @@ def test_apscheduler_fires_jobs_with_deterministic_ids_and_picks_up_changes(data
 
     asyncio.run(scenario())
     assert len(reminders(database)) == 1
+
+
+def test_a_moved_deadline_is_reminded_again_for_its_new_date_and_a_cancelled_one_is_gone(database):
+    from jobs.changes import cancel_deadline, move_deadline
+
+    clock = FixedClock(local(2027, 9, 8, 9, 0))  # 7 days before the wijkplan deadline
+    setup(database, clock)
+    scheduler = ReminderScheduler(database, clock)
+    assert scheduler.run_due() == (2, 0)
+    with database.session() as session:
+        for row in session.scalars(select(OutboxMessage)):
+            row.status = "sent"  # delivered
+        moved, told = move_deadline(session, 1, date(2027, 10, 1), clock.now())
+        session.commit()
+    assert told == 2 and moved.due == date(2027, 10, 1)
+    notices = [r.text for r in reminders_and_more(database) if r.idempotency_key.startswith("notice:deadline:")]
+    assert notices == ["Verschoven: deadline Wijkplan 2027 indienen is nu op vrijdag 1 oktober "
+                       "(was woensdag 15 september)."] * 2
+    clock.set(local(2027, 9, 24, 9, 0))  # 7 days before the new date: reminded again
+    assert scheduler.run_due() == (2, 4)  # (the MDO of 14 September passed meanwhile: its 2 x 2 dropped)
+    assert "vrijdag 1 oktober" in reminders(database)[-1].text
+    with database.session() as session:
+        for row in session.scalars(select(OutboxMessage)):
+            row.status = "sent"
+        title, told = cancel_deadline(session, 1, clock.now())
+        session.commit()
+    assert (title, told) == ("Wijkplan 2027 indienen", 2)
+    assert "Vervalt: deadline Wijkplan 2027 indienen op vrijdag 1 oktober." in [
+        r.text for r in reminders_and_more(database)]
+    clock.set(local(2027, 9, 30, 9, 0))
+    assert scheduler.run_due() == (0, 0)  # its 1d reminder is gone with it
