@@ -123,7 +123,7 @@ class AgendaChat:
     # --- the coordinator ---------------------------------------------------------------------------
 
     def command(self, session: Session, rest: str, user: User, state: TriageState, now: datetime) -> list[Reply]:
-        """`/agenda [nieuw|deadline|afzeggen|verplaatsen|klaar]`."""
+        """`/agenda [nieuw|deadline|afzeggen|verplaatsen|wijzigen|klaar]`; the agenda itself without a word."""
         word = rest.strip().lower()
         if not word:
             return self.listing(session, user, now)
