@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot.errors import WijkbotError
-from bot.models import AUDIENCES, ROLES, TOPICS, Broadcast, Invite, OutboxMessage, Subscription, User
+from bot.models import AUDIENCE_ROLES, AUDIENCES, ROLES, TOPICS, Broadcast, Invite, OutboxMessage, Subscription, User
 
 AUDIENCE_NAMES = {"residents": "Bewoners", "professionals": "Professionals", "all": "Iedereen"}  # as people see them
 MAX_ATTEMPTS = 8
@@ -130,8 +130,7 @@ def create_broadcast(session: Session, text: str, audience: str, topic: str, *, 
                           created_at=now)
     session.add(broadcast)
     session.flush()
-    roles = {"residents": ("resident",), "professionals": ("professional", "coordinator", "admin"),
-             "all": ROLES}[audience]
+    roles = AUDIENCE_ROLES[audience]
     recipients = session.scalars(
         select(User).join(Subscription, Subscription.user_id == User.id)
         .where(Subscription.topic == topic, User.role.in_(roles), User.chat_id.is_not(None),

@@ -75,6 +75,8 @@ class UsageStat(Base):
 
 TOPICS = ("events", "wijknieuws", "meetings")
 AUDIENCES = ("residents", "professionals", "all")
+AUDIENCE_ROLES = {"residents": ("resident",), "professionals": ("professional", "coordinator", "admin"),
+                  "all": ROLES}  # who an audience is
 
 
 class Invite(Base):

@@ -81,6 +81,11 @@ def validate_series(rrule: str, start_local: str, tz: str, remind: list[str]) ->
         rrulestr(rrule, dtstart=first)
     except (ValueError, TypeError) as exc:
         raise WijkbotError(f"--rrule {rrule!r} is not an RFC 5545 rule: {exc}") from None
+    validate_leads(remind)
+
+
+def validate_leads(remind: list[str]) -> None:
+    """Lead times such as 7d, 1d, 2h; one clear line for the first that is not."""
     for lead in remind:
         try:
             parse_duration(lead)

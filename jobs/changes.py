@@ -13,22 +13,26 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bot.errors import WijkbotError
-from jobs.agenda import Occurrence, bump_revision, occurrence_at, validate_series, zone
+from bot.models import AUDIENCES
+from jobs.agenda import Occurrence, bump_revision, occurrence_at, validate_leads, validate_series, zone
 from jobs.models import Deadline, MeetingSeries, SeriesException, SeriesParticipant
 from jobs.participants import resolve
-from jobs.reminders import lead_times, notify_change, notify_deadline
+from jobs.reminders import notify_change, notify_deadline
 from jobs.rsvp import clear
 
-AUDIENCES = ("residents", "professionals", "all")
+
+def _title(text: str, what: str) -> str:
+    title = " ".join(text.split())
+    if not title or len(title) > 300:
+        raise WijkbotError(f"{what} needs a title of at most 300 characters")
+    return title
 
 
 def add_series(session: Session, *, title: str, rrule: str, start_local: str, duration_minutes: int, now: datetime,
                location: str | None = None, audience: str = "professionals", remind: list[str] | None = None,
                timezone: str = "Europe/Amsterdam", skip_holidays: bool = False,
                participants: list[str] | None = None) -> MeetingSeries:
-    title = " ".join(title.split())
-    if not title or len(title) > 300:
-        raise WijkbotError("a meeting needs a title of at most 300 characters")
+    title = _title(title, "a meeting")
     if audience not in AUDIENCES:
         raise WijkbotError(f"audience must be one of: {', '.join(AUDIENCES)}")
     if duration_minutes < 1:
@@ -68,13 +72,8 @@ def set_participants(session: Session, series: MeetingSeries, add: list[str], re
 
 def add_deadline(session: Session, *, title: str, due: date, now: datetime, remind: list[str] | None = None,
                  owners: str | None = None) -> Deadline:
-    title = " ".join(title.split())
-    if not title or len(title) > 300:
-        raise WijkbotError("a deadline needs a title of at most 300 characters")
-    try:
-        lead_times(remind)
-    except ValueError as exc:
-        raise WijkbotError(f"--remind: {exc}") from None
+    title = _title(title, "a deadline")
+    validate_leads(remind or [])
     deadline = Deadline(title=title, due=due, remind=list(remind or []), owners=(owners or "").strip() or None,
                         created_at=now)
     session.add(deadline)

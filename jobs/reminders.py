@@ -20,15 +20,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.clock import parse_duration
-from bot.models import ROLES, OutboxMessage, Subscription, User, count_usage
+from bot.models import AUDIENCE_ROLES, OutboxMessage, Subscription, User, count_usage
 from jobs.agenda import Occurrence, exceptions_by_series, occurrence_stamp, series_occurrences, zone
 from jobs.models import Deadline, MeetingSeries, SeriesParticipant
 from jobs.participants import participants_of, takes_part
 
 LATE_AFTER = timedelta(minutes=10)  # a reminder sent more than this after its time says it is late
 DEADLINE_TIME = time(9, 0)  # deadline reminders go out at 09:00 local
-AUDIENCE_ROLES = {"residents": ("resident",), "professionals": ("professional", "coordinator", "admin"),
-                  "all": ROLES}
 DAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
 MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober",
           "november", "december")
@@ -72,10 +70,9 @@ def _fires(series: MeetingSeries, exceptions: list, start: datetime, end: dateti
         return
     longest = max(d for _, d in leads)
     for occ in series_occurrences(series, exceptions, start, end + longest):
-        not_before = occ.changed_at or series.created_at
         for lead, delta in leads:
             fire = (occ.start - delta).astimezone(UTC)
-            if start <= fire < end and fire >= not_before:
+            if start <= fire < end and (occ.changed_at is None or fire >= occ.changed_at):  # nor from before a move
                 yield fire, occ, lead
 
 
