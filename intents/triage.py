@@ -137,12 +137,12 @@ def dialogue() -> Dialogue:
     return Dialogue.load()
 
 
-def triage_message(text: str, index=None) -> dict:
-    """One message, stateless: what `wijkbot triage --json` prints."""
+def triage_message(text: str, index=None, now=None) -> dict:
+    """One message, stateless: what `wijkbot triage --json` prints. `now` is when it was sent."""
     from intents.nlu import default_nlu
     from intents.safety import safety
 
-    found = safety().check(text)
+    found = safety().check(text, now=now)
     parse = default_nlu().parse(text)
     if found:
         stream = ESCALATION_STREAM[found.escalate_to]
