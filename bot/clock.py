@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from datetime import UTC, date, datetime, timedelta
+from functools import cache, lru_cache
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -44,6 +44,21 @@ class FixedClock:
 
 def to_local(when: datetime) -> datetime:
     return when.astimezone(LOCAL_TZ)
+
+
+@cache
+def dutch_holidays(year: int) -> frozenset[date]:
+    """The Dutch public holidays of a year (the `holidays` package)."""
+    import holidays
+
+    return frozenset(holidays.country_holidays("NL", years=year))
+
+
+def office_hours(when: datetime) -> bool:
+    """Whether GP practices are open: a working day (Monday to Friday, not a public holiday), 08:00-17:00
+    in Europe/Amsterdam. Outside these hours urgent care is the huisartsenpost."""
+    local = when.astimezone(LOCAL_TZ)
+    return local.weekday() < 5 and 8 <= local.hour < 17 and local.date() not in dutch_holidays(local.year)
 
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(m|min|h|u|d|w)\s*$", re.IGNORECASE)

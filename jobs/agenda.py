@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache, lru_cache
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import rrulestr
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.clock import parse_duration
+from bot.clock import dutch_holidays, parse_duration
 from bot.errors import WijkbotError
 from bot.models import ChannelState
 from jobs.models import Deadline, MeetingSeries, SeriesException
@@ -53,13 +53,6 @@ def occurrence_stamp(when: datetime) -> str:
 
 def parse_stamp(text: str) -> datetime:
     return datetime.strptime(text, "%Y%m%dT%H%MZ").replace(tzinfo=UTC)
-
-
-@cache
-def dutch_holidays(year: int) -> frozenset[date]:
-    import holidays
-
-    return frozenset(holidays.country_holidays("NL", years=year))
 
 
 def zone(name: str) -> ZoneInfo:
