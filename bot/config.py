@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 
@@ -13,6 +14,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WIJKBOT_", env_file=".env", extra="ignore")
 
     data_dir: Path = Field(default=Path("data"), description="Where the embedded SQLite database lives")
+    cache_dir: Path = Field(default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+                            / "wijkbot", description="Models derived from the shipped data (shared by every data dir)")
     database_url: str | None = Field(
         default=None, description="Any SQLAlchemy URL; default: SQLite file in data_dir"
     )
@@ -29,6 +32,8 @@ class Settings(BaseSettings):
                                                       "accepted; empty accepts every invite")
     broadcast_rate: float = Field(default=25.0, gt=0, description="Broadcast messages per second per channel")
     retention_days: int = Field(default=30, ge=1, description="Conversation state is deleted after this many days")
+    safety_followup_minutes: int = Field(default=10, ge=1, le=24 * 60,
+                                         description="An unanswered safety question gets the advice anyway after this")
     freshness_months: int = Field(default=6, ge=1, description="Services not checked for longer get reported")
     human_contact: str = Field(
         default="Wijkinformatiepunt De Vlinderhof, telefoon 053-5550000 (ma-vr 9-17 uur), "

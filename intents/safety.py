@@ -1,176 +1,293 @@
-"""Red-flag detection: runs first on every resident message, before anything else.
+"""Red flags: checked first on every typed message, before anything is interpreted.
 
-Patterns are data (``intents/data/redflags.yaml``). A message is normalised (folded words,
-'mn' -> 'mijn'), misspellings of red-flag words are corrected (rapidfuzz against the words the
-patterns use), known look-alikes ("ik lach me dood", "EHBO-cursus reanimeren") are blanked out, and
-then every flag's patterns are tried. The most urgent match wins: 112 > 113 > veilig-thuis >
-huisartsenpost. When in doubt, the patterns are written to escalate.
+The criteria are data (``intents/data/safety/``), organised as docs/safety.md lists them: each
+criterion is a sign, symptom or situation from a published source (NTS/ABCDE, 113's warning signs,
+Veilig Thuis' signs, the huisartsenpost's urgency), with the resource it needs and rules over word
+groups ("breathing" near "absent"). A message is
+
+1. tokenised in any script, typos and compounds included (``intents.terms``);
+2. searched for every word group at once; figures of speech ("ik ga dood van het lachen") are blanked;
+3. matched against the criteria: a *direct* rule is a clear sign, a *doubt* rule a partial one;
+4. put in context (``intents.context``): negated, historical, resolved or framed mentions (a course, a
+   talk, a what-if question) do not count; a joke turns a clear sign into a doubtful one;
+5. decided: the most urgent resource with a clear sign is escalated at once (112 > 113 > Veilig Thuis >
+   huisartsenpost); two different doubtful signs for one resource count as a clear one; otherwise a
+   doubtful sign, or the trained second opinion (``intents.safety_model``) being sure enough, makes
+   Wijkbot ask one direct safety question. Huisartsenpost signs count outside GP office hours only,
+   except clear ones, which in office hours send the resident to their own GP today.
+
+Nothing here logs or keeps message text: an :class:`Assessment` names criteria, never words.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from pathlib import Path
 
 import yaml
-from rapidfuzz import fuzz, process
 
-from bot.clock import LOCAL_TZ
-from intents.language import dutch, words
+from bot.clock import office_hours
+from intents import languages
+from intents.context import Context
+from intents.terms import TermSet, Tokens, Vocabulary, tokenize
 
-REDFLAGS = Path(__file__).with_name("data") / "redflags.yaml"
+log = logging.getLogger(__name__)
+DATA = Path(__file__).with_name("data") / "safety"
 PRIORITY = ("112", "113", "veilig-thuis", "huisartsenpost")
+KINDS = ("sign", "symptom", "situation")
+SUPPRESSING = frozenset({"negated", "historical", "resolved", "framed"})
+SOFTENING = frozenset({"joke", "mild"})  # a clear sign said as a joke or played down: ask instead
+LEVELS = {"direct": 1.0, "doubt": 0.5, "cue": 0.25}  # a rule's weight; per resource the criteria add up
+DIRECT, DOUBT = 1.0, 0.5  # escalate at DIRECT, ask at DOUBT
+UNLESS_WITHIN = 3
+ANSWER_WORDS = 8  # a reply to the safety question longer than this is not a plain yes or no
+REPLY_LANGUAGES = ("nl", "en", "tr", "ar", "pl", "uk")
+
+
+@dataclass(frozen=True)
+class Criterion:
+    id: str
+    resource: str
+    kind: str
+    criterion: str
+    source: str
+    within: int
+    direct: tuple[tuple[str, ...], ...]
+    doubt: tuple[tuple[str, ...], ...]
+    cue: tuple[tuple[str, ...], ...]
+    unless: tuple[str, ...]
+    examples: dict = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class Finding:
+    criterion: str
+    resource: str
+    level: str  # "direct" | "doubt" | "cue"
+    qualifiers: frozenset[str]
+    span: tuple[int, int]
+
+    @property
+    def counts(self) -> bool:
+        return not self.qualifiers & SUPPRESSING
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What the safety check decided about one message (no message text in here)."""
+
+    escalate_to: str | None  # escalate at once to this resource
+    check: str | None  # else: ask the direct safety question for this resource
+    flags: tuple[str, ...]  # the criteria that decided
+    language: str  # the language of the message, for the reply
+    about_other: bool  # the danger is someone else's
+    out_of_hours: bool
+    findings: tuple[Finding, ...] = ()
+    model: dict[str, float] = field(default_factory=dict)  # the second opinion's probabilities
 
 
 @dataclass(frozen=True)
 class Escalation:
-    escalate_to: str  # "112" | "113" | "veilig-thuis" | "huisartsenpost"
-    flag: str  # which red flag matched (an id from the data, never message text)
+    escalate_to: str
+    flag: str
     reply: str
 
 
-@dataclass(frozen=True)
-class _Flag:
-    id: str
-    escalate_to: str
-    patterns: tuple[re.Pattern, ...]
-    together: tuple[tuple[int, tuple[re.Pattern, ...]], ...]  # (within, word groups that must all occur)
-    when: tuple[re.Pattern, ...]  # if given, one of these must match too (e.g. outside office hours)
-    unless: tuple[re.Pattern, ...]
-
-    def fires(self, norm: str) -> bool:
-        hit = any(p.search(norm) for p in self.patterns) or any(
-            _near(norm, groups, within) for within, groups in self.together)
-        return (hit and (not self.when or any(w.search(norm) for w in self.when))
-                and not any(u.search(norm) for u in self.unless))
-
-
-def _positions(norm: str, group: re.Pattern) -> list[int]:
-    return [norm.count(" ", 0, m.start()) for m in group.finditer(norm)]
-
-
-def _near(norm: str, groups: tuple[re.Pattern, ...], within: int) -> bool:
-    """True when every group matches somewhere and all of them within a window of `within` words."""
-    positions = [_positions(norm, g) for g in groups]
-    if not all(positions):
-        return False
-    return any(all(any(abs(q - p) <= within for q in others) for others in positions[1:]) for p in positions[0])
-
-
-def _compile(pattern: str) -> re.Pattern:
-    """Compile one pattern. Syntax, over folded words separated by single spaces:
-    ``(a|b)`` alternatives, ``word*`` any word starting so, ``~`` up to 3 other words (``~6``: up to 6),
-    ``(group)?`` an optional group. A pattern matches whole words only."""
-    pieces = []
-    for part in _top_level_parts(pattern):
-        gap = re.fullmatch(r"~(\d*)", part)
-        if gap:
-            pieces.append(rf"(?:\S+ ){{0,{int(gap.group(1) or 3)}}}")
-        elif part.endswith(")?"):
-            pieces.append("(?:" + _inner(part[:-1]) + " )?")
-        else:
-            pieces.append(_inner(part) + " ")
-    return re.compile(r"(?<!\S)" + "".join(pieces))
-
-
-def _inner(part: str) -> str:
-    """One top-level piece: a word or an alternatives group, whose own words are separated by a space."""
-    return re.sub(r"\s+", " ", part).replace("*", r"\w*")
-
-
-def _top_level_parts(pattern: str) -> list[str]:
-    """Split on spaces outside parentheses: '(pijn op de borst|chest pain) nu' -> 2 parts."""
-    parts, depth, current = [], 0, ""
-    for char in pattern.strip():
-        depth += (char == "(") - (char == ")")
-        if char == " " and depth == 0:
-            if current:
-                parts.append(current)
-            current = ""
-        else:
-            current += char
-    if current:
-        parts.append(current)
-    return parts
-
-
-def _alternatives(group: list[str]) -> re.Pattern:
-    """One word group of a `together` rule: any of its words or phrases (same syntax as patterns)."""
-    return re.compile("|".join(f"(?:{_compile(str(w)).pattern})" for w in group))
-
-
-def _groups(rule) -> list[list]:
-    """A `together` rule is a list of word groups, or {within: N, all: [groups]}."""
-    return rule["all"] if isinstance(rule, dict) else rule
-
-
-def _rule(rule, within: int) -> tuple[int, tuple[re.Pattern, ...]]:
-    if isinstance(rule, dict):
-        within = int(rule.get("within", within))
-    return within, tuple(_alternatives(g) for g in _groups(rule))
+def _load(name: str):
+    return yaml.safe_load((DATA / name).read_text(encoding="utf-8"))
 
 
 class Safety:
-    def __init__(self, path: Path = REDFLAGS):
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        self.replies: dict[str, str] = data["replies"]
-        self.office_hours_reply: str = data["office_hours_reply"]
-        self.idioms = tuple(_compile(p) for p in data.get("idioms", []))
-        self.flags: list[_Flag] = []
-        vocabulary: set[str] = set()
-        for flag in data["flags"]:
-            if flag["escalate_to"] not in PRIORITY:
-                raise ValueError(f"red flag {flag['id']}: unknown escalate_to {flag['escalate_to']!r}")
-            self.flags.append(_Flag(
-                flag["id"], flag["escalate_to"],
-                tuple(_compile(p) for p in flag.get("patterns", [])),
-                tuple(_rule(rule, int(flag.get("within", 8))) for rule in flag.get("together", [])),
-                tuple(_compile(p) for p in flag.get("when", [])),
-                tuple(_compile(p) for p in flag.get("unless", [])),
-            ))
-            words_in_rules = (w for rule in flag.get("together", []) for g in _groups(rule) for w in g)
-            for p in [*flag.get("patterns", []), *words_in_rules, *data.get("idioms", [])]:
-                vocabulary.update(w for w in re.findall(r"[a-z]+", str(p)) if len(w) >= 5)
-        self.vocabulary = sorted(vocabulary)
-        self._vocab_set = frozenset(vocabulary)
+    def __init__(self, data_dir: Path = DATA, model=None):
+        words = yaml.safe_load((data_dir / "words.yaml").read_text(encoding="utf-8"))
+        criteria = yaml.safe_load((data_dir / "criteria.yaml").read_text(encoding="utf-8"))
+        context = yaml.safe_load((data_dir / "context.yaml").read_text(encoding="utf-8"))
+        self.texts = yaml.safe_load((data_dir / "replies.yaml").read_text(encoding="utf-8"))
+        self.terms = TermSet()
+        for name, patterns in words["groups"].items():
+            self.terms.add(name, patterns)
+        self.terms.add("_idiom", context.get("idioms", []))
+        self.terms.add("_after_hours", context.get("after_hours", []))
+        self.terms.add("_other", context.get("someone_else", []))
+        self.terms.add("_self", context.get("self", []))
+        self.context = Context(context, self.terms)
+        self.criteria = [self._criterion(c, words["groups"]) for c in criteria["criteria"]]
+        self.vocabulary = Vocabulary(self.terms.words())
+        self._answers = TermSet()
+        for kind, patterns in self.texts["answers"].items():
+            self._answers.add(kind, patterns)
+        self.resources = frozenset(PRIORITY)
+        self.model = model
+        self.model_weight = float(criteria.get("model_weight", 1.0))
 
-    def normalise(self, text: str) -> str:
-        nl = dutch()
+    @staticmethod
+    def _criterion(raw: dict, groups: dict) -> Criterion:
+        rules = {level: tuple(tuple(r) for r in raw.get(level, []) or []) for level in LEVELS}
+        unknown = {g.rstrip("@") for rs in rules.values() for r in rs for g in r} | set(raw.get("unless", []))
+        unknown -= set(groups)
+        if unknown or raw["resource"] not in PRIORITY or raw.get("kind", "sign") not in KINDS:
+            raise ValueError(f"criterion {raw['id']}: unknown word groups {sorted(unknown)} or resource/kind")
+        return Criterion(raw["id"], raw["resource"], raw.get("kind", "sign"), raw.get("criterion", ""),
+                         raw.get("source", ""), int(raw.get("within", 6)), rules["direct"], rules["doubt"],
+                         rules["cue"], tuple(raw.get("unless", [])), raw.get("examples", {}) or {})
+
+    # --- finding -----------------------------------------------------------------------------------
+
+    def findings(self, tokens: Tokens, found: dict) -> list[Finding]:
+        """Every rule that matches, once per rule: where it counts if it counts anywhere."""
         out = []
-        for tok in words(text[:5000]):
-            tok = nl.irregular.get(tok, tok)
-            if len(tok) >= 5 and tok not in self._vocab_set and not tok.isdigit() and not nl.is_dutch_word(tok):
-                best = process.extractOne(tok, self.vocabulary, scorer=fuzz.ratio, score_cutoff=84)
-                if best:
-                    tok = best[0]
-            out.append(tok)
-        return " " + " ".join(out) + " "
+        for criterion in self.criteria:
+            for level in LEVELS:
+                for rule in getattr(criterion, level):
+                    first = None
+                    for elements in _together(found, rule, criterion.within):
+                        if any(_near(found.get(g, ()), elements, UNLESS_WITHIN) for g in criterion.unless):
+                            continue
+                        span = (min(e[0] for e in elements), max(e[1] for e in elements))
+                        local = [e for e, g in zip(elements, rule, strict=True) if not g.endswith("@")]
+                        finding = Finding(criterion.id, criterion.resource, level,
+                                          self.context.qualify(tokens, found, local), span)
+                        first = first or finding
+                        if finding.counts:
+                            first = finding
+                            break
+                    if first:
+                        out.append(first)
+        return out
+
+    def assess(self, text: str, now: datetime | None = None) -> Assessment:
+        """Never raises on odd input; empty text is calm."""
+        if not text or not text.strip():
+            return Assessment(None, None, (), "nl", False, False)
+        tokens = tokenize(text, self.vocabulary)
+        found = self.terms.find(tokens)
+        idioms = found.get("_idiom", ())
+        if idioms:  # figures of speech hide the signs inside them, not the context around them
+            found = {name: spans if name.startswith("context:") else
+                     [s for s in spans if not any(i[0] <= s[0] and s[1] <= i[1] for i in idioms)]
+                     for name, spans in found.items()}
+        findings = self.findings(tokens, found)
+        after_hours = not office_hours(now) if now is not None else bool(found.get("_after_hours"))
+        model = self.model.predict(text) if self.model is not None else {}
+        weight: dict[str, dict[str, float]] = {}  # resource -> criterion -> weight
+        for f in findings:
+            w = LEVELS[f.level] / 2 if f.qualifiers & SOFTENING and f.level == "direct" else LEVELS[f.level]
+            if not f.counts or (f.resource == "huisartsenpost" and not after_hours and w < DIRECT):
+                continue
+            per = weight.setdefault(f.resource, {})
+            per[f.criterion] = max(per.get(f.criterion, 0.0), w)
+        rules = {r: sum(per.values()) for r, per in weight.items()}
+        escalate = next((r for r in PRIORITY if rules.get(r, 0.0) >= DIRECT), None)
+        # the second opinion is one more voter, worth at most a doubtful sign: alone it can ask, with a
+        # doubtful sign of the same resource it escalates; it never overrules a clear sign elsewhere
+        total = {r: rules.get(r, 0.0) + min(DOUBT, model.get(r, 0.0) * self.model_weight) for r in PRIORITY
+                 if r != "huisartsenpost" or after_hours or rules.get(r, 0.0)}
+        check = None
+        if escalate is None:
+            escalate = next((r for r in PRIORITY if rules.get(r, 0.0) >= DOUBT and total[r] >= DIRECT), None)
+        if escalate is None:
+            check = next((r for r in PRIORITY if total.get(r, 0.0) >= DOUBT), None)
+        decided = escalate or check
+        flags = tuple(sorted(weight.get(decided, {}), key=lambda c: -weight[decided][c])) if decided else ()
+        if decided and not flags:
+            flags = ("second_opinion",)
+        return Assessment(escalate, check, flags, languages.detect(text) if decided else "nl",
+                          bool(found.get("_other")) and not found.get("_self"), after_hours,
+                          tuple(findings), model)
 
     def check(self, text: str, now: datetime | None = None) -> Escalation | None:
-        """The escalation a message needs, or None. Never raises on odd input."""
-        if not text or not text.strip():
+        """The escalation a message needs at once, or None (a safety question is not an escalation)."""
+        found = self.assess(text, now)
+        if not found.escalate_to:
             return None
-        norm = self.normalise(text)
-        for idiom in self.idioms:
-            norm = idiom.sub(lambda m: "_ " * len(m.group(0).split()), norm)
-        found = [flag for flag in self.flags if flag.fires(norm)]
-        if not found:
-            return None
-        best = min(found, key=lambda f: PRIORITY.index(f.escalate_to))
-        reply = self.replies[best.escalate_to]
-        if best.escalate_to == "huisartsenpost" and now is not None and _office_hours(now):
-            reply = self.office_hours_reply
-        return Escalation(best.escalate_to, best.id, reply)
+        return Escalation(found.escalate_to, found.flags[0], self.reply(found.escalate_to, found.language, now))
+
+    # --- what to say ---------------------------------------------------------------------------------
+
+    def _text(self, section: str, key: str, language: str) -> str:
+        """Dutch, followed by the resident's own language when it is another (English for the rest)."""
+        texts = self.texts[section][key]
+        nl = texts["nl"].strip()
+        if language == "nl":
+            return nl
+        other = texts.get(language if language in REPLY_LANGUAGES else "en", texts["en"]).strip()
+        return f"{nl}\n\n{other}"
+
+    def reply(self, resource: str, language: str = "nl", now: datetime | None = None) -> str:
+        key = resource
+        if resource == "huisartsenpost" and now is not None and office_hours(now):
+            key = "own_gp_today"
+        return self._text("replies", key, language)
+
+    def question(self, resource: str, language: str = "nl", about_other: bool = False) -> str:
+        key = f"{resource}:other" if about_other and f"{resource}:other" in self.texts["questions"] else resource
+        return self._text("questions", key, language)
+
+    def button(self, key: str, language: str = "nl") -> str:
+        labels = self.texts["buttons"][key]
+        nl = labels["nl"]
+        other = labels.get(language if language in REPLY_LANGUAGES else "en", labels["en"])
+        return nl if language == "nl" or other == nl else f"{nl} / {other}"
+
+    def safe_text(self, language: str = "nl") -> str:
+        return self._text("texts", "safe", language)
+
+    def unanswered(self, language: str = "nl") -> str:
+        return self._text("texts", "unanswered", language)
+
+    def answer(self, text: str) -> str:
+        """A typed reply to the safety question: "no" only when it is short and clearly no, "yes" when it
+        says yes or shows doubt ("soms", "weet ik niet", "nee maar ..."), else "unclear" (no answer)."""
+        tokens = tokenize(text)
+        found = self._answers.find(tokens)
+        starts_no = any(start <= 1 for start, _ in found.get("no", ()))
+        if starts_no and len(tokens) <= ANSWER_WORDS and not found.get("worry"):
+            return "no"
+        if found.get("yes") or found.get("worry"):
+            return "yes" if len(tokens) <= ANSWER_WORDS or any(s <= 1 for s, _ in found.get("yes", ())) else "unclear"
+        return "unclear"
 
 
-def _office_hours(now: datetime) -> bool:
-    local = now.astimezone(LOCAL_TZ)
-    return local.weekday() < 5 and 8 <= local.hour < 17
+def _gap(a: tuple[int, int], b: tuple[int, int]) -> int:
+    return max(0, b[0] - a[1], a[0] - b[1])
+
+
+def _overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return a[0] < b[1] and b[0] < a[1] and a != b
+
+
+def _together(found: dict, groups, within: int):
+    """Each way (one per place of the first group) in which every group occurs within `within` words of
+    the first group's span: the spans chosen, one per group, no two overlapping (a compound word may
+    hold two groups: 'borstpijn'), none chosen twice. A group written 'name@' may be anywhere in the
+    message (who is involved is often said once, at the start)."""
+    names = [g.rstrip("@") for g in groups]
+    spans = [found.get(g) for g in names]
+    if not all(spans):
+        return
+    anywhere = [g.endswith("@") for g in groups]
+    for anchor in spans[0]:
+        chosen = [anchor]
+        for options, free in zip(spans[1:], anywhere[1:], strict=True):
+            fits = [s for s in options if (free or _gap(anchor, s) <= within) and s not in chosen[1:]
+                    and not any(_overlap(s, c) for c in chosen)]
+            if not fits:
+                break
+            chosen.append(min(fits, key=lambda s: _gap(anchor, s)))
+        else:
+            yield chosen
+
+
+def _near(spans, elements: list[tuple[int, int]], within: int) -> bool:
+    return any(_gap(s, e) <= within for s in spans for e in elements)
 
 
 @cache
 def safety() -> Safety:
-    return Safety()
+    """The process-wide safety check, with its trained second opinion (trained once, then cached)."""
+    from intents.safety_model import default_model
+
+    return Safety(model=default_model())

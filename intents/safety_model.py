@@ -1,0 +1,192 @@
+"""The trained second opinion of the safety check: a text classifier that catches paraphrases.
+
+It is trained on a large *generated* set, never on an evaluation set: thousands of messages composed from
+the criteria themselves (``intents/data/safety/``). Each criterion's rules are spelled out with words of
+their groups, in templates with people, times and pleas, and the words between them shuffled and padded;
+the same signs inside negation, history, courses and what-if framing, the figures of speech, and the
+ordinary questions the NLU is trained on make the calm side. The rules explain; the model sees the
+message as a bag of words, so it still notices signs that the rules' word windows and word order miss.
+
+spaCy's ``TextCatBOW`` (exclusive classes: calm, 112, 113, veilig-thuis, huisartsenpost) over the same
+word keys the rules use; fixed seed, trained at first use (about half a minute) and cached in the data
+directory keyed by a hash of the data, the generator and spaCy's version. ``intents.safety`` counts it as one more
+voter worth at most a doubtful sign: alone it can ask the safety question, with a doubtful sign of the same
+resource it escalates, and it never escalates on its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import random
+import tempfile
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from intents.terms import _split_top, tokenize
+
+log = logging.getLogger(__name__)
+LABELS = ("calm", "112", "113", "veilig-thuis", "huisartsenpost")
+SEED = 20261202
+EPOCHS = 8
+PER_CRITERION = 120  # generated messages per criterion (direct and doubt rules alike)
+GENERATOR_VERSION = "1"
+
+WHO = ["mijn vader", "mijn moeder", "mijn man", "mijn vrouw", "mijn zoon", "mijn dochter", "de buurman", "de buurvrouw",
+       "mijn vriendin", "mijn opa", "mijn oma", "mijn broer", "ik", "hij", "zij", "ons kind", "een collega", "my dad",
+       "my mum", "my friend", "my husband", "my wife", "my son", "I"]
+INTRO = ["", "", "hallo", "hoi", "goedemiddag", "sorry dat ik stoor", "ik weet niet of dit hier kan maar", "help",
+         "vraagje", "hi", "please help", "ik heb een vraag over de buurt maar eerst dit"]
+TIME = ["", "", "net", "nu", "sinds een uur", "vanavond", "al de hele dag", "sinds vanochtend", "ineens", "just now",
+        "right now", "sinds gisteren"]
+PLEA = ["", "", "wat moet ik doen", "help", "wat nu?", "is dit erg?", "ik weet het niet meer", "what should I do",
+        "kunnen jullie helpen", "moet ik iemand bellen?"]
+FILLER = ["en", "ook", "echt", "heel", "nu", "dan", "gewoon", "en toen", "maar", "zo", "best", "wel", "and", "really"]
+CALM_FRAMES = ["ik heb geen {sign}", "vorig jaar {sign}, nu gaat het goed", "jaren geleden {sign}",
+               "ik wil een cursus over {sign}", "wat moet je doen als iemand {sign}?",
+               "er is een voorlichtingsavond over {sign}",
+               "ik lees een boek over {sign}", "mijn moeder had ooit {sign}, nu is ze weer de oude",
+               "voor school maak ik een werkstuk over {sign}", "is er een EHBO cursus, bijvoorbeeld bij {sign}",
+               "{sign} haha grapje, ik zoek een sportclub", "what should you do if someone {sign}",
+               "we hadden een training over {sign}"]
+
+
+def _expand(pattern: str, rng: random.Random) -> str:
+    """One surface form of a term: an alternative chosen, an optional part sometimes, gaps filled."""
+    out = []
+    for part in _split_top(str(pattern)):
+        if part.startswith("~"):
+            out.extend(rng.sample(FILLER, rng.randint(0, 1)))
+            continue
+        optional = part.endswith(")?")
+        if optional and rng.random() < 0.5:
+            continue
+        inner = part[1:-2] if optional else part[1:-1] if part.startswith("(") and part.endswith(")") else part
+        choice = rng.choice(inner.split("|")) if part.startswith("(") else inner
+        out.append(choice.strip("*=").replace("*", ""))
+    return " ".join(w for w in out if w)
+
+
+def _sign(rule, groups: dict, rng: random.Random) -> str:
+    pieces = [_expand(rng.choice(groups[g.rstrip("@")]), rng) for g in rule]
+    if rng.random() < 0.3:
+        rng.shuffle(pieces)
+    glue = [rng.choice(["", "", rng.choice(FILLER)]) for _ in pieces]
+    return " ".join(f"{p} {g}".strip() for p, g in zip(pieces, glue, strict=True)).strip()
+
+
+def _message(sign: str, rng: random.Random) -> str:
+    parts = [rng.choice(INTRO), rng.choice(WHO), sign, rng.choice(TIME), rng.choice(PLEA)]
+    text = " ".join(p for p in parts if p)
+    return text.lower() if rng.random() < 0.5 else text
+
+
+def generate(data_dir: Path, ordinary: list[str], seed: int = SEED) -> list[tuple[str, str]]:
+    """The generated training set: (text, label) pairs."""
+    rng = random.Random(seed)
+    groups = yaml.safe_load((data_dir / "words.yaml").read_text(encoding="utf-8"))["groups"]
+    criteria = yaml.safe_load((data_dir / "criteria.yaml").read_text(encoding="utf-8"))["criteria"]
+    context = yaml.safe_load((data_dir / "context.yaml").read_text(encoding="utf-8"))
+    out: list[tuple[str, str]] = []
+    signs: list[str] = []
+    for criterion in criteria:
+        rules = [*(criterion.get("direct") or []), *(criterion.get("doubt") or [])]
+        if not rules:
+            continue
+        for _ in range(PER_CRITERION):
+            sign = _sign(rng.choice(rules), groups, rng)
+            signs.append(sign)
+            out.append((_message(sign, rng), criterion["resource"]))
+    for _ in range(len(signs) // 2):  # the same signs, meant otherwise
+        out.append((rng.choice(CALM_FRAMES).format(sign=rng.choice(signs)), "calm"))
+    out.extend((_expand(idiom, rng), "calm") for idiom in context.get("idioms", []) for _ in range(5))
+    out.extend((text, "calm") for text in ordinary)
+    rng.shuffle(out)
+    return out
+
+
+def _keys(text: str) -> str:
+    return " ".join(sorted(k for t in tokenize(text).items for k in t.keys)) or "_"
+
+
+class SafetyModel:
+    def __init__(self, nlp):
+        self.nlp = nlp
+
+    def predict(self, text: str) -> dict[str, float]:
+        """The probability of each resource (calm left out)."""
+        cats = self.nlp(_keys(text[:2000])).cats
+        return {label: float(cats[label]) for label in LABELS if label != "calm"}
+
+
+def _ordinary() -> list[str]:
+    from intents.nlu import TRAINING
+
+    texts = []
+    for path in TRAINING.values():
+        for items in yaml.safe_load(path.read_text(encoding="utf-8")).values():
+            texts.extend(str(t) for t in items or [])
+    return texts
+
+
+def _fingerprint(data_dir: Path) -> str:
+    import spacy
+
+    from intents.nlu import TRAINING
+
+    digest = hashlib.sha256(f"{spacy.__version__}/{SEED}/{EPOCHS}/{PER_CRITERION}/{GENERATOR_VERSION}".encode())
+    for path in sorted([*data_dir.glob("*.yaml"), *TRAINING.values()]):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def train(data_dir: Path):
+    import spacy
+    from spacy.training import Example
+    from spacy.util import fix_random_seed, minibatch
+
+    fix_random_seed(SEED)
+    rng = random.Random(SEED)
+    nlp = spacy.blank("nl")
+    textcat = nlp.add_pipe("textcat", config={"model": {
+        "@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True, "ngram_size": 2,
+        "no_output_layer": False, "length": 262144}})
+    for label in LABELS:
+        textcat.add_label(label)
+    examples = [Example.from_dict(nlp.make_doc(_keys(text)), {"cats": {x: float(x == label) for x in LABELS}})
+                for text, label in generate(data_dir, _ordinary())]
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(EPOCHS):
+        rng.shuffle(examples)
+        for batch in minibatch(examples, size=32):
+            nlp.update(batch, sgd=optimizer, drop=0.1)
+    return nlp
+
+
+def load_or_train(cache_dir: Path | None, data_dir: Path) -> SafetyModel:
+    import spacy
+
+    path = cache_dir / f"safety-{_fingerprint(data_dir)}" if cache_dir else None
+    if path and path.exists():
+        return SafetyModel(spacy.load(path))
+    log.info("training the safety model")
+    nlp = train(data_dir)
+    if path:  # written aside, then renamed: processes training at once never read a half-written model
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+            nlp.to_disk(Path(tmp) / "model")
+            with contextlib.suppress(OSError):  # another process got there first: same model
+                os.replace(Path(tmp) / "model", path)
+    return SafetyModel(nlp)
+
+
+@cache
+def default_model() -> SafetyModel:
+    from bot.config import Settings
+    from intents.safety import DATA
+
+    return load_or_train(Settings().cache_dir, DATA)
