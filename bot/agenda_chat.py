@@ -140,21 +140,21 @@ class AgendaChat:
         action, _, arg = choice.partition(":")
         draft, step = state.draft, (state.pending or "").removeprefix("agenda_")
         if action == "stop":
-            state.__init__()
+            state.reset()
             return [(self.t["agenda_stopped"], [])]
         if action == "new_meeting":
-            state.__init__()
+            state.reset()
             state.draft = {"kind": "meeting"}
             return self._ask(state, "title")
         if action == "new_deadline":
-            state.__init__()
+            state.reset()
             state.draft = {"kind": "deadline"}
             return self._ask(state, "dl_title")
         if action in ("cancel_meeting", "move_meeting"):
-            state.__init__()
+            state.reset()
             return self._pick(session, now, "cancel" if action == "cancel_meeting" else "move")
         if action in ("deadline_done", "deadline_change") and not arg:
-            state.__init__()
+            state.reset()
             return self._pick_deadline(session, action)
         if action.startswith("deadline_"):
             return self._deadline(session, action.removeprefix("deadline_"), arg, state, now)
@@ -168,14 +168,14 @@ class AgendaChat:
                 return [(self.t["agenda_confirm_cancel"].format(title=series.title, when=when),
                          [Button(label=self.b["agenda_yes_cancel"], value=f"agenda:do_cancel:{arg}"), self._stop()])]
             if action == "pick_move":
-                state.__init__()
+                state.reset()
                 state.draft = {"kind": "move", "ref": arg}
                 return self._ask(state, "move_to")
             told = cancel_occurrence(session, series, occurrence, now)
             return [(self.t["agenda_cancelled"].format(title=series.title, when=when, told=told), [])]
         if action == "do_move" and step == "confirm_move":
             found = self._occurrence(session, draft.get("ref", ""))
-            state.__init__()
+            state.reset()
             if found is None:
                 return [(self.t["agenda_gone"], [])]
             series, occurrence = found
@@ -216,7 +216,7 @@ class AgendaChat:
     def typed(self, session: Session, text: str, user: User, state: TriageState, now: datetime) -> list[Reply]:
         """A typed answer to the coordinator's current agenda question."""
         if not user.at_least("coordinator"):
-            state.__init__()
+            state.reset()
             return [(self.t["coordinator_only"], [])]
         step, draft = state.pending.removeprefix("agenda_"), state.draft
         if step in ("title", "dl_title"):
@@ -232,7 +232,7 @@ class AgendaChat:
             if step == "move_to":
                 found = self._occurrence(session, draft.get("ref", ""))
                 if found is None:
-                    state.__init__()
+                    state.reset()
                     return [(self.t["agenda_gone"], [])]
                 draft["to"] = when.isoformat()
                 state.pending = "agenda_confirm_move"
@@ -253,7 +253,7 @@ class AgendaChat:
             if step == "dl_move_to":
                 deadline = session.get(Deadline, draft.get("id", 0))
                 if deadline is None or deadline.done_at is not None:
-                    state.__init__()
+                    state.reset()
                     return [(self.t["agenda_gone"], [])]
                 state.pending = "agenda_confirm_dl_move"
                 return [(self.t["agenda_confirm_dl_move"].format(title=deadline.title, before=self._day(deadline.due),
@@ -342,7 +342,7 @@ class AgendaChat:
 
     def _save(self, session: Session, state: TriageState, now: datetime) -> list[Reply]:
         draft = state.draft
-        state.__init__()
+        state.reset()
         try:
             if draft["kind"] == "deadline":
                 item = add_deadline(session, title=draft["title"], due=date.fromisoformat(draft["due"]),
@@ -393,7 +393,7 @@ class AgendaChat:
             arg, due = str(state.draft.get("id", "")), state.draft.get("due")
         deadline = session.get(Deadline, int(arg)) if arg.isdigit() else None
         if deadline is None or deadline.done_at is not None:
-            state.__init__()
+            state.reset()
             return [(self.t["agenda_gone"], [])]
         b, title = self.b, deadline.title
         if what == "pick":
@@ -405,11 +405,11 @@ class AgendaChat:
             deadline_done(session, deadline.id, now)
             return [(self.t["agenda_done"].format(title=title), [])]
         if what == "move":
-            state.__init__()
+            state.reset()
             state.draft = {"kind": "deadline_move", "id": deadline.id}
             return self._ask(state, "dl_move_to")
         if what == "do_move":
-            state.__init__()
+            state.reset()
             moved, told = move_deadline(session, deadline.id, date.fromisoformat(due), now)
             return [(self.t["agenda_dl_moved"].format(title=title, after=self._day(moved.due), told=told), [])]
         if what == "cancel":

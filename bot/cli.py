@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -227,20 +228,30 @@ def run_command(ctx: click.Context) -> None:
 @main.command()
 @click.argument("text")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (always JSON lines with TEXT '-').")
+@click.option("--at", "at", default=None, metavar="TIME",
+              help="When the message was sent, e.g. 2026-12-05T22:30 (Europe/Amsterdam); default: now. "
+                   "Outside GP office hours urgent problems go to the huisartsenpost.")
 @click.pass_context
-def triage(ctx: click.Context, text: str, as_json: bool) -> None:
-    """Classify a message: stream, escalation, intent, entities and the first clarifying question.
+def triage(ctx: click.Context, text: str, as_json: bool, at: str | None) -> None:
+    """Classify a message: stream, escalation or safety question, intent, entities and the first
+    clarifying question.
 
     TEXT '-' reads one message per line from stdin and writes one JSON object per line, in order."""
+    from bot.clock import LOCAL_TZ, SystemClock
     from intents.triage import triage_message
 
+    try:
+        when = datetime.fromisoformat(at) if at else SystemClock().now()
+    except ValueError:
+        raise WijkbotError(f"--at {at!r} is not a time such as 2026-12-05T22:30") from None
+    when = when if when.tzinfo else when.replace(tzinfo=LOCAL_TZ)
     index = _search(ctx).index()
     if text == "-":
         for line in sys.stdin:
-            _json(triage_message(line.rstrip("\r\n"), index))
+            _json(triage_message(line.rstrip("\r\n"), index, now=when))
             sys.stdout.flush()
         return
-    result = triage_message(text, index)
+    result = triage_message(text, index, now=when)
     if as_json:
         _json(result)
     else:
@@ -742,6 +753,9 @@ def jobs_run(ctx, once: bool):
     if once:
         queued, dropped = scheduler.run_due()
         click.echo(f"{queued} reminders queued, {dropped} dropped (meeting already begun)")
+        followed = scheduler.follow_up_safety()
+        if followed:
+            click.echo(f"{followed} unanswered safety questions followed up")
         return
 
     async def forever():

@@ -34,6 +34,7 @@ from bot.config import Settings
 from bot.errors import WijkbotError
 from bot.messages import Button, Incoming, Outgoing
 from bot.models import Conversation, User, count_usage
+from intents import languages
 from intents.nlu import NLU, default_nlu
 from intents.safety import Safety, safety
 from intents.triage import (
@@ -72,6 +73,7 @@ class Wijkbot:
         self.map = MapSearch(database)
         self.nlu = nlu or default_nlu(self.settings.data_dir / "nlu")
         self.safety = red_flags or safety()
+        languages.warm_up()  # lingua loads its models in the background, not while a resident waits
         self.knowledge = articles or knowledge()
         self.dialogue = dialogue_data or dialogue()
         self._recent: dict[tuple[str, str], deque] = {}
@@ -96,7 +98,10 @@ class Wijkbot:
                 prefix = self.dialogue.texts["disclosure"]
                 if expired:
                     prefix += " Welkom terug! Ons vorige gesprek was gestopt, dus we beginnen opnieuw."
-                replies[0] = (prefix + "\n\n" + replies[0][0], replies[0][1])
+                if session.info.get("escalated"):  # in an emergency what to do comes first, who we are after
+                    replies[0] = (replies[0][0] + "\n\n" + prefix, replies[0][1])
+                else:
+                    replies[0] = (prefix + "\n\n" + replies[0][0], replies[0][1])
             conversation.state = {**state.as_dict(), "_disclosed": True}
             conversation.updated_at = now
             session.commit()
@@ -107,15 +112,38 @@ class Wijkbot:
     def _respond(self, session: Session, incoming: Incoming, user: User, state: TriageState,
                  now: datetime) -> list[tuple[str, list[Button]]] | None:
         t = self.dialogue.texts
-        if self._rate_limited(incoming, now):
-            log.info("rate limited")
-            return [(t["rate_limited"], [])]
-        raw = incoming.text or ""
-        text = clean_text(raw)
+        text = clean_text(incoming.text or "")
         note = ""
         if len(text) > MAX_TEXT:
             text, note = text[:MAX_TEXT], t["too_long"] + "\n\n"
         button = incoming.button
+        if self._rate_limited(incoming, now):
+            log.info("rate limited")
+            found = self.safety.assess(text, now) if text and not button else None
+            if found and found.escalate_to:  # too many messages, but an emergency is never held back
+                return self._escalate(session, found.escalate_to, found.language, state, now)
+            return [(t["rate_limited"], [])]
+        if button and button.startswith("safety:"):
+            return self._safety_pressed(session, button, user, state, now)
+        if text and not button:  # 1. red flags, before anything else, on every typed text
+            if state.pending == "safety":
+                return self._safety_answered(session, text, note, user, state, now)
+            found = self.safety.assess(text, now)
+            if not (found.escalate_to or found.check) and state.need:
+                together = self.safety.assess(f"{state.need}\n{text}", now)  # danger told over several messages
+                if together.escalate_to or (together.check and together.check not in state.cleared):
+                    found = together
+            if found.escalate_to:
+                return self._escalate(session, found.escalate_to, found.language, state, now)
+            if found.check:
+                return self._ask_safety(session, found, text, state, now)
+        return self._interpret(session, text, note, button, user, state, now)
+
+    def _interpret(self, session: Session, text: str, note: str, button: str | None, user: User,
+                   state: TriageState, now: datetime) -> list[tuple[str, list[Button]]] | None:
+        """Everything after the safety check: commands, the flows waiting for an answer, buttons, and a
+        need or question in the resident's own words."""
+        t = self.dialogue.texts
         # a typed answer to the confirm question of /vergeet counts like the button
         if state.pending == "forget" and not button and text.lower() in ("ja", "ja, wis alles", "yes"):
             button = "forget:yes"
@@ -129,14 +157,6 @@ class Wijkbot:
             return self._button(session, button, user, state, now)
         if not text:
             return [(t["empty"], [])]
-        # 1. red flags, before anything else
-        escalation = self.safety.check(text, now=now)
-        if escalation:
-            self._count(session, now, f"escalation:{escalation.escalate_to}",
-                        f"stream:{ESCALATION_STREAM[escalation.escalate_to]}")
-            log.info("escalated to %s (flag %s)", escalation.escalate_to, escalation.flag)
-            state.__init__()
-            return [(escalation.reply, [self._human_button()])]
         if not any(c.isalnum() for c in text):
             return [(t["no_words"], [])]
         # 2. a typed answer to a pending question
@@ -149,7 +169,7 @@ class Wijkbot:
         if state.pending in ("stream", "topic", "for_whom", "postcode"):
             state.pending = None  # the user ignored the question and wrote more: add it to the need
         else:
-            state.__init__()  # a new question
+            state.reset()  # a new question
         # 3. what kind of message is it
         parse = self.nlu.parse(text)
         self._count(session, now, f"intent:{parse.intent}")
@@ -172,6 +192,68 @@ class Wijkbot:
         if note:
             replies[0] = (note + replies[0][0], replies[0][1])
         return replies
+
+    # --- safety: escalation and the direct safety question -------------------------------------------
+
+    def _escalate(self, session: Session, resource: str, language: str, state: TriageState, now: datetime,
+                  prefix: str = "") -> list[tuple[str, list[Button]]]:
+        self._count(session, now, f"escalation:{resource}", f"stream:{ESCALATION_STREAM[resource]}")
+        log.info("escalated to %s", resource)
+        session.info["escalated"] = True
+        state.reset()
+        return [(prefix + self.safety.reply(resource, language, now), [self._human_button()])]
+
+    def _ask_safety(self, session: Session, found, text: str, state: TriageState, now: datetime):
+        """Ask one direct question (113 advises asking about suicide directly); the message waits."""
+        self._count(session, now, f"safety_check:{found.check}")
+        log.info("safety question for %s", found.check)
+        state.safety = {"resource": found.check, "language": found.language, "asked_at": now.isoformat(),
+                        "text": text, "pending": state.pending}
+        state.pending = "safety"
+        return [(self.safety.question(found.check, found.language, found.about_other),
+                 self._safety_buttons(found.check, found.language))]
+
+    def _safety_buttons(self, resource: str, language: str) -> list[Button]:
+        return [*(Button(label=self.safety.button(key, language), value=f"safety:{key}:{resource}")
+                  for key in ("yes", "no", "dont_know")), self._human_button()]
+
+    def _safety_pressed(self, session: Session, value: str, user: User, state: TriageState, now: datetime):
+        _, choice, resource = ([*value.split(":"), "", ""])[:3]
+        if choice not in ("yes", "no", "dont_know") or resource not in self.safety.resources:
+            return [(self.dialogue.texts["unknown_command"], [])]
+        language = (state.safety or {}).get("language", "nl")
+        self._count(session, now, f"safety_answer:{choice}")
+        if choice == "no":
+            return self._resume_after_safety(session, user, state, now)
+        return self._escalate(session, resource, language, state, now)
+
+    def _safety_answered(self, session: Session, text: str, note: str, user: User, state: TriageState,
+                         now: datetime):
+        """A typed reply to the safety question: a short, clear no goes on with the waiting message; yes,
+        a doubt, a new danger or anything else that is no answer escalates (and a new question is then
+        answered too)."""
+        asked = state.safety or {}
+        resource, language = asked.get("resource", "112"), asked.get("language", "nl")
+        found = self.safety.assess(text, now)
+        if found.escalate_to:
+            return self._escalate(session, found.escalate_to, found.language, state, now)
+        answer = self.safety.answer(text)
+        self._count(session, now, f"safety_answer:{answer}")
+        if answer == "no":
+            return self._resume_after_safety(session, user, state, now)
+        if answer == "yes":
+            return self._escalate(session, resource, language, state, now)
+        prefix = self.safety.unanswered(language) + "\n\n"
+        replies = self._escalate(session, resource, language, state, now, prefix=prefix)
+        return replies + (self._interpret(session, text, note, None, user, state, now) or [])
+
+    def _resume_after_safety(self, session: Session, user: User, state: TriageState, now: datetime):
+        asked = state.safety or {}
+        state.pending, state.safety = asked.get("pending"), {}
+        safe = self.safety.safe_text(asked.get("language", "nl"))
+        replies = self._interpret(session, asked.get("text", ""), "", None, user, state, now) or []
+        state.cleared = sorted({*state.cleared, asked.get("resource", "")} - {""})  # asked, answered: not again
+        return [(safe, []), *replies]
 
     def _continue(self, session: Session, user: User, state: TriageState, now: datetime,
                   parse=None) -> list[tuple[str, list[Button]]]:
@@ -249,15 +331,15 @@ class Wijkbot:
         if command == "/agenda":
             return self.agenda.command(session, rest, user, state, now)
         if command == "/start":
-            state.__init__()
+            state.reset()
             return [(t["welcome"], [])]
         if command == "/help":
             return [(t["help"], [])]
         if command == "/opnieuw":
-            state.__init__()
+            state.reset()
             return [(t["restart"], [])]
         if command == "/stop":
-            state.__init__()
+            state.reset()
             return [(t["stop"], [])]
         if command == "/vergeet":
             state.pending = "forget"
@@ -287,10 +369,10 @@ class Wijkbot:
         if value == "human":
             return [(t["human"].format(human_contact=self.settings.human_contact), [])]
         if value == "followup:yes":
-            state.__init__()
+            state.reset()
             return [(t["followup_yes"], [])]
         if value == "followup:no":
-            state.__init__()
+            state.reset()
             return [(t["followup_no"], [self._human_button()])]
         if key in ("stream", "topic", "for_whom", "postcode") and state.pending == key:
             state.pending = None
@@ -351,7 +433,7 @@ class Wijkbot:
             except WijkbotError:
                 return [(t["announce_unknown"], [])]
             return [(t["announce_status"].format(**status.as_json()), [])]
-        state.__init__()
+        state.reset()
         if rest:
             return self._announce_text(rest, state)
         state.pending = "announce_text"
@@ -379,10 +461,10 @@ class Wijkbot:
                                          created_by=user, now=now)
             session.flush()
             status = broadcast_status(session, broadcast.id)
-            state.__init__()
+            state.reset()
             log.info("broadcast %s created", broadcast.id)
             return [(t["announce_sent"].format(id=broadcast.id, count=status.queued), [])]
-        state.__init__()
+        state.reset()
         return [(t["announce_cancelled"], [])]
 
     def forget(self, session: Session, user: User) -> None:

@@ -16,10 +16,12 @@ import yaml
 
 from intents.language import dutch, words
 from intents.nlu import STREAMS, Parse
+from intents.streams import stream_cues
 
 DIALOGUE = Path(__file__).with_name("data") / "dialogue.yaml"
 TAXONOMY_STREAM = {"zorg": "care", "gezondheid": "health", "welzijn": "wellbeing"}
-MAP_VOTE_WEIGHT = 0.5
+MAP_VOTE_WEIGHT = 0.25
+CUE_VOTE_WEIGHT = 0.35
 STREAM_CONFIDENT = 0.5
 ESCALATION_STREAM = {"112": "care", "113": "care", "huisartsenpost": "care", "veilig-thuis": "wellbeing"}
 
@@ -65,9 +67,15 @@ class TriageState:
     asked: list[str] = field(default_factory=list)
     pending: str | None = None
     draft: dict = field(default_factory=dict)  # a coordinator's announcement being written
+    safety: dict = field(default_factory=dict)  # the safety question waiting for an answer, and the message
+    cleared: list[str] = field(default_factory=list)  # resources the resident said "no" to in this conversation
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
+
+    def reset(self) -> None:
+        """Forget everything of the conversation so far (a new question, an escalation, /opnieuw)."""
+        self.__init__()
 
     @classmethod
     def from_dict(cls, data: dict | None) -> TriageState:
@@ -89,10 +97,12 @@ def map_vote(index, text: str) -> dict[str, float]:
 
 
 def judge_stream(stream_cats: dict[str, float], index, text: str) -> tuple[str, float]:
-    """Combine the text classifier with the social map's vote; returns (stream, confidence)."""
-    vote = map_vote(index, text)
-    weight = MAP_VOTE_WEIGHT if any(vote.values()) else 0.0
-    combined = {s: (1 - weight) * stream_cats.get(s, 0.0) + weight * vote[s] for s in STREAMS}
+    """Combine the text classifier, the social map's vote and the stream cues of docs/streams.md;
+    returns (stream, confidence). A voter with nothing to say gives its weight to the classifier."""
+    votes = [(map_vote(index, text), MAP_VOTE_WEIGHT), (stream_cues().vote(text), CUE_VOTE_WEIGHT)]
+    rest = 1.0 - sum(weight for vote, weight in votes if any(vote.values()))
+    combined = {s: rest * stream_cats.get(s, 0.0) + sum(w * v[s] for v, w in votes if any(v.values()))
+                for s in STREAMS}
     best = max(combined, key=combined.get)
     return best, combined[best]
 
@@ -142,10 +152,10 @@ def triage_message(text: str, index=None, now=None) -> dict:
     from intents.nlu import default_nlu
     from intents.safety import safety
 
-    found = safety().check(text, now=now)
+    found = safety().assess(text, now=now)
     parse = default_nlu().parse(text)
-    if found:
-        stream = ESCALATION_STREAM[found.escalate_to]
+    if found.escalate_to or found.check:  # a danger, even a doubtful one, decides the stream
+        stream = ESCALATION_STREAM[found.escalate_to or found.check]
         question = None
     else:
         stream, confidence = judge_stream(parse.stream_scores, index, text)
@@ -153,5 +163,5 @@ def triage_message(text: str, index=None, now=None) -> dict:
                             for_whom=parse.entities.get("for_whom"))
         asked = next_question(dialogue(), state, parse, index, confidence)
         question = asked.text if asked else None
-    return {"stream": stream, "escalation": found.escalate_to if found else None, "intent": parse.intent,
-            "entities": parse.entities, "next_question": question}
+    return {"stream": stream, "escalation": found.escalate_to, "safety_check": found.check,
+            "intent": parse.intent, "entities": parse.entities, "next_question": question}

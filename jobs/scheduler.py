@@ -36,6 +36,7 @@ from bot.config import Settings
 from jobs.agenda import revision
 from jobs.maintenance import apply_retention, queue_freshness_reminder
 from jobs.reminders import Items, deadline_reminders, enqueue_due, first_fire, items_in
+from jobs.safety import follow_up_unanswered
 
 log = logging.getLogger(__name__)
 CATCH_UP_LIMIT = timedelta(days=30)  # after a very long downtime, look back at most this far
@@ -94,6 +95,16 @@ class ReminderScheduler:
             if fires:
                 times[f"deadline:{deadline.id}"] = min(fires)
         return times
+
+    def follow_up_safety(self) -> int:
+        """Safety questions left unanswered get the advice anyway (jobs/safety.py)."""
+        from intents.safety import safety
+
+        with self.database.session() as session:
+            queued = follow_up_unanswered(session, self.clock.now(), safety(),
+                                          timedelta(minutes=self.settings.safety_followup_minutes))
+            session.commit()
+        return queued
 
     def maintenance(self) -> dict:
         """Data retention and the monthly social-map freshness reminder (idempotent)."""
@@ -187,6 +198,8 @@ class ReminderScheduler:
         long catch-up never holds up the chats."""
         self.scheduler.add_job(self.prepare, id="agenda:start", replace_existing=True)
         self.scheduler.add_job(self.sweep, IntervalTrigger(minutes=1), id="agenda:sweep", replace_existing=True)
+        self.scheduler.add_job(self.follow_up_safety, IntervalTrigger(minutes=1), id="safety:followup",
+                               replace_existing=True)
         self.scheduler.add_job(self.maintenance, CronTrigger(hour=3, minute=30, timezone=LOCAL_TZ),
                                id="maintenance:daily", replace_existing=True)
         self.scheduler.start()

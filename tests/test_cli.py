@@ -113,7 +113,13 @@ def test_a_bad_database_url_is_one_clear_line(tmp_path):
 def test_triage_json_and_batch(tmp_path):
     result = json.loads(out(wijkbot(tmp_path, "triage", "ik zie het niet meer zitten", "--json")))
     assert result["escalation"] == "113" and result["stream"] == "care"
-    assert set(result) == {"stream", "escalation", "intent", "entities", "next_question"}
+    assert set(result) == {"stream", "escalation", "safety_check", "intent", "entities", "next_question"}
+    asked = json.loads(out(wijkbot(tmp_path, "triage", "ik voel me een last voor iedereen", "--json")))
+    assert asked["escalation"] is None and asked["safety_check"] == "113"
+    late = "mijn dochter van 3 heeft 40 graden koorts en drinkt bijna niks"
+    night = json.loads(out(wijkbot(tmp_path, "triage", late, "--json", "--at", "2026-12-05T23:30")))
+    day = json.loads(out(wijkbot(tmp_path, "triage", late, "--json", "--at", "2026-12-01T10:30")))
+    assert night["escalation"] == "huisartsenpost" and day["escalation"] == "huisartsenpost"
     messages = "ik wil meer bewegen\nmijn zoon van 4 praat onduidelijk, 7543AB\nmijn partner slaat me\n"
     lines = out(wijkbot(tmp_path, "triage", "-", stdin=messages)).splitlines()
     parsed = [json.loads(line) for line in lines]
