@@ -2,7 +2,8 @@
 
 Runs on the embedded default (SQLite file + demo map) in a temporary data directory, one core, and
 prints messages/s and p50/p95 latency per message. For scale, the same process also times the bare
-red-flag check and a bare map search, the two fixed costs of every message.
+safety check (a short message and a 40-word story) and a bare map search, the fixed costs of every
+message, against a baseline: one bare SQLite transaction on the same database.
 
     python benchmarks/core_speed.py [--conversations 10000]
 """
@@ -22,7 +23,10 @@ from bot.clock import LOCAL_TZ, FixedClock
 from bot.config import Settings
 from bot.core import Wijkbot
 from bot.messages import Incoming
+from bot.models import count_usage
 
+STORY = ("goedemiddag, ik wilde vragen of er in de wijk een wandelgroep is voor mijn moeder, ze is 79 en woont "
+         "sinds vorig jaar alleen. ze is wat somber en ik maak me zorgen, wie kan er eens langsgaan?")
 SCRIPTS = [
     ["ik heb schulden en de deurwaarder stuurt brieven", "7543AB", "followup:yes"],
     ["ik wil meer bewegen", "dont_know", "followup:no"],
@@ -63,11 +67,21 @@ def main(argv: list[str] | None = None) -> int:
                 latencies.append((time.perf_counter() - t) * 1000)
                 clock.advance(timedelta(milliseconds=50))
         elapsed = time.perf_counter() - started
-        check = []
+        check, story, bare = [], [], []
         for _ in range(2000):
             t = time.perf_counter()
-            bot.safety.check("ik heb schulden en de deurwaarder stuurt brieven")
+            bot.safety.assess("ik heb schulden en de deurwaarder stuurt brieven")
             check.append((time.perf_counter() - t) * 1000)
+        for _ in range(2000):  # a longer story (about 40 words), as residents often write
+            t = time.perf_counter()
+            bot.safety.assess(STORY)
+            story.append((time.perf_counter() - t) * 1000)
+        for _ in range(2000):  # the floor: one read and one write transaction on the same database
+            t = time.perf_counter()
+            with database.session() as session:
+                count_usage(session, clock.now().date(), "bench:baseline")
+                session.commit()
+            bare.append((time.perf_counter() - t) * 1000)
         search = []
         for _ in range(2000):
             t = time.perf_counter()
@@ -78,8 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"throughput      {len(latencies) / elapsed:.0f} messages/s   (target >= 300)")
     print(f"latency p50     {statistics.median(latencies):.2f} ms")
     print(f"latency p95     {percentile(latencies, 0.95):.2f} ms   (target <= 20)")
-    print(f"of which, alone: red-flag check p50 {statistics.median(check):.2f} ms, "
-          f"map search p50 {statistics.median(search):.2f} ms")
+    print(f"of which, alone: safety check p50 {statistics.median(check):.2f} ms (a 40-word story "
+          f"{statistics.median(story):.2f} ms), map search p50 {statistics.median(search):.2f} ms")
+    floor = statistics.median(bare)
+    print(f"baseline in the same process: one bare SQLite transaction p50 {floor:.2f} ms; a message costs "
+          f"{statistics.median(latencies) / floor:.1f}× that, the safety check {statistics.median(check) / floor:.1f}×")
     return 0
 
 

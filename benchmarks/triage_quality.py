@@ -112,9 +112,12 @@ def play_conversations(conversations: list[dict]) -> list[dict]:
         bot = Wijkbot(database, clock=clock, settings=settings)
 
         def counters() -> Counter:
+            totals: Counter = Counter()
             with database.session() as session:
-                return Counter({s.kind: s.count for s in session.scalars(select(UsageStat))
-                                if s.kind.startswith(("escalation:", "safety_check:"))})
+                for stat in session.scalars(select(UsageStat)):
+                    if stat.kind.startswith(("escalation:", "safety_check:")):
+                        totals[stat.kind] += stat.count
+            return totals
 
         for n, conversation in enumerate(conversations):
             clock.set(_when(conversation) or datetime.fromisoformat("2026-12-01T10:00:00+01:00"))
