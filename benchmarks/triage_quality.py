@@ -173,14 +173,17 @@ def _print(summary: dict) -> None:
     for kind, c in s["others"].items():
         if c["n"]:
             print(f"  {kind}: {c['escalated']} escalated, {c['safety_question']} safety questions of {c['n']}")
-    print(f"stream accuracy                                   {s['stream_accuracy']:.3f}   (target >= 0.90)")
-    if s["hard_stream_cases"]:
-        print(f"  on the {s['hard_stream_cases']} hard stream cases                     "
-              f"{s['hard_stream_accuracy']:.3f}")
-    print("confusion (rows: expected, columns: predicted)")
-    print(f"{'':>12}" + "".join(f"{x:>11}" for x in STREAMS))
-    for a in STREAMS:
-        print(f"{a:>12}" + "".join(f"{s['confusion'].get(f'{a}->{b}', 0):>11}" for b in STREAMS))
+    if not s["confusion"]:
+        print("stream accuracy                                   n/a (the file has no streams)")
+    else:
+        print(f"stream accuracy                                   {s['stream_accuracy']:.3f}   (target >= 0.90)")
+        if s["hard_stream_cases"]:
+            print(f"  on the {s['hard_stream_cases']} hard stream cases                     "
+                  f"{s['hard_stream_accuracy']:.3f}")
+        print("confusion (rows: expected, columns: predicted)")
+        print(f"{'':>12}" + "".join(f"{x:>11}" for x in STREAMS))
+        for a in STREAMS:
+            print(f"{a:>12}" + "".join(f"{s['confusion'].get(f'{a}->{b}', 0):>11}" for b in STREAMS))
     if "conversations" in s:
         c = s["conversations"]
         print(f"conversations: {c['caught']:.3f} of {c['with_danger']} with danger caught "

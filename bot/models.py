@@ -50,9 +50,17 @@ class Conversation(Base):
 
 
 def count_usage(session, day: date, kind: str, n: int = 1) -> None:
-    """Add `n` to the anonymous counter `kind` of `day` (creating it when new)."""
+    """Add `n` to the anonymous counter `kind` of `day` (creating it when new): one upsert statement on
+    SQLite and PostgreSQL, so it is cheap on every message and safe when two processes count at once."""
     from sqlalchemy import select
+    from sqlalchemy.dialects import postgresql, sqlite
 
+    dialect = {"postgresql": postgresql, "sqlite": sqlite}.get(session.get_bind().dialect.name)
+    if dialect is not None:
+        insert = dialect.insert(UsageStat).values(day=day, kind=kind, count=n)
+        session.execute(insert.on_conflict_do_update(index_elements=["day", "kind"],
+                                                     set_={"count": UsageStat.count + n}))
+        return
     stat = session.scalar(select(UsageStat).where(UsageStat.day == day, UsageStat.kind == kind))
     if stat is None:
         session.add(UsageStat(day=day, kind=kind, count=n))

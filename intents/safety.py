@@ -61,6 +61,12 @@ class Criterion:
     unless: tuple[str, ...]
     examples: dict = field(default_factory=dict, compare=False)
 
+    @property
+    def rules(self) -> list[tuple[str, tuple[str, ...], frozenset[str]]]:
+        """(level, rule, the word groups it needs) for every rule, clear ones first."""
+        return [(level, rule, frozenset(g.rstrip("@") for g in rule)) for level in LEVELS
+                for rule in getattr(self, level)]
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -87,6 +93,7 @@ class Assessment:
     out_of_hours: bool
     findings: tuple[Finding, ...] = ()
     model: dict[str, float] = field(default_factory=dict)  # the second opinion's probabilities
+    signals: bool = False  # a word of a sign, symptom or situation occurs (even without a finding)
 
 
 @dataclass(frozen=True)
@@ -114,7 +121,9 @@ class Safety:
         self.terms.add("_other", context.get("someone_else", []))
         self.terms.add("_self", context.get("self", []))
         self.context = Context(context, self.terms)
+        self.people = frozenset(words.get("people", []))
         self.criteria = [self._criterion(c, words["groups"]) for c in criteria["criteria"]]
+        self._rules = [(c, c.rules) for c in self.criteria]
         self.vocabulary = Vocabulary(self.terms.words())
         self._answers = TermSet()
         for kind, patterns in self.texts["answers"].items():
@@ -139,9 +148,10 @@ class Safety:
     def findings(self, tokens: Tokens, found: dict) -> list[Finding]:
         """Every rule that matches, once per rule: where it counts if it counts anywhere."""
         out = []
-        for criterion in self.criteria:
-            for level in LEVELS:
-                for rule in getattr(criterion, level):
+        present = found.keys()
+        for criterion, rules in self._rules:
+            for level, rule, needs in rules:
+                if needs <= present:
                     first = None
                     for elements in _together(found, rule, criterion.within):
                         if any(_near(found.get(g, ()), elements, UNLESS_WITHIN) for g in criterion.unless):
@@ -171,7 +181,9 @@ class Safety:
                      for name, spans in found.items()}
         findings = self.findings(tokens, found)
         after_hours = not office_hours(now) if now is not None else bool(found.get("_after_hours"))
-        model = self.model.predict(text) if self.model is not None else {}
+        signals = any(spans and not name.startswith(("_", "context:")) and name not in self.people
+                      for name, spans in found.items())
+        model = self.model.predict(text) if self.model is not None and signals else {}
         weight: dict[str, dict[str, float]] = {}  # resource -> criterion -> weight
         for f in findings:
             w = LEVELS[f.level] / 2 if f.qualifiers & SOFTENING and f.level == "direct" else LEVELS[f.level]
@@ -196,7 +208,7 @@ class Safety:
             flags = ("second_opinion",)
         return Assessment(escalate, check, flags, languages.detect(text) if decided else "nl",
                           bool(found.get("_other")) and not found.get("_self"), after_hours,
-                          tuple(findings), model)
+                          tuple(findings), model, signals)
 
     def check(self, text: str, now: datetime | None = None) -> Escalation | None:
         """The escalation a message needs at once, or None (a safety question is not an escalation)."""

@@ -226,6 +226,8 @@ def compile_term(pattern: str) -> Term:
             slots.append(_Slot(options, optional))
     if not slots or slots[0].optional or slots[0].gap:
         raise ValueError(f"term {pattern!r}: must start with a word")
+    if re.fullmatch(r"\*\S+ .*\S\*", str(pattern).strip()):
+        raise ValueError(f"term {pattern!r}: *...* finds a part of one word; write a phrase without the stars")
     return Term(str(pattern), tuple(slots))
 
 

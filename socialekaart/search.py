@@ -32,6 +32,7 @@ from socialekaart.hours import Opening, open_at, opening
 from socialekaart.lexicon import Lexicon, default_lexicon
 
 # How much a word in each field counts, relative to the description.
+READ_CACHE = 2048  # queries whose reading is kept per index
 FIELD_WEIGHTS = {
     "name": 3.0, "alternate_name": 2.0, "taxonomy": 2.0, "organization": 1.5, "contact": 1.5,
     "description": 1.0, "eligibility": 0.7, "languages": 0.7, "organization_description": 0.4,
@@ -172,6 +173,8 @@ class SearchIndex:
     place_words: frozenset[str] = frozenset()  # words of the service areas' names (the wijk, the city)
     codes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # service id -> taxonomy codes
     by_id: dict[str, ServiceDoc] = field(default_factory=dict)
+    # queries read already: a conversation asks the same need twice (the stream vote, then the answer)
+    _read: dict[str, list[_Slot]] = field(default_factory=dict, repr=False, compare=False)
 
     def knows(self, key: str) -> bool:
         """The key occurs in the map or the concept lexicon."""
@@ -369,7 +372,11 @@ class SearchIndex:
         n = len(self.docs)
         if n == 0:
             return []
-        slots = self.read_query(query)
+        slots = self._read.get(query)
+        if slots is None:
+            if len(self._read) >= READ_CACHE:
+                self._read.clear()
+            slots = self._read[query] = self.read_query(query)
         postcode = filters.postcode or find_postcode(query)
         scores = np.zeros(n, dtype=np.float32)
         matched: list[tuple[_Slot, np.ndarray]] = []  # per slot: the sorted ids of the services it matched

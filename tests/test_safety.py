@@ -153,6 +153,14 @@ def test_someone_else_still_counts_and_the_question_says_so():
     ("mój mąż ma silny ból w klatce piersiowej", "112", "pl"),
     ("мій чоловік б'є мене і погрожує", "veilig-thuis", "uk"),
     ("син не дихає", "112", "uk"),
+    ("artık yaşamak istemiyorum", "113", "tr"),
+    ("babam bayıldı, uyanmıyor", "112", "tr"),
+    ("لا أستطيع التنفس", "112", "ar"),
+    ("أمي فاقدة الوعي", "112", "ar"),
+    ("chcę się zabić", "113", "pl"),
+    ("nie mogę oddychać", "112", "pl"),
+    ("хочу покінчити з собою", "113", "uk"),
+    ("сильна кровотеча, кров не зупиняється", "112", "uk"),
 ])
 def test_core_statements_in_other_languages_escalate_and_the_reply_is_in_both(text, resource, language):
     found = safety().assess(text)
