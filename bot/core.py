@@ -251,7 +251,9 @@ class Wijkbot:
         asked = state.safety or {}
         state.pending, state.safety = asked.get("pending"), {}
         safe = self.safety.safe_text(asked.get("language", "nl"))
-        replies = self._interpret(session, asked.get("text", ""), "", None, user, state, now) or []
+        if not asked.get("text"):  # the button of a question that is no longer waiting
+            return [(safe, [])]
+        replies = self._interpret(session, asked["text"], "", None, user, state, now) or []
         state.cleared = sorted({*state.cleared, asked.get("resource", "")} - {""})  # asked, answered: not again
         return [(safe, []), *replies]
 

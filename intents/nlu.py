@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import random
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -66,30 +65,11 @@ def _training_hash() -> str:
 
 
 def _train(kind: str, labels: tuple[str, ...]):
-    import spacy
-    from spacy.training import Example
-    from spacy.util import fix_random_seed, minibatch
+    from intents.textcat import train_bow
 
-    fix_random_seed(SEED)
-    rng = random.Random(SEED)
     data = yaml.safe_load(TRAINING[kind].read_text(encoding="utf-8"))
-    nlp = spacy.blank("nl")
-    textcat = nlp.add_pipe("textcat", config={"model": {
-        "@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True, "ngram_size": 2,
-        "no_output_layer": False, "length": 262144}})
-    for label in labels:
-        textcat.add_label(label)
-    examples = []
-    for label in labels:
-        for text in data.get(label, []):
-            doc = nlp.make_doc(_as_keys(str(text)))
-            examples.append(Example.from_dict(doc, {"cats": {x: float(x == label) for x in labels}}))
-    optimizer = nlp.initialize(lambda: examples)
-    for _ in range(EPOCHS):
-        rng.shuffle(examples)
-        for batch in minibatch(examples, size=16):
-            nlp.update(batch, sgd=optimizer, drop=0.1)
-    return nlp
+    pairs = [(_as_keys(str(text)), label) for label in labels for text in data.get(label, [])]
+    return train_bow(pairs, labels, seed=SEED, epochs=EPOCHS, batch_size=16)
 
 
 class NLU:

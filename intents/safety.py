@@ -96,17 +96,6 @@ class Assessment:
     signals: bool = False  # a word of a sign, symptom or situation occurs (even without a finding)
 
 
-@dataclass(frozen=True)
-class Escalation:
-    escalate_to: str
-    flag: str
-    reply: str
-
-
-def _load(name: str):
-    return yaml.safe_load((DATA / name).read_text(encoding="utf-8"))
-
-
 class Safety:
     def __init__(self, data_dir: Path = DATA, model=None):
         words = yaml.safe_load((data_dir / "words.yaml").read_text(encoding="utf-8"))
@@ -196,10 +185,10 @@ class Safety:
         # the second opinion is one more voter, worth at most a doubtful sign: alone it can ask, with a
         # doubtful sign of the same resource it escalates; it never overrules a clear sign elsewhere
         total = {r: rules.get(r, 0.0) + min(DOUBT, model.get(r, 0.0) * self.model_weight) for r in PRIORITY
-                 if r != "huisartsenpost" or after_hours or rules.get(r, 0.0)}
+                 if r != "huisartsenpost" or after_hours}
         check = None
         if escalate is None:
-            escalate = next((r for r in PRIORITY if rules.get(r, 0.0) >= DOUBT and total[r] >= DIRECT), None)
+            escalate = next((r for r in PRIORITY if rules.get(r, 0.0) >= DOUBT and total.get(r, 0.0) >= DIRECT), None)
         if escalate is None:
             check = next((r for r in PRIORITY if total.get(r, 0.0) >= DOUBT), None)
         decided = escalate or check
@@ -209,13 +198,6 @@ class Safety:
         return Assessment(escalate, check, flags, languages.detect(text) if decided else "nl",
                           bool(found.get("_other")) and not found.get("_self"), after_hours,
                           tuple(findings), model, signals)
-
-    def check(self, text: str, now: datetime | None = None) -> Escalation | None:
-        """The escalation a message needs at once, or None (a safety question is not an escalation)."""
-        found = self.assess(text, now)
-        if not found.escalate_to:
-            return None
-        return Escalation(found.escalate_to, found.flags[0], self.reply(found.escalate_to, found.language, now))
 
     # --- what to say ---------------------------------------------------------------------------------
 

@@ -21,13 +21,14 @@ import hashlib
 import logging
 import os
 import random
+import shutil
 import tempfile
 from functools import cache
 from pathlib import Path
 
 import yaml
 
-from intents.terms import _split_top, tokenize
+from intents.terms import tokenize, top_level_parts
 
 log = logging.getLogger(__name__)
 LABELS = ("calm", "112", "113", "veilig-thuis", "huisartsenpost")
@@ -58,7 +59,7 @@ CALM_FRAMES = ["ik heb geen {sign}", "vorig jaar {sign}, nu gaat het goed", "jar
 def _expand(pattern: str, rng: random.Random) -> str:
     """One surface form of a term: an alternative chosen, an optional part sometimes, gaps filled."""
     out = []
-    for part in _split_top(str(pattern)):
+    for part in top_level_parts(str(pattern)):
         if part.startswith("~"):
             out.extend(rng.sample(FILLER, rng.randint(0, 1)))
             continue
@@ -145,26 +146,10 @@ def _fingerprint(data_dir: Path) -> str:
 
 
 def train(data_dir: Path):
-    import spacy
-    from spacy.training import Example
-    from spacy.util import fix_random_seed, minibatch
+    from intents.textcat import train_bow
 
-    fix_random_seed(SEED)
-    rng = random.Random(SEED)
-    nlp = spacy.blank("nl")
-    textcat = nlp.add_pipe("textcat", config={"model": {
-        "@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True, "ngram_size": 2,
-        "no_output_layer": False, "length": 262144}})
-    for label in LABELS:
-        textcat.add_label(label)
-    examples = [Example.from_dict(nlp.make_doc(_keys(text)), {"cats": {x: float(x == label) for x in LABELS}})
-                for text, label in generate(data_dir, _ordinary())]
-    optimizer = nlp.initialize(lambda: examples)
-    for _ in range(EPOCHS):
-        rng.shuffle(examples)
-        for batch in minibatch(examples, size=32):
-            nlp.update(batch, sgd=optimizer, drop=0.1)
-    return nlp
+    pairs = [(_keys(text), label) for text, label in generate(data_dir, _ordinary())]
+    return train_bow(pairs, LABELS, seed=SEED, epochs=EPOCHS, batch_size=32)
 
 
 def load_or_train(cache_dir: Path | None, data_dir: Path) -> SafetyModel:
@@ -181,6 +166,9 @@ def load_or_train(cache_dir: Path | None, data_dir: Path) -> SafetyModel:
             nlp.to_disk(Path(tmp) / "model")
             with contextlib.suppress(OSError):  # another process got there first: same model
                 os.replace(Path(tmp) / "model", path)
+        for old in path.parent.glob("safety-*"):  # models of earlier data are never used again
+            if old != path:
+                shutil.rmtree(old, ignore_errors=True)
     return SafetyModel(nlp)
 
 

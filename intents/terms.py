@@ -178,7 +178,7 @@ class Term:
         return tuple(option[0] for option in self.slots[0].options)
 
 
-def _split_top(pattern: str) -> list[str]:
+def top_level_parts(pattern: str) -> list[str]:
     parts, depth, current = [], 0, ""
     for char in pattern.strip():
         depth += (char == "(") - (char == ")")
@@ -208,7 +208,7 @@ def _word(raw: str) -> _Word:
 
 def compile_term(pattern: str) -> Term:
     slots = []
-    for part in _split_top(str(pattern)):
+    for part in top_level_parts(str(pattern)):
         gap = re.fullmatch(r"~(\d*)", part)
         if gap:
             slots.append(_Slot(gap=int(gap.group(1) or 3)))
@@ -220,7 +220,7 @@ def compile_term(pattern: str) -> Term:
         alternatives = inner.split("|") if part.startswith("(") else [inner]
         if any("~" in a or "(" in a for a in alternatives):
             raise ValueError(f"term {pattern!r}: no gaps or groups inside a group: {part!r}")
-        options = tuple(tuple(_word(w) for w in _split_top(a.replace("'", " "))) for a in alternatives)
+        options = tuple(tuple(_word(w) for w in top_level_parts(a.replace("'", " "))) for a in alternatives)
         options = tuple(o for o in options if o)
         if options:
             slots.append(_Slot(options, optional))
@@ -312,6 +312,8 @@ class TermSet:
         for i, token in enumerate(items):
             candidates = [c for key in token.keys for c in self._by_key.get(key, ())]
             candidates += self._by_word.get(token.word, [])
+            if token.typo:
+                candidates += self._by_word.get(token.typo, [])
             candidates += [(name, term) for prefix, name, term in self._by_prefix.get(token.word[:2], ())
                            if token.word.startswith(prefix)]
             candidates += [(name, term) for suffix, name, term in self._by_suffix.get(token.word[-2:], ())

@@ -75,6 +75,8 @@ def test_forged_or_stale_safety_buttons(bot):
     assert "ken ik niet" in say(bot, button="safety:yes:zzz")[-1].text
     assert "ken ik niet" in say(bot, button="safety:maybe:113")[-1].text
     assert "0800-2000" in say(bot, button="safety:yes:veilig-thuis")[-1].text  # an old question's button
+    stale = say(bot, button="safety:no:113")
+    assert len(stale) == 1 and "Fijn dat er geen direct gevaar is" in stale[0].text
 
 
 def test_answers_to_clarifying_questions_are_checked(bot):

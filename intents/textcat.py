@@ -1,0 +1,33 @@
+"""One way to train a small text classifier, shared by the NLU and the safety check's second opinion.
+
+spaCy's ``TextCatBOW`` (unigrams and bigrams, exclusive classes) over texts already reduced to word keys,
+with a fixed seed so that the same data always gives the same model.
+"""
+
+from __future__ import annotations
+
+import random
+
+
+def train_bow(pairs: list[tuple[str, str]], labels: tuple[str, ...], *, seed: int, epochs: int, batch_size: int):
+    """A blank Dutch spaCy pipeline with one text classifier trained on (text, label) pairs."""
+    import spacy
+    from spacy.training import Example
+    from spacy.util import fix_random_seed, minibatch
+
+    fix_random_seed(seed)
+    rng = random.Random(seed)
+    nlp = spacy.blank("nl")
+    textcat = nlp.add_pipe("textcat", config={"model": {
+        "@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True, "ngram_size": 2,
+        "no_output_layer": False, "length": 262144}})
+    for label in labels:
+        textcat.add_label(label)
+    examples = [Example.from_dict(nlp.make_doc(text), {"cats": {x: float(x == label) for x in labels}})
+                for text, label in pairs]
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(epochs):
+        rng.shuffle(examples)
+        for batch in minibatch(examples, size=batch_size):
+            nlp.update(batch, sgd=optimizer, drop=0.1)
+    return nlp
