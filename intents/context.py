@@ -3,7 +3,8 @@
 A *mention* is a span of tokens where a red-flag sign was found. Trigger terms around it say how it is
 meant: negated ("geen pijn op de borst"), historical ("jaren geleden"), resolved ("nu gaat het weer
 prima"), framed as a course, a talk, a story or a what-if question ("cursus reanimatie", "wat moet je
-doen als"), said as a joke ("haha") or played down ("een beetje"). Each rule has a direction (a trigger
+doen als"), said as a joke ("haha"), played down ("een beetje") or with reassuring signs ("ze speelt en
+drinkt goed"). Each rule has a direction (a trigger
 before the mention acts forward, one after it backward), a scope in words, how far it reaches (the
 clause, the sentence or the whole message) and terminators that end its scope ("maar", "nu"). A trigger
 that is one of the mention's own words never counts ("hij ademt niet" is a sign, not a negated one), and
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 
 from intents.terms import TermSet, Tokens
 
-QUALIFIERS = ("negated", "historical", "resolved", "framed", "joke", "mild")
+QUALIFIERS = ("negated", "historical", "resolved", "framed", "joke", "mild", "reassured")
 REACH = ("clause", "sentence", "message")
 
 
@@ -32,6 +33,7 @@ class ContextRule:
     reach: str  # clause | sentence | message
     group: str  # the trigger terms' group in the TermSet
     stop: str | None  # the terminators' group
+    only: frozenset[str] = frozenset()  # the resources it applies to (empty: all)
 
     def applies(self, tokens: Tokens, found: dict, trigger: tuple[int, int], mention: tuple[int, int]) -> bool:
         before = trigger[1] <= mention[0]
@@ -62,16 +64,18 @@ class Context:
             if stop:
                 terms.add(stop, rule["terminators"])
             self.rules.append(ContextRule(rule["qualifier"], rule.get("direction", "both"), int(rule.get("scope", 6)),
-                                          rule.get("reach", "sentence"), group, stop))
+                                          rule.get("reach", "sentence"), group, stop, frozenset(rule.get("only", []))))
         terms.add("context:pseudo", data.get("pseudo", []))
 
-    def qualify(self, tokens: Tokens, found: dict, elements: list[tuple[int, int]]) -> frozenset[str]:
-        """The qualifiers of a mention made of these word spans (its elements). A trigger that is one of
-        the mention's own words never counts; a trigger that qualifies any element qualifies the mention."""
+    def qualify(self, tokens: Tokens, found: dict, elements: list[tuple[int, int]],
+                resource: str | None = None) -> frozenset[str]:
+        """The qualifiers of a mention made of these word spans (its elements), for a sign of `resource`.
+        A trigger that is one of the mention's own words never counts; a trigger that qualifies any
+        element qualifies the mention."""
         pseudo = found.get("context:pseudo", ())
         out = set()
         for rule in self.rules:
-            if rule.qualifier in out:
+            if rule.qualifier in out or (rule.only and resource not in rule.only):
                 continue
             for trigger in found.get(rule.group, ()):
                 if any(_overlaps(p, trigger) for p in pseudo) or any(_overlaps(e, trigger) for e in elements):

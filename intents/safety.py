@@ -39,7 +39,8 @@ DATA = Path(__file__).with_name("data") / "safety"
 PRIORITY = ("112", "113", "veilig-thuis", "huisartsenpost")
 KINDS = ("sign", "symptom", "situation")
 SUPPRESSING = frozenset({"negated", "historical", "resolved", "framed"})
-SOFTENING = frozenset({"joke", "mild"})  # a clear sign said as a joke or played down: ask instead
+SOFTENING = frozenset({"joke", "mild", "reassured"})  # a clear sign said as a joke, played down or reassured;
+# reassuring signs ("speelt, drinkt goed") lower a doubtful huisartsenpost sign too (context.yaml says for which)
 LEVELS = {"direct": 1.0, "doubt": 0.5, "cue": 0.25}  # a rule's weight; per resource the criteria add up
 DIRECT, DOUBT = 1.0, 0.5  # escalate at DIRECT, ask at DOUBT
 UNLESS_WITHIN = 3
@@ -59,13 +60,20 @@ class Criterion:
     doubt: tuple[tuple[str, ...], ...]
     cue: tuple[tuple[str, ...], ...]
     unless: tuple[str, ...]
+    unless_within: int = 3  # how near the mention an `unless` group must be
     examples: dict = field(default_factory=dict, compare=False)
 
-    @property
-    def rules(self) -> list[tuple[str, tuple[str, ...], frozenset[str]]]:
-        """(level, rule, the word groups it needs) for every rule, clear ones first."""
-        return [(level, rule, frozenset(g.rstrip("@") for g in rule)) for level in LEVELS
-                for rule in getattr(self, level)]
+    def rules(self, people: frozenset[str] = frozenset()) -> list[tuple[str, tuple[str, ...], frozenset[str]]]:
+        """(level, rule, the word groups it needs) for every rule, clear ones first. Groups of `people`
+        (who is involved) may be anywhere in the message: they go last, marked 'name@'."""
+        out = []
+        for level in LEVELS:
+            for rule in getattr(self, level):
+                signs = [g for g in rule if g.rstrip("@") not in people]
+                who = [g.rstrip("@") + "@" for g in rule if g.rstrip("@") in people]
+                ordered = tuple(signs + who) if signs else tuple(rule)
+                out.append((level, ordered, frozenset(g.rstrip("@") for g in rule)))
+        return out
 
 
 @dataclass(frozen=True)
@@ -112,14 +120,14 @@ class Safety:
         self.context = Context(context, self.terms)
         self.people = frozenset(words.get("people", []))
         self.criteria = [self._criterion(c, words["groups"]) for c in criteria["criteria"]]
-        self._rules = [(c, c.rules) for c in self.criteria]
+        self._rules = [(c, c.rules(self.people)) for c in self.criteria]
         self.vocabulary = Vocabulary(self.terms.words())
         self._answers = TermSet()
         for kind, patterns in self.texts["answers"].items():
             self._answers.add(kind, patterns)
         self.resources = frozenset(PRIORITY)
         self.model = model
-        self.model_weight = float(criteria.get("model_weight", 1.0))
+        self.model_votes = {"alone": 0.75, "confirm": 0.5, **criteria.get("model", {})}
 
     @staticmethod
     def _criterion(raw: dict, groups: dict) -> Criterion:
@@ -129,8 +137,9 @@ class Safety:
         if unknown or raw["resource"] not in PRIORITY or raw.get("kind", "sign") not in KINDS:
             raise ValueError(f"criterion {raw['id']}: unknown word groups {sorted(unknown)} or resource/kind")
         return Criterion(raw["id"], raw["resource"], raw.get("kind", "sign"), raw.get("criterion", ""),
-                         raw.get("source", ""), int(raw.get("within", 6)), rules["direct"], rules["doubt"],
-                         rules["cue"], tuple(raw.get("unless", [])), raw.get("examples", {}) or {})
+                         raw.get("source", ""), int(raw.get("within", 9)), rules["direct"], rules["doubt"],
+                         rules["cue"], tuple(raw.get("unless", [])), int(raw.get("unless_within", UNLESS_WITHIN)),
+                         raw.get("examples", {}) or {})
 
     # --- finding -----------------------------------------------------------------------------------
 
@@ -143,12 +152,12 @@ class Safety:
                 if needs <= present:
                     first = None
                     for elements in _together(found, rule, criterion.within):
-                        if any(_near(found.get(g, ()), elements, UNLESS_WITHIN) for g in criterion.unless):
+                        if any(_near(found.get(g, ()), elements, criterion.unless_within) for g in criterion.unless):
                             continue
                         span = (min(e[0] for e in elements), max(e[1] for e in elements))
                         local = [e for e, g in zip(elements, rule, strict=True) if not g.endswith("@")]
                         finding = Finding(criterion.id, criterion.resource, level,
-                                          self.context.qualify(tokens, found, local), span)
+                                          self.context.qualify(tokens, found, local, criterion.resource), span)
                         first = first or finding
                         if finding.counts:
                             first = finding
@@ -175,7 +184,8 @@ class Safety:
         model = self.model.predict(text) if self.model is not None and signals else {}
         weight: dict[str, dict[str, float]] = {}  # resource -> criterion -> weight
         for f in findings:
-            w = LEVELS[f.level] / 2 if f.qualifiers & SOFTENING and f.level == "direct" else LEVELS[f.level]
+            softened = (f.qualifiers & SOFTENING and f.level == "direct") or "reassured" in f.qualifiers
+            w = LEVELS[f.level] / 2 if softened else LEVELS[f.level]
             if not f.counts or (f.resource == "huisartsenpost" and not after_hours and w < DIRECT):
                 continue
             per = weight.setdefault(f.resource, {})
@@ -183,14 +193,15 @@ class Safety:
         rules = {r: sum(per.values()) for r, per in weight.items()}
         escalate = next((r for r in PRIORITY if rules.get(r, 0.0) >= DIRECT), None)
         # the second opinion is one more voter, worth at most a doubtful sign: alone it can ask, with a
-        # doubtful sign of the same resource it escalates; it never overrules a clear sign elsewhere
-        total = {r: rules.get(r, 0.0) + min(DOUBT, model.get(r, 0.0) * self.model_weight) for r in PRIORITY
-                 if r != "huisartsenpost" or after_hours}
+        # doubtful sign of the same resource it escalates; it never overrules a clear sign elsewhere (above)
+        considered = [r for r in PRIORITY if r != "huisartsenpost" or after_hours]
         check = None
         if escalate is None:
-            escalate = next((r for r in PRIORITY if rules.get(r, 0.0) >= DOUBT and total.get(r, 0.0) >= DIRECT), None)
+            escalate = next((r for r in considered if rules.get(r, 0.0) >= DOUBT
+                             and model.get(r, 0.0) >= self.model_votes["confirm"]), None)
         if escalate is None:
-            check = next((r for r in PRIORITY if total.get(r, 0.0) >= DOUBT), None)
+            check = next((r for r in considered if rules.get(r, 0.0) >= DOUBT
+                          or model.get(r, 0.0) >= self.model_votes["alone"]), None)
         decided = escalate or check
         flags = tuple(sorted(weight.get(decided, {}), key=lambda c: -weight[decided][c])) if decided else ()
         if decided and not flags:

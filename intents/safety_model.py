@@ -35,7 +35,7 @@ LABELS = ("calm", "112", "113", "veilig-thuis", "huisartsenpost")
 SEED = 20261202
 EPOCHS = 8
 PER_CRITERION = 120  # generated messages per criterion (direct and doubt rules alike)
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 
 WHO = ["mijn vader", "mijn moeder", "mijn man", "mijn vrouw", "mijn zoon", "mijn dochter", "de buurman", "de buurvrouw",
        "mijn vriendin", "mijn opa", "mijn oma", "mijn broer", "ik", "hij", "zij", "ons kind", "een collega", "my dad",
@@ -54,6 +54,27 @@ CALM_FRAMES = ["ik heb geen {sign}", "vorig jaar {sign}, nu gaat het goed", "jar
                "voor school maak ik een werkstuk over {sign}", "is er een EHBO cursus, bijvoorbeeld bij {sign}",
                "{sign} haha grapje, ik zoek een sportclub", "what should you do if someone {sign}",
                "we hadden een training over {sign}"]
+
+
+# Everyday questions in every language the safety check reads, filled with the stream cues' services ({x})
+# and needs ({n}): the calm side must hold the other languages' ordinary words too, or the model learns
+# that a language, rather than a sign, means danger.
+CALM_TEMPLATES = {
+    "nl": ["niet dringend, maar ik heb een vraag over {n}", "ik weet niet waar ik heen moet met {n}",
+           "is er {x} in de buurt?", "mijn {who} heeft {n}, waar kunnen we terecht?", "is {x} in het weekend open?"],
+    "en": ["is there a {x} in the neighbourhood?", "where can I find {x}?", "I am looking for {x} for my {who}",
+           "my {who} needs {x}, how do I arrange that?", "I have had {n} for a while, can I see a {x}?",
+           "is the {x} open at the weekend?", "not urgent, but I have a question about {n}"],
+    "pl": ["czy jest {x} w okolicy?", "szukam {x} dla mamy", "nie wiem, gdzie jest {x}",
+           "mam {n}, czy potrzebne jest skierowanie?", "czy {x} jest otwarty w sobotę?", "nie jest pilne, pytam o {x}"],
+    "tr": ["yakında {x} var mı?", "annem için {x} arıyorum", "{x} nerede bilmiyorum", "{n} var, {x} gerekli mi?",
+           "acil değil, {x} hakkında sorum var"],
+    "ar": ["هل يوجد {x} قريب؟", "أبحث عن {x} لأمي", "لا أعرف أين {x}", "عندي {n}، هل أحتاج {x}؟",
+           "ليس مستعجلاً، عندي سؤال عن {x}"],
+    "uk": ["чи є {x} поруч?", "шукаю {x} для мами", "не знаю, де {x}", "маю {n}, чи потрібен {x}?",
+           "не терміново, маю питання про {x}"],
+}
+CALM_PER_TEMPLATE = 40
 
 
 def _expand(pattern: str, rng: random.Random) -> str:
@@ -106,6 +127,15 @@ def generate(data_dir: Path, ordinary: list[str], seed: int = SEED) -> list[tupl
         out.append((rng.choice(CALM_FRAMES).format(sign=rng.choice(signs)), "calm"))
     out.extend((_expand(idiom, rng), "calm") for idiom in context.get("idioms", []) for _ in range(5))
     out.extend((text, "calm") for text in ordinary)
+    cues = yaml.safe_load((data_dir.parent / "stream_cues.yaml").read_text(encoding="utf-8"))
+    services = [t for stream in cues.values() for t in stream.get("service", [])]
+    needs = [t for stream in cues.values() for t in stream.get("need", [])]
+    for templates in CALM_TEMPLATES.values():
+        for template in templates:
+            for _ in range(CALM_PER_TEMPLATE):
+                out.append((template.format(x=_expand(rng.choice(services), rng), n=_expand(rng.choice(needs), rng),
+                                            who=rng.choice(["mother", "moeder", "son", "zoon", "vader", "father"])),
+                            "calm"))
     rng.shuffle(out)
     return out
 
@@ -140,7 +170,7 @@ def _fingerprint(data_dir: Path) -> str:
     from intents.nlu import TRAINING
 
     digest = hashlib.sha256(f"{spacy.__version__}/{SEED}/{EPOCHS}/{PER_CRITERION}/{GENERATOR_VERSION}".encode())
-    for path in sorted([*data_dir.glob("*.yaml"), *TRAINING.values()]):
+    for path in sorted([*data_dir.glob("*.yaml"), data_dir.parent / "stream_cues.yaml", *TRAINING.values()]):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 

@@ -5,7 +5,7 @@ letters that Unicode does not decompose mapped ('ł' -> 'l', Turkish dotless 'ı
 variants unified. Every Latin-script word also gets its Dutch comparison key (lemma + stem, see
 ``intents.language``), the keys of its compound parts ("borstpijn" -> "borst", "pijn") and, when it is
 an unknown word close to a word the terms use, that word instead (a typo). Sentence punctuation and
-line breaks are kept as clause boundaries.
+line breaks are kept as sentence boundaries (commas as clause boundaries, for the context rules).
 
 Terms are written as data (``intents/data/safety/*.yaml``), one phrase per entry, words separated by
 spaces:
@@ -19,7 +19,7 @@ spaces:
     (...)?    an optional group
     ~ / ~5    up to 3 (or 5) other words in between
 
-A term never matches across a clause boundary.
+A term never matches across a sentence boundary; it may cross a comma (chat uses commas freely).
 """
 
 from __future__ import annotations
@@ -33,10 +33,9 @@ from intents.language import dutch
 
 BOUNDARY = "|"
 _PIECE = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+|[.!?;\n]+|,")
-# laughing and embarrassed emoji read as "haha" (a joke marker for the context rules)
+# laughing emoji read as "haha" (a joke marker for the context rules); embarrassed or nervous ones are not
 _EXTRA = str.maketrans({"ł": "l", "ı": "i", "ß": "ss", "ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "ŀ": "l",
-                        "😂": " haha ", "🤣": " haha ", "😆": " haha ", "😅": " haha ", "🙈": " haha ",
-                        "😜": " haha ", "😁": " haha ",
+                        "😂": " haha ", "🤣": " haha ", "😆": " haha ", "😜": " haha ", "😁": " haha ",
                         "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ؤ": "و", "ئ": "ي",
                         "ـ": "", "’": "'", "ʼ": "'"})
 _ARABIC_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
@@ -231,30 +230,30 @@ def compile_term(pattern: str) -> Term:
     return Term(str(pattern), tuple(slots))
 
 
-def _match_at(slots: tuple[_Slot, ...], tokens: list[Token], i: int, clause: int) -> int | None:
+def _match_at(slots: tuple[_Slot, ...], tokens: list[Token], i: int, sentence: int) -> int | None:
     """The end (exclusive) of a match of `slots` starting at token i, or None."""
     if not slots:
         return i
     slot, rest = slots[0], slots[1:]
     if slot.gap:
         for skip in range(slot.gap + 1):
-            if i + skip > len(tokens) or (skip and tokens[i + skip - 1].clause != clause):
+            if i + skip > len(tokens) or (skip and tokens[i + skip - 1].sentence != sentence):
                 break
-            end = _match_at(rest, tokens, i + skip, clause)
+            end = _match_at(rest, tokens, i + skip, sentence)
             if end is not None:
                 return end
         return None
     for option in slot.options:
         j = i
         for word in option:
-            if j >= len(tokens) or tokens[j].clause != clause or not word.matches(tokens[j]):
+            if j >= len(tokens) or tokens[j].sentence != sentence or not word.matches(tokens[j]):
                 break
             j += 1
         else:
-            end = _match_at(rest, tokens, j, clause)
+            end = _match_at(rest, tokens, j, sentence)
             if end is not None:
                 return end
-    return _match_at(rest, tokens, i, clause) if slot.optional else None
+    return _match_at(rest, tokens, i, sentence) if slot.optional else None
 
 
 @dataclass
@@ -323,7 +322,7 @@ class TermSet:
             for name, term in candidates:
                 if not all(r & present for r in requirements[term]):
                     continue
-                end = _match_at(term.slots, items, i, token.clause)
+                end = _match_at(term.slots, items, i, token.sentence)
                 if end is not None:
                     spans = found.setdefault(name, [])
                     if (i, end) not in spans:

@@ -25,7 +25,8 @@ def _rows(path: Path) -> list[dict]:
 # Development sets: both were blind when written and have been used to build the method since
 # (docs/benchmarks.md). Every red flag must be caught: escalated at once or asked about directly.
 DEV_SETS = {"redflags": _rows(Path(__file__).with_name("data") / "redflags.jsonl"),
-            "blind-a": _rows(ROOT / "benchmarks" / "eval-triage-a" / "messages.jsonl")}
+            "blind-a": _rows(ROOT / "benchmarks" / "eval-triage-a" / "messages.jsonl"),
+            "blind-c": _rows(ROOT / "benchmarks" / "eval-triage-c" / "messages.jsonl")}
 
 
 def _when(row: dict) -> datetime | None:
