@@ -33,7 +33,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.errors import WijkbotError
 from bot.messages import Button, Incoming, Outgoing
-from bot.models import Conversation, User, count_usage
+from bot.models import Conversation, User, count_all
 from intents import languages
 from intents.nlu import NLU, default_nlu
 from intents.safety import Safety, safety
@@ -91,7 +91,8 @@ class Wijkbot:
             if expired:
                 state = TriageState()
             replies = self._respond(session, incoming, user, state, now)
-            if replies is None:  # the user was forgotten: nothing of them may stay
+            if replies is None:  # the user was forgotten: nothing of them may stay (the counts are anonymous)
+                count_all(session, now.date(), session.info.pop("usage", {}))
                 session.commit()
                 return [self._out(incoming, self.dialogue.texts["forgotten"])]
             if fresh or expired or not conversation.state.get("_disclosed"):
@@ -104,6 +105,7 @@ class Wijkbot:
                     replies[0] = (prefix + "\n\n" + replies[0][0], replies[0][1])
             conversation.state = {**state.as_dict(), "_disclosed": True}
             conversation.updated_at = now
+            count_all(session, now.date(), session.info.pop("usage", {}))
             session.commit()
             if session.info.get("agenda_changed") and self.on_agenda_change:
                 self.on_agenda_change()
@@ -530,8 +532,10 @@ class Wijkbot:
         return conversation, False, expired
 
     def _count(self, session: Session, now: datetime, *kinds: str) -> None:
+        """Anonymous statistics of this message, written once with the rest (handle)."""
+        counts = session.info.setdefault("usage", {})
         for kind in kinds:
-            count_usage(session, now.date(), kind)
+            counts[kind] = counts.get(kind, 0) + 1
 
     @staticmethod
     def _out(incoming: Incoming, text: str, buttons: list[Button] | None = None) -> Outgoing:

@@ -50,23 +50,31 @@ class Conversation(Base):
 
 
 def count_usage(session, day: date, kind: str, n: int = 1) -> None:
-    """Add `n` to the anonymous counter `kind` of `day` (creating it when new): one upsert statement on
-    SQLite and PostgreSQL, so it is cheap on every message and safe when two processes count at once."""
+    """Add `n` to the anonymous counter `kind` of `day` (creating it when new)."""
+    count_all(session, day, {kind: n})
+
+
+def count_all(session, day: date, counts: dict[str, int]) -> None:
+    """Add to several anonymous counters of `day` at once: one upsert statement on SQLite and PostgreSQL,
+    so it is cheap on every message and safe when two processes count at once."""
     from sqlalchemy import select
     from sqlalchemy.dialects import postgresql, sqlite
 
+    if not counts:
+        return
     dialect = {"postgresql": postgresql, "sqlite": sqlite}.get(session.get_bind().dialect.name)
     if dialect is not None:
-        insert = dialect.insert(UsageStat).values(day=day, kind=kind, count=n)
+        insert = dialect.insert(UsageStat).values([{"day": day, "kind": k, "count": n} for k, n in counts.items()])
         session.execute(insert.on_conflict_do_update(index_elements=["day", "kind"],
-                                                     set_={"count": UsageStat.count + n}))
+                                                     set_={"count": UsageStat.count + insert.excluded.count}))
         return
-    stat = session.scalar(select(UsageStat).where(UsageStat.day == day, UsageStat.kind == kind))
-    if stat is None:
-        session.add(UsageStat(day=day, kind=kind, count=n))
-        session.flush()
-    else:
-        stat.count += n
+    for kind, n in counts.items():
+        stat = session.scalar(select(UsageStat).where(UsageStat.day == day, UsageStat.kind == kind))
+        if stat is None:
+            session.add(UsageStat(day=day, kind=kind, count=n))
+            session.flush()
+        else:
+            stat.count += n
 
 
 class UsageStat(Base):

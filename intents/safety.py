@@ -194,6 +194,9 @@ class Safety:
         escalate = next((r for r in PRIORITY if rules.get(r, 0.0) >= DIRECT), None)
         # the second opinion is one more voter, worth at most a doubtful sign: alone it can ask, with a
         # doubtful sign of the same resource it escalates; it never overrules a clear sign elsewhere (above)
+        # where the rules read signs of a resource and their context took all of them away (negated,
+        # past, a course), the bag-of-words model, which cannot read context, does not ask alone
+        dismissed = {f.resource for f in findings if not f.counts} - {f.resource for f in findings if f.counts}
         considered = [r for r in PRIORITY if r != "huisartsenpost" or after_hours]
         check = None
         if escalate is None:
@@ -201,7 +204,7 @@ class Safety:
                              and model.get(r, 0.0) >= self.model_votes["confirm"]), None)
         if escalate is None:
             check = next((r for r in considered if rules.get(r, 0.0) >= DOUBT
-                          or model.get(r, 0.0) >= self.model_votes["alone"]), None)
+                          or (r not in dismissed and model.get(r, 0.0) >= self.model_votes["alone"])), None)
         decided = escalate or check
         flags = tuple(sorted(weight.get(decided, {}), key=lambda c: -weight[decided][c])) if decided else ()
         if decided and not flags:
