@@ -8,6 +8,7 @@ two words with the same key count as the same word. Compounds ("wandelgroepen",
 
 from __future__ import annotations
 
+import copy
 import re
 import unicodedata
 from functools import cache, lru_cache
@@ -120,8 +121,16 @@ class Dutch:
         split = self._split(word)
         return split if len(split) > 1 else ()
 
+    def with_words(self, new_words: set[str]) -> Dutch:
+        """A copy that also knows these words (a social map's own vocabulary) for splitting compounds; the
+        process-wide normaliser stays as it is, so what the safety check and the NLU read never depends on
+        which map was loaded."""
+        other = copy.copy(self)
+        other.add_words(new_words)
+        return other
+
     def add_words(self, new_words: set[str]) -> None:
-        """Teach the compound splitter words it did not know (the social map's own vocabulary)."""
+        """Teach the compound splitter words it did not know."""
         extra = {w for w in new_words if len(w) >= _MIN_PART and w.isalpha()} - self.lexicon
         if extra:
             self.lexicon = self.lexicon | extra

@@ -1,11 +1,15 @@
 """The trained second opinion of the safety check: a text classifier that catches paraphrases.
 
-It is trained on a large *generated* set, never on an evaluation set: thousands of messages composed from
-the criteria themselves (``intents/data/safety/``). Each criterion's rules are spelled out with words of
-their groups, in templates with people, times and pleas, and the words between them shuffled and padded;
-the same signs inside negation, history, courses and what-if framing, the figures of speech, and the
-ordinary questions the NLU is trained on make the calm side. The rules explain; the model sees the
-message as a bag of words, so it still notices signs that the rules' word windows and word order miss.
+It is trained on a generated set, never on an evaluation set, of two kinds. Composed: thousands of
+messages built from the criteria themselves (``intents/data/safety/``). Each criterion's rules are
+spelled out with words of their groups, in templates with people, times and pleas, and the words between
+them shuffled and padded; the same signs inside negation, history, courses and what-if framing, the
+figures of speech, and the ordinary questions the NLU is trained on make the calm side. And paraphrased
+(``intents/data/safety/paraphrases/``): for every criterion, messages written from its description in
+docs/safety.md by writers who saw neither the rules nor any evaluation set - the everyday ways residents
+tell a sign, in six languages, and calm look-alikes beside them.
+The rules explain; the model sees the message as a bag of words, so it still notices signs that the
+rules' word windows and word order miss.
 
 spaCy's ``TextCatBOW`` (exclusive classes: calm, 112, 113, veilig-thuis, huisartsenpost) over the same
 word keys the rules use; fixed seed, trained at first use (about half a minute) and cached in the data
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import random
@@ -35,7 +40,8 @@ LABELS = ("calm", "112", "113", "veilig-thuis", "huisartsenpost")
 SEED = 20261202
 EPOCHS = 8
 PER_CRITERION = 120  # generated messages per criterion (direct and doubt rules alike)
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
+PARAPHRASE_REPEAT = 3  # each paraphrase counts this many times against the composed messages
 
 WHO = ["mijn vader", "mijn moeder", "mijn man", "mijn vrouw", "mijn zoon", "mijn dochter", "de buurman", "de buurvrouw",
        "mijn vriendin", "mijn opa", "mijn oma", "mijn broer", "ik", "hij", "zij", "ons kind", "een collega", "my dad",
@@ -107,8 +113,21 @@ def _message(sign: str, rng: random.Random) -> str:
     return text.lower() if rng.random() < 0.5 else text
 
 
+def paraphrases(data_dir: Path) -> list[tuple[str, str]]:
+    """The paraphrased messages as (text, label) pairs."""
+    out = []
+    for path in sorted((data_dir / "paraphrases").glob("*.jsonl")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if line.strip():
+                row = json.loads(line)
+                if row["label"] not in LABELS:
+                    raise ValueError(f"{path.name}:{number}: unknown label {row['label']!r}")
+                out.append((row["text"], row["label"]))
+    return out
+
+
 def generate(data_dir: Path, ordinary: list[str], seed: int = SEED) -> list[tuple[str, str]]:
-    """The generated training set: (text, label) pairs."""
+    """The training set: composed and paraphrased (text, label) pairs."""
     rng = random.Random(seed)
     groups = yaml.safe_load((data_dir / "words.yaml").read_text(encoding="utf-8"))["groups"]
     criteria = yaml.safe_load((data_dir / "criteria.yaml").read_text(encoding="utf-8"))["criteria"]
@@ -136,6 +155,7 @@ def generate(data_dir: Path, ordinary: list[str], seed: int = SEED) -> list[tupl
                 out.append((template.format(x=_expand(rng.choice(services), rng), n=_expand(rng.choice(needs), rng),
                                             who=rng.choice(["mother", "moeder", "son", "zoon", "vader", "father"])),
                             "calm"))
+    out.extend(pair for pair in paraphrases(data_dir) for _ in range(PARAPHRASE_REPEAT))
     rng.shuffle(out)
     return out
 
@@ -171,6 +191,8 @@ def _fingerprint(data_dir: Path) -> str:
 
     digest = hashlib.sha256(f"{spacy.__version__}/{SEED}/{EPOCHS}/{PER_CRITERION}/{GENERATOR_VERSION}".encode())
     for path in sorted([*data_dir.glob("*.yaml"), data_dir.parent / "stream_cues.yaml", *TRAINING.values()]):
+        digest.update(path.read_bytes())
+    for path in sorted((data_dir / "paraphrases").glob("*.jsonl")):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 

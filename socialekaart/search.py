@@ -27,7 +27,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from bot.clock import LOCAL_TZ
-from intents.language import dutch, find_postcode, fold, words
+from intents.language import Dutch, dutch, find_postcode, fold, words
 from socialekaart.hours import Opening, open_at, opening
 from socialekaart.lexicon import Lexicon, default_lexicon
 
@@ -173,6 +173,7 @@ class SearchIndex:
     place_words: frozenset[str] = frozenset()  # words of the service areas' names (the wijk, the city)
     codes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # service id -> taxonomy codes
     by_id: dict[str, ServiceDoc] = field(default_factory=dict)
+    nl: Dutch | None = field(default=None, repr=False, compare=False)  # the normaliser that knows this map's words
     # queries read already: a conversation asks the same need twice (the stream vote, then the answer)
     _read: dict[str, list[_Slot]] = field(default_factory=dict, repr=False, compare=False)
 
@@ -206,7 +207,7 @@ class SearchIndex:
                     vocabulary.update(toks)
                     per_field.append((toks, FIELD_WEIGHTS[name]))
             tokenized.append(per_field)
-        nl.add_words(vocabulary | lexicon.surface_words)
+        nl = nl.with_words(vocabulary | lexicon.surface_words)  # this map's words, for this index only
         expansions: dict[str, tuple[tuple[str, float], ...]] = {}
 
         def expand(word: str) -> tuple[tuple[str, float], ...]:
@@ -252,7 +253,7 @@ class SearchIndex:
         index = cls(
             docs=docs, postings=postings, surface_by_length=dict(by_length),
             key_of_surface={w: nl.key(w) for w in surface}, sorted_keys=sorted(postings), lexicon=lexicon,
-            coords=coords, free=np.array([d.free for d in docs], dtype=bool),
+            coords=coords, free=np.array([d.free for d in docs], dtype=bool), nl=nl,
         )
         index.postcode_coords = _postcode_table(docs)
         index.place_words = frozenset(w for d in docs for w in words(d.fields["area"]) if not nl.is_stop(w))
@@ -294,7 +295,7 @@ class SearchIndex:
                 if k != key and len(prefix) >= 0.75 * len(k)}
 
     def read_query(self, text: str) -> list[_Slot]:
-        nl = dutch()
+        nl = self.nl or dutch()
         toks = words(text)
         word_slots: list[_Slot | None] = []
         triggered: dict[int, float] = {}

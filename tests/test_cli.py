@@ -114,7 +114,7 @@ def test_triage_json_and_batch(tmp_path):
     result = json.loads(out(wijkbot(tmp_path, "triage", "ik zie het niet meer zitten", "--json")))
     assert result["escalation"] == "113" and result["stream"] == "care"
     assert set(result) == {"stream", "escalation", "safety_check", "intent", "entities", "next_question"}
-    asked = json.loads(out(wijkbot(tmp_path, "triage", "het heeft allemaal geen zin meer", "--json")))
+    asked = json.loads(out(wijkbot(tmp_path, "triage", "ik voel me een last voor mijn kinderen", "--json")))
     assert asked["escalation"] is None and asked["safety_check"] == "113"
     late = "mijn dochter van 3 heeft 40 graden koorts en drinkt bijna niks"
     night = json.loads(out(wijkbot(tmp_path, "triage", late, "--json", "--at", "2026-12-05T23:30")))

@@ -137,7 +137,7 @@ def test_someone_else_still_counts_and_the_question_says_so():
     found = safety().assess("mijn vriendin zegt dat ze niet meer wil leven")
     assert found.escalate_to == "113"
     asked = safety().assess("mijn vriend zegt steeds dat hij een last is voor iedereen")
-    assert asked.check == "113" and asked.about_other
+    assert "113" in (asked.check, asked.escalate_to) and asked.about_other  # a doubt; the model may confirm it
     assert "deze persoon" in safety().question("113", "nl", asked.about_other)
 
 

@@ -25,7 +25,7 @@ def stats(bot) -> dict[str, int]:
         return {s.kind: s.count for s in session.scalars(select(UsageStat))}
 
 
-DOUBT = "het heeft allemaal geen zin meer"  # hopelessness: a doubtful 113 sign
+DOUBT = "ik voel me een last voor mijn kinderen"  # feeling a burden: a doubtful 113 sign
 
 
 def test_a_doubtful_sign_gets_one_direct_question_with_buttons(bot):
