@@ -197,14 +197,17 @@ class Safety:
         # where the rules read signs of a resource and their context took all of them away (negated,
         # past, a course), the bag-of-words model, which cannot read context, does not ask alone
         dismissed = {f.resource for f in findings if not f.counts} - {f.resource for f in findings if f.counts}
+        # signs said as a joke or played down are the rules' to weigh: the model neither confirms nor raises them
+        joking = ({f.resource for f in findings if f.counts and f.qualifiers & {"joke", "mild"}}
+                  - {f.resource for f in findings if f.counts and not f.qualifiers & {"joke", "mild"}})
         considered = [r for r in PRIORITY if r != "huisartsenpost" or after_hours]
         check = None
         if escalate is None:
-            escalate = next((r for r in considered if rules.get(r, 0.0) >= DOUBT
+            escalate = next((r for r in considered if rules.get(r, 0.0) >= DOUBT and r not in joking
                              and model.get(r, 0.0) >= self.model_votes["confirm"]), None)
         if escalate is None:
             check = next((r for r in considered if rules.get(r, 0.0) >= DOUBT
-                          or (r not in dismissed and model.get(r, 0.0) >= self.model_votes["alone"])), None)
+                          or (r not in dismissed | joking and model.get(r, 0.0) >= self.model_votes["alone"])), None)
         decided = escalate or check
         flags = tuple(sorted(weight.get(decided, {}), key=lambda c: -weight[decided][c])) if decided else ()
         if decided and not flags:
