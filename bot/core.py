@@ -91,8 +91,8 @@ class Wijkbot:
             if expired:
                 state = TriageState()
             replies = self._respond(session, incoming, user, state, now)
-            if replies is None:  # the user was forgotten: nothing of them may stay (the counts are anonymous)
-                count_all(session, now.date(), session.info.pop("usage", {}))
+            count_all(session, now.date(), session.info.pop("usage", {}))  # anonymous: they stay after /vergeet
+            if replies is None:  # the user was forgotten: nothing of them may stay
                 session.commit()
                 return [self._out(incoming, self.dialogue.texts["forgotten"])]
             if fresh or expired or not conversation.state.get("_disclosed"):
@@ -105,7 +105,6 @@ class Wijkbot:
                     replies[0] = (prefix + "\n\n" + replies[0][0], replies[0][1])
             conversation.state = {**state.as_dict(), "_disclosed": True}
             conversation.updated_at = now
-            count_all(session, now.date(), session.info.pop("usage", {}))
             session.commit()
             if session.info.get("agenda_changed") and self.on_agenda_change:
                 self.on_agenda_change()

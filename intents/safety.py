@@ -127,7 +127,7 @@ class Safety:
             self._answers.add(kind, patterns)
         self.resources = frozenset(PRIORITY)
         self.model = model
-        self.model_votes = {"alone": 0.75, "confirm": 0.5, **criteria.get("model", {})}
+        self.model_votes = dict(criteria["model"])  # {alone, confirm}: criteria.yaml says why
 
     @staticmethod
     def _criterion(raw: dict, groups: dict) -> Criterion:
