@@ -130,7 +130,7 @@ class Wijkbot:
             if state.pending == "safety":
                 return self._safety_answered(session, text, note, user, state, now)
             found = self.safety.assess(text, now)
-            if not (found.escalate_to or found.check) and found.signals and state.need:
+            if not (found.escalate_to or found.check) and state.need:
                 together = self.safety.assess(f"{state.need}\n{text}", now)  # danger told over several messages
                 if together.escalate_to or (together.check and together.check not in state.cleared):
                     found = together

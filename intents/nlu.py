@@ -1,7 +1,9 @@
 """NLU: stream and intent classifiers (spaCy text classifiers) and rule-based entities.
 
-The classifiers are trained from the examples in ``intents/data/streams.yaml`` and
-``intents/data/intents.yaml`` with a fixed seed, at first use, and cached on disk under the data
+The classifiers are trained from the examples in ``intents/data/streams.yaml`` (with
+``intents/data/streams_written.jsonl``: questions written from the stream definitions and boundary criteria of
+docs/streams.md by a writer who saw neither the code nor any evaluation set) and ``intents/data/intents.yaml``
+with a fixed seed, at first use, and cached on disk under the data
 directory keyed by a hash of the training data and the spaCy version; ``wijkbot nlu train`` retrains.
 Texts are reduced to word keys (``intents.language``) before classification, so inflections and
 spellings of one word share their evidence.
@@ -10,6 +12,7 @@ spellings of one word share their evidence.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -24,6 +27,7 @@ log = logging.getLogger(__name__)
 STREAMS = ("care", "health", "wellbeing")
 INTENTS = ("need_help", "information", "who_does_what", "knowledge_question", "smalltalk")
 TRAINING = {"stream": DATA / "streams.yaml", "intent": DATA / "intents.yaml"}
+WRITTEN = {"stream": DATA / "streams_written.jsonl"}  # {"text", "stream", "lang", "boundary"} per line
 SEED = 20261124
 EPOCHS = 25
 
@@ -58,17 +62,34 @@ def _training_hash() -> str:
     import spacy
 
     digest = hashlib.sha256(spacy.__version__.encode())
-    for path in TRAINING.values():
+    for path in training_files():
         digest.update(path.read_bytes())
     digest.update(f"{SEED}/{EPOCHS}".encode())
     return digest.hexdigest()[:16]
 
 
+def training_files() -> list[Path]:
+    return [*TRAINING.values(), *WRITTEN.values()]
+
+
+def examples(kind: str) -> list[tuple[str, str]]:
+    """The (text, label) training examples of one classifier."""
+    data = yaml.safe_load(TRAINING[kind].read_text(encoding="utf-8"))
+    pairs = [(str(text), label) for label, texts in data.items() for text in texts or []]
+    if kind in WRITTEN:
+        for number, line in enumerate(WRITTEN[kind].read_text(encoding="utf-8").splitlines(), 1):
+            if line.strip():
+                row = json.loads(line)
+                if row[kind] not in STREAMS:
+                    raise ValueError(f"{WRITTEN[kind].name}:{number}: unknown {kind} {row[kind]!r}")
+                pairs.append((row["text"], row[kind]))
+    return pairs
+
+
 def _train(kind: str, labels: tuple[str, ...]):
     from intents.textcat import train_bow
 
-    data = yaml.safe_load(TRAINING[kind].read_text(encoding="utf-8"))
-    pairs = [(_as_keys(str(text)), label) for label in labels for text in data.get(label, [])]
+    pairs = [(_as_keys(text), label) for text, label in examples(kind) if label in labels]
     return train_bow(pairs, labels, seed=SEED, epochs=EPOCHS, batch_size=16)
 
 

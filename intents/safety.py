@@ -13,7 +13,8 @@ groups ("breathing" near "absent"). A message is
 5. decided: the most urgent resource with a clear sign is escalated at once (112 > 113 > Veilig Thuis >
    huisartsenpost); two different doubtful signs for one resource count as a clear one; otherwise a
    doubtful sign, or the trained second opinion (``intents.safety_model``) being sure enough, makes
-   Wijkbot ask one direct safety question. Huisartsenpost signs count outside GP office hours only,
+   Wijkbot ask one direct safety question; the second opinion all but certain escalates on its own.
+   Huisartsenpost signs count outside GP office hours only,
    except clear ones, which in office hours send the resident to their own GP today.
 
 Nothing here logs or keeps message text: an :class:`Assessment` names criteria, never words.
@@ -181,33 +182,9 @@ class Safety:
         after_hours = not office_hours(now) if now is not None else bool(found.get("_after_hours"))
         signals = any(spans and not name.startswith(("_", "context:")) and name not in self.people
                       for name, spans in found.items())
-        model = self.model.predict(text) if self.model is not None and signals else {}
-        weight: dict[str, dict[str, float]] = {}  # resource -> criterion -> weight
-        for f in findings:
-            softened = (f.qualifiers & SOFTENING and f.level == "direct") or "reassured" in f.qualifiers
-            w = LEVELS[f.level] / 2 if softened else LEVELS[f.level]
-            if not f.counts or (f.resource == "huisartsenpost" and not after_hours and w < DIRECT):
-                continue
-            per = weight.setdefault(f.resource, {})
-            per[f.criterion] = max(per.get(f.criterion, 0.0), w)
-        rules = {r: sum(per.values()) for r, per in weight.items()}
-        escalate = next((r for r in PRIORITY if rules.get(r, 0.0) >= DIRECT), None)
-        # the second opinion is one more voter, worth at most a doubtful sign: alone it can ask, with a
-        # doubtful sign of the same resource it escalates; it never overrules a clear sign elsewhere (above)
-        # where the rules read signs of a resource and their context took all of them away (negated,
-        # past, a course), the bag-of-words model, which cannot read context, does not ask alone
-        dismissed = {f.resource for f in findings if not f.counts} - {f.resource for f in findings if f.counts}
-        # signs said as a joke or played down are the rules' to weigh: the model neither confirms nor raises them
-        joking = ({f.resource for f in findings if f.counts and f.qualifiers & {"joke", "mild"}}
-                  - {f.resource for f in findings if f.counts and not f.qualifiers & {"joke", "mild"}})
-        considered = [r for r in PRIORITY if r != "huisartsenpost" or after_hours]
-        check = None
-        if escalate is None:
-            escalate = next((r for r in considered if rules.get(r, 0.0) >= DOUBT and r not in joking
-                             and model.get(r, 0.0) >= self.model_votes["confirm"]), None)
-        if escalate is None:
-            check = next((r for r in considered if rules.get(r, 0.0) >= DOUBT
-                          or (r not in dismissed | joking and model.get(r, 0.0) >= self.model_votes["alone"])), None)
+        model = self.model.predict(text) if self.model is not None else {}  # words no rule holds count too
+        weight = _weights(findings, after_hours)
+        escalate, check = self.decide(findings, weight, model, after_hours)
         decided = escalate or check
         flags = tuple(sorted(weight.get(decided, {}), key=lambda c: -weight[decided][c])) if decided else ()
         if decided and not flags:
@@ -215,6 +192,30 @@ class Safety:
         return Assessment(escalate, check, flags, languages.detect(text) if decided else "nl",
                           bool(found.get("_other")) and not found.get("_self"), after_hours,
                           tuple(findings), model, signals)
+
+    def decide(self, findings: list[Finding], weight: dict[str, dict[str, float]], model: dict[str, float],
+               after_hours: bool) -> tuple[str | None, str | None]:
+        """(escalate to, else ask about): the rules' weights per resource, with the second opinion's vote."""
+        rules = {r: sum(per.values()) for r, per in weight.items()}
+        escalate = next((r for r in PRIORITY if rules.get(r, 0.0) >= DIRECT), None)
+        # the second opinion is one more voter: alone it can ask, with a doubtful sign of the same resource
+        # it escalates, all but certain it escalates alone; it never overrules a clear sign elsewhere (above).
+        # Where the rules read signs of a resource and their context took all of them away (negated, past,
+        # a course), the bag-of-words model, which cannot read context, neither asks nor escalates alone
+        dismissed = {f.resource for f in findings if not f.counts} - {f.resource for f in findings if f.counts}
+        # signs said as a joke or played down are the rules' to weigh: the model neither confirms nor raises them
+        joking = ({f.resource for f in findings if f.counts and f.qualifiers & {"joke", "mild"}}
+                  - {f.resource for f in findings if f.counts and not f.qualifiers & {"joke", "mild"}})
+        considered = [r for r in PRIORITY if r != "huisartsenpost" or after_hours]
+        check = None
+        if escalate is None:
+            escalate = next((r for r in considered if r not in joking and (
+                (rules.get(r, 0.0) >= DOUBT and model.get(r, 0.0) >= self.model_votes["confirm"])
+                or (r not in dismissed and model.get(r, 0.0) >= self.model_votes["sure"]))), None)
+        if escalate is None:
+            check = next((r for r in considered if rules.get(r, 0.0) >= DOUBT
+                          or (r not in dismissed | joking and model.get(r, 0.0) >= self.model_votes["alone"])), None)
+        return escalate, check
 
     # --- what to say ---------------------------------------------------------------------------------
 
@@ -260,6 +261,19 @@ class Safety:
         if found.get("yes") or found.get("worry"):
             return "yes" if len(tokens) <= ANSWER_WORDS or any(s <= 1 for s, _ in found.get("yes", ())) else "unclear"
         return "unclear"
+
+
+def _weights(findings: list[Finding], after_hours: bool) -> dict[str, dict[str, float]]:
+    """resource -> criterion -> weight of the findings that count (huisartsenpost doubts out of hours only)."""
+    weight: dict[str, dict[str, float]] = {}
+    for f in findings:
+        softened = (f.qualifiers & SOFTENING and f.level == "direct") or "reassured" in f.qualifiers
+        w = LEVELS[f.level] / 2 if softened else LEVELS[f.level]
+        if not f.counts or (f.resource == "huisartsenpost" and not after_hours and w < DIRECT):
+            continue
+        per = weight.setdefault(f.resource, {})
+        per[f.criterion] = max(per.get(f.criterion, 0.0), w)
+    return weight
 
 
 def _gap(a: tuple[int, int], b: tuple[int, int]) -> int:

@@ -14,8 +14,8 @@ rules' word windows and word order miss.
 spaCy's ``TextCatBOW`` (exclusive classes: calm, 112, 113, veilig-thuis, huisartsenpost) over the same
 word keys the rules use; fixed seed, trained at first use (about half a minute) and cached in the data
 directory keyed by a hash of the data, the generator and spaCy's version. ``intents.safety`` counts it as one more
-voter worth at most a doubtful sign: alone it can ask the safety question, with a doubtful sign of the same
-resource it escalates, and it never escalates on its own.
+voter: alone it can ask the safety question, with a doubtful sign of the same resource it escalates, and
+all but certain (criteria.yaml's ``model.sure``) it escalates on its own where no context dismissed the signs.
 """
 
 from __future__ import annotations
@@ -175,22 +175,18 @@ class SafetyModel:
 
 
 def _ordinary() -> list[str]:
-    from intents.nlu import TRAINING
+    from intents.nlu import examples
 
-    texts = []
-    for path in TRAINING.values():
-        for items in yaml.safe_load(path.read_text(encoding="utf-8")).values():
-            texts.extend(str(t) for t in items or [])
-    return texts
+    return [text for kind in ("stream", "intent") for text, _ in examples(kind)]
 
 
 def _fingerprint(data_dir: Path) -> str:
     import spacy
 
-    from intents.nlu import TRAINING
+    from intents.nlu import training_files
 
     digest = hashlib.sha256(f"{spacy.__version__}/{SEED}/{EPOCHS}/{PER_CRITERION}/{GENERATOR_VERSION}".encode())
-    for path in sorted([*data_dir.glob("*.yaml"), data_dir.parent / "stream_cues.yaml", *TRAINING.values()]):
+    for path in sorted([*data_dir.glob("*.yaml"), data_dir.parent / "stream_cues.yaml", *training_files()]):
         digest.update(path.read_bytes())
     for path in sorted((data_dir / "paraphrases").glob("*.jsonl")):
         digest.update(path.read_bytes())
