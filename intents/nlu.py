@@ -12,7 +12,6 @@ spellings of one word share their evidence.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -77,12 +76,9 @@ def examples(kind: str) -> list[tuple[str, str]]:
     data = yaml.safe_load(TRAINING[kind].read_text(encoding="utf-8"))
     pairs = [(str(text), label) for label, texts in data.items() for text in texts or []]
     if kind in WRITTEN:
-        for number, line in enumerate(WRITTEN[kind].read_text(encoding="utf-8").splitlines(), 1):
-            if line.strip():
-                row = json.loads(line)
-                if row[kind] not in STREAMS:
-                    raise ValueError(f"{WRITTEN[kind].name}:{number}: unknown {kind} {row[kind]!r}")
-                pairs.append((row["text"], row[kind]))
+        from intents.textcat import labelled
+
+        pairs.extend(labelled(WRITTEN[kind], kind, STREAMS))
     return pairs
 
 

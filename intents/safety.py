@@ -102,7 +102,6 @@ class Assessment:
     out_of_hours: bool
     findings: tuple[Finding, ...] = ()
     model: dict[str, float] = field(default_factory=dict)  # the second opinion's probabilities
-    signals: bool = False  # a word of a sign, symptom or situation occurs (even without a finding)
 
 
 class Safety:
@@ -180,8 +179,6 @@ class Safety:
                      for name, spans in found.items()}
         findings = self.findings(tokens, found)
         after_hours = not office_hours(now) if now is not None else bool(found.get("_after_hours"))
-        signals = any(spans and not name.startswith(("_", "context:")) and name not in self.people
-                      for name, spans in found.items())
         model = self.model.predict(text) if self.model is not None else {}  # words no rule holds count too
         weight = _weights(findings, after_hours)
         escalate, check = self.decide(findings, weight, model, after_hours)
@@ -191,7 +188,7 @@ class Safety:
             flags = ("second_opinion",)
         return Assessment(escalate, check, flags, languages.detect(text) if decided else "nl",
                           bool(found.get("_other")) and not found.get("_self"), after_hours,
-                          tuple(findings), model, signals)
+                          tuple(findings), model)
 
     def decide(self, findings: list[Finding], weight: dict[str, dict[str, float]], model: dict[str, float],
                after_hours: bool) -> tuple[str | None, str | None]:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import os
 import random
@@ -115,15 +114,10 @@ def _message(sign: str, rng: random.Random) -> str:
 
 def paraphrases(data_dir: Path) -> list[tuple[str, str]]:
     """The paraphrased messages as (text, label) pairs."""
-    out = []
-    for path in sorted((data_dir / "paraphrases").glob("*.jsonl")):
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if line.strip():
-                row = json.loads(line)
-                if row["label"] not in LABELS:
-                    raise ValueError(f"{path.name}:{number}: unknown label {row['label']!r}")
-                out.append((row["text"], row["label"]))
-    return out
+    from intents.textcat import labelled
+
+    return [pair for path in sorted((data_dir / "paraphrases").glob("*.jsonl"))
+            for pair in labelled(path, "label", LABELS)]
 
 
 def generate(data_dir: Path, ordinary: list[str], seed: int = SEED) -> list[tuple[str, str]]:

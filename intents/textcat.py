@@ -6,7 +6,22 @@ with a fixed seed so that the same data always gives the same model.
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
+
+
+def labelled(path: Path, field: str, labels: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(text, label) pairs from a JSON Lines file of written examples, the label in `field`; a label
+    outside `labels` is an error naming the file and line."""
+    out = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            row = json.loads(line)
+            if row[field] not in labels:
+                raise ValueError(f"{path.name}:{number}: unknown {field} {row[field]!r}")
+            out.append((row["text"], row[field]))
+    return out
 
 
 def train_bow(pairs: list[tuple[str, str]], labels: tuple[str, ...], *, seed: int, epochs: int, batch_size: int):
