@@ -273,10 +273,10 @@ def nlu() -> None:
 @nlu.command("train")
 @click.pass_context
 def nlu_train(ctx: click.Context) -> None:
-    """Retrain the classifiers from intents/data/ (fixed seed) and cache them in the data directory."""
+    """Retrain the classifiers from intents/data/ (fixed seed) and cache them in the cache directory."""
     from intents.nlu import NLU
 
-    NLU(ctx.find_object(Settings).data_dir / "nlu", retrain=True)
+    NLU(ctx.find_object(Settings).cache_dir, retrain=True)
     click.echo("trained the stream and intent classifiers")
 
 

@@ -71,7 +71,7 @@ class Wijkbot:
         self.clock = clock or SystemClock()
         self.settings = settings or Settings()
         self.map = MapSearch(database)
-        self.nlu = nlu or default_nlu(self.settings.data_dir / "nlu")
+        self.nlu = nlu or default_nlu(self.settings.cache_dir)
         self.safety = red_flags or safety()
         languages.warm_up()  # lingua loads its models in the background, not while a resident waits
         self.knowledge = articles or knowledge()

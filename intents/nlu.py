@@ -3,8 +3,8 @@
 The classifiers are trained from the examples in ``intents/data/streams.yaml`` (with
 ``intents/data/streams_written.jsonl``: questions written from the stream definitions and boundary criteria of
 docs/streams.md by a writer who saw neither the code nor any evaluation set) and ``intents/data/intents.yaml``
-with a fixed seed, at first use, and cached on disk under the data
-directory keyed by a hash of the training data and the spaCy version; ``wijkbot nlu train`` retrains.
+with a fixed seed, at first use, and cached on disk in the cache directory (``WIJKBOT_CACHE_DIR``, shared by
+every data directory) keyed by a hash of the training data and the spaCy version; ``wijkbot nlu train`` retrains.
 Texts are reduced to word keys (``intents.language``) before classification, so inflections and
 spellings of one word share their evidence.
 """
@@ -12,7 +12,6 @@ spellings of one word share their evidence.
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -22,7 +21,6 @@ import yaml
 
 from intents.language import DATA, dutch, find_postcode, fold, words
 
-log = logging.getLogger(__name__)
 STREAMS = ("care", "health", "wellbeing")
 INTENTS = ("need_help", "information", "who_does_what", "knowledge_question", "smalltalk")
 TRAINING = {"stream": DATA / "streams.yaml", "intent": DATA / "intents.yaml"}
@@ -91,20 +89,12 @@ def _train(kind: str, labels: tuple[str, ...]):
 
 class NLU:
     def __init__(self, cache_dir: Path | None = None, *, retrain: bool = False):
-        import spacy
+        from intents.textcat import cached
 
-        self.models = {}
         key = _training_hash()
-        for kind, labels in (("stream", STREAMS), ("intent", INTENTS)):
-            path = cache_dir / f"{kind}-{key}" if cache_dir else None
-            if path and path.exists() and not retrain:
-                self.models[kind] = spacy.load(path)
-                continue
-            log.info("training the %s classifier", kind)
-            self.models[kind] = _train(kind, labels)
-            if path:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                self.models[kind].to_disk(path)
+        self.models = {kind: cached(cache_dir, kind, key, lambda kind=kind, labels=labels: _train(kind, labels),
+                                    retrain=retrain)
+                       for kind, labels in (("stream", STREAMS), ("intent", INTENTS))}
 
     def classify(self, kind: str, text: str) -> tuple[str, float, dict[str, float]]:
         cats = self.models[kind](_as_keys(text)).cats
@@ -151,9 +141,10 @@ def entities(text: str) -> dict:
 
 @cache
 def default_nlu(cache_dir: Path | None = None) -> NLU:
-    """The process-wide classifiers, cached on disk in ``cache_dir`` (default: the data directory)."""
+    """The process-wide classifiers, cached on disk in ``cache_dir`` (default: the settings' cache
+    directory, shared by every data directory: the models depend on the shipped data alone)."""
     if cache_dir is None:
         from bot.config import Settings
 
-        cache_dir = Settings().data_dir / "nlu"
+        cache_dir = Settings().cache_dir
     return NLU(cache_dir)

@@ -20,13 +20,8 @@ all but certain (criteria.yaml's ``model.sure``) it escalates on its own where n
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import logging
-import os
 import random
-import shutil
-import tempfile
 from functools import cache
 from pathlib import Path
 
@@ -34,7 +29,6 @@ import yaml
 
 from intents.terms import tokenize, top_level_parts
 
-log = logging.getLogger(__name__)
 LABELS = ("calm", "112", "113", "veilig-thuis", "huisartsenpost")
 SEED = 20261202
 EPOCHS = 8
@@ -195,23 +189,9 @@ def train(data_dir: Path):
 
 
 def load_or_train(cache_dir: Path | None, data_dir: Path) -> SafetyModel:
-    import spacy
+    from intents.textcat import cached
 
-    path = cache_dir / f"safety-{_fingerprint(data_dir)}" if cache_dir else None
-    if path and path.exists():
-        return SafetyModel(spacy.load(path))
-    log.info("training the safety model")
-    nlp = train(data_dir)
-    if path:  # written aside, then renamed: processes training at once never read a half-written model
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-            nlp.to_disk(Path(tmp) / "model")
-            with contextlib.suppress(OSError):  # another process got there first: same model
-                os.replace(Path(tmp) / "model", path)
-        for old in path.parent.glob("safety-*"):  # models of earlier data are never used again
-            if old != path:
-                shutil.rmtree(old, ignore_errors=True)
-    return SafetyModel(nlp)
+    return SafetyModel(cached(cache_dir, "safety", _fingerprint(data_dir), lambda: train(data_dir)))
 
 
 @cache

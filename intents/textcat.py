@@ -6,9 +6,17 @@ with a fixed seed so that the same data always gives the same model.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import os
 import random
+import shutil
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 def labelled(path: Path, field: str, labels: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -45,4 +53,30 @@ def train_bow(pairs: list[tuple[str, str]], labels: tuple[str, ...], *, seed: in
         rng.shuffle(examples)
         for batch in minibatch(examples, size=batch_size):
             nlp.update(batch, sgd=optimizer, drop=0.1)
+    return nlp
+
+
+def cached(cache_dir: Path | None, name: str, fingerprint: str, train: Callable, *, retrain: bool = False):
+    """The model `name` trained on data with this fingerprint: loaded from `cache_dir` when it is there,
+    else (or when `retrain`) trained and stored there. A model is written aside and then renamed, so
+    processes training at once never read a half-written one; models of earlier data are removed, as they
+    are never used again."""
+    import spacy
+
+    path = cache_dir / f"{name}-{fingerprint}" if cache_dir else None
+    if path and path.exists() and not retrain:
+        return spacy.load(path)
+    log.info("training the %s model", name)
+    nlp = train()
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+            nlp.to_disk(Path(tmp) / "model")
+            if retrain:
+                shutil.rmtree(path, ignore_errors=True)
+            with contextlib.suppress(OSError):  # another process got there first: the same model
+                os.replace(Path(tmp) / "model", path)
+        for old in path.parent.glob(f"{name}-*"):
+            if old != path:
+                shutil.rmtree(old, ignore_errors=True)
     return nlp

@@ -115,8 +115,9 @@ def demo_records() -> list[dict]:
 
 
 @pytest.fixture(scope="session")
-def nlu(tmp_path_factory):
-    return NLU(tmp_path_factory.mktemp("nlu"))
+def nlu():
+    # the models depend on the shipped data alone: the same cache as every `wijkbot` process uses
+    return NLU(Settings().cache_dir)
 
 
 @pytest.fixture

@@ -1,26 +1,52 @@
-"""The `wijkbot kaart` commands, run as a user runs them: the installed command in a subprocess."""
+"""The `wijkbot` commands, run as a user runs them: in process through click's runner (fast), and a few
+end to end as the installed command in a subprocess (``process=True``)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import traceback
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from tests.conftest import DEMO_MAP, ROOT
 from tests.records import service
 
 
-def wijkbot(tmp_path: Path, *args: str, stdin: str | bytes | None = None, env: dict | None = None):
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("WIJKBOT_")}
+@dataclass
+class Ran:
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+
+def wijkbot(tmp_path: Path, *args: str, stdin: str | bytes | None = None, env: dict | None = None,
+            process: bool = False):
+    """Run `wijkbot ARGS` with its data in tmp_path/data and tmp_path as the working directory."""
+    environment = {k: None for k in os.environ if k.startswith("WIJKBOT_")}  # the test's own settings only
     environment["WIJKBOT_DATA_DIR"] = str(tmp_path / "data")
     environment.update(env or {})
     data = stdin.encode() if isinstance(stdin, str) else stdin
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], input=data, capture_output=True,
-                          env=environment, cwd=tmp_path, timeout=120)
+    if process:
+        full = {k: v for k, v in {**os.environ, **environment}.items() if v is not None}
+        done = subprocess.run([sys.executable, "-m", "bot.cli", *args], input=data, capture_output=True,
+                              env=full, cwd=tmp_path, timeout=120)
+        return Ran(done.returncode, done.stdout, done.stderr)
+    from bot.cli import main
+
+    with contextlib.chdir(tmp_path):
+        result = CliRunner().invoke(main, list(args), input=data, env=environment, prog_name="wijkbot")
+    stderr = result.stderr_bytes or b""
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        # what the installed command would print: an uncaught error is a traceback on stderr
+        stderr += "".join(traceback.format_exception(result.exception)).encode()
+    return Ran(result.exit_code, result.stdout_bytes, stderr)
 
 
 def out(result) -> str:
@@ -29,7 +55,7 @@ def out(result) -> str:
 
 
 def test_first_run_loads_the_demo_map_into_the_embedded_default(tmp_path):
-    stats = json.loads(out(wijkbot(tmp_path, "kaart", "stats", "--json")))
+    stats = json.loads(out(wijkbot(tmp_path, "kaart", "stats", "--json", process=True)))
     demo = json.loads(DEMO_MAP.read_text(encoding="utf-8"))
     assert stats["services"] == len(demo)
     assert stats["active"] == sum(r["status"] == "active" for r in demo)
@@ -129,7 +155,7 @@ def test_triage_json_and_batch(tmp_path):
 
 
 def test_chat_reads_piped_stdin_like_the_run_command(tmp_path):
-    text = out(wijkbot(tmp_path, "chat", stdin="hulp bij schulden\n1\n/stop\n"))
+    text = out(wijkbot(tmp_path, "chat", stdin="hulp bij schulden\n1\n/stop\n", process=True))
     assert "automatische assistent" in text and "Dit kan u helpen" in text
 
 
