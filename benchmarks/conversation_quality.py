@@ -7,9 +7,10 @@ clarifying questions from), ``vague`` (the first message alone does not say what
 (service ids), ``escalation`` and ``danger_turn`` (a red flag that shows in that turn), ``sent_at``.
 
 The scripted person sends a turn; while Wijkbot asks, it answers from the fact sheet the way a resident
-would: a stream or for-whom question by pressing the matching button, "what is it about?" by typing
-``about``, the postcode by typing it (or "weet ik niet"), a safety question with yes when the conversation
-holds a danger, else no. When an answer with services comes, the next turn is sent. Reported:
+would: a stream or for-whom question by pressing the matching button, "what is it about?" (or the open
+"Waarmee kan ik u helpen?" after a greeting) by typing ``about``, the postcode by typing it (or "weet ik
+niet"), a safety question with yes when the conversation holds a danger, else no. When an answer with
+services comes, the next turn is sent. Reported:
 
 - hit@3 of the first answer (the services Wijkbot names, read from the reply as a user reads it);
 - questions asked before the first answer, and how many conversations got a question (vague ones apart);
@@ -63,6 +64,7 @@ def play(folder: Path) -> tuple[list[dict], list[dict]]:
         if r.status == "active":
             by_name.setdefault((r.name, r.organization.name if r.organization else ""), set()).add(r.id)
     questions = {q["text"]: key for key, q in dialogue().questions.items()}
+    open_question = dialogue().texts["smalltalk_hello"]
     outcomes = []
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp), demo_map=False)
@@ -73,10 +75,13 @@ def play(folder: Path) -> tuple[list[dict], list[dict]]:
         clock = FixedClock(datetime.fromisoformat("2027-01-12T10:00:00+01:00"))
         bot = Wijkbot(database, clock=clock, settings=settings)
 
-        def counters() -> Counter:
+        def counters() -> Counter:  # summed over the days the statistics are kept per
+            totals: Counter = Counter()
             with database.session() as session:
-                return Counter({s.kind: s.count for s in session.scalars(select(UsageStat))
-                                if s.kind.startswith(("escalation:", "safety_check:"))})
+                for stat in session.scalars(select(UsageStat)):
+                    if stat.kind.startswith(("escalation:", "safety_check:")):
+                        totals[stat.kind] += stat.count
+            return totals
 
         for n, conv in enumerate(conversations):
             chat = f"conv{n}"
@@ -114,13 +119,15 @@ def play(folder: Path) -> tuple[list[dict], list[dict]]:
                         message = {"button": next(v for v in safety if v.split(":")[1] == key)}
                         continue
                     key = next((k for text, k in questions.items() if text in last.text), None)
+                    if key is None and open_question in last.text and facts.get("about"):
+                        key = "open"  # "Waarmee kan ik u helpen?": the person says what it is about
                     if key is None:
-                        break  # an escalation, a knowledge answer or small talk: nothing to answer
+                        break  # an escalation or a knowledge answer: nothing to answer
                     if first_answer is None:  # the questions before the first answer
                         asked.append(key)
                     if key == "postcode":
                         message = {"text": facts.get("postcode") or "weet ik niet"}
-                    elif key == "topic":
+                    elif key in ("topic", "open"):
                         message = {"text": facts.get("about") or "weet ik niet"}
                     else:  # stream or for_whom: the button of the fact, else "weet ik niet"
                         value = f"{key}:{facts.get(key)}"

@@ -18,6 +18,7 @@ from pathlib import Path
 from rapidfuzz import fuzz, process, utils
 
 from socialekaart.hsds import parse_json
+from socialekaart.needs import default_needs
 from socialekaart.search import SearchIndex, ServiceDoc
 
 
@@ -50,11 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--map", type=Path, help="the social map, when not FOLDER/socialmap.json")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--misses", action="store_true", help="list queries whose answer is not in the top 3")
+    parser.add_argument("--no-needs", action="store_true", help="without the need model (words and lexicon only)")
     args = parser.parse_args(argv)
     active, queries = load(args.folder, args.map)
 
     started = time.perf_counter()
-    index = SearchIndex.build([ServiceDoc.from_record(r) for r in active])
+    needs = None if args.no_needs else default_needs()
+    index = SearchIndex.build([ServiceDoc.from_record(r) for r in active], needs=needs)
     build = time.perf_counter() - started
     ours = [[h.id for h in index.search(q["query"], limit=10)] for q in queries]
 

@@ -263,7 +263,8 @@ class TermSet:
     groups: dict[str, list[Term]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._requirements: dict[Term, tuple[frozenset[str], ...]] = {}
+        # by id: a Term's hash walks all its slots, and find() looks requirements up per candidate
+        self._requirements: dict[int, tuple[frozenset[str], ...]] = {}
         self._by_key: dict[str, list[tuple[str, Term]]] = {}
         self._by_word: dict[str, list[tuple[str, Term]]] = {}
         self._by_prefix: dict[str, list[tuple[str, str, Term]]] = {}
@@ -274,7 +275,7 @@ class TermSet:
                 self._index(name, term)
 
     def _index(self, name: str, term: Term) -> None:
-        self._requirements[term] = term.requirements
+        self._requirements[id(term)] = term.requirements
         for word in term.first_words:
             if word.kind == "key":
                 self._by_key.setdefault(word.value, []).append((name, term))
@@ -320,7 +321,7 @@ class TermSet:
             candidates += [(name, term) for word, name, term in self._contains[token.word.isascii()]
                            if word.matches(token)]
             for name, term in candidates:
-                if not all(r & present for r in requirements[term]):
+                if not all(r & present for r in requirements[id(term)]):
                     continue
                 end = _match_at(term.slots, items, i, token.sentence)
                 if end is not None:

@@ -32,7 +32,8 @@ def labelled(path: Path, field: str, labels: tuple[str, ...]) -> list[tuple[str,
     return out
 
 
-def train_bow(pairs: list[tuple[str, str]], labels: tuple[str, ...], *, seed: int, epochs: int, batch_size: int):
+def train_bow(pairs: list[tuple[str, str]], labels: tuple[str, ...], *, seed: int, epochs: int, batch_size: int,
+              length: int = 262144):
     """A blank Dutch spaCy pipeline with one text classifier trained on (text, label) pairs."""
     import spacy
     from spacy.training import Example
@@ -43,7 +44,7 @@ def train_bow(pairs: list[tuple[str, str]], labels: tuple[str, ...], *, seed: in
     nlp = spacy.blank("nl")
     textcat = nlp.add_pipe("textcat", config={"model": {
         "@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True, "ngram_size": 2,
-        "no_output_layer": False, "length": 262144}})
+        "no_output_layer": False, "length": length}})
     for label in labels:
         textcat.add_label(label)
     examples = [Example.from_dict(nlp.make_doc(text), {"cats": {x: float(x == label) for x in labels}})

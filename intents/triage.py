@@ -23,6 +23,7 @@ TAXONOMY_STREAM = {"zorg": "care", "gezondheid": "health", "welzijn": "wellbeing
 MAP_VOTE_WEIGHT = 0.25
 CUE_VOTE_WEIGHT = 0.35
 STREAM_CONFIDENT = 0.5
+CLEAR_KIND = 0.3  # the need model's probability from which a need without specific words is clear enough
 ESCALATION_STREAM = {"112": "care", "113": "care", "huisartsenpost": "care", "veilig-thuis": "wellbeing"}
 
 
@@ -108,12 +109,16 @@ def judge_stream(stream_cats: dict[str, float], index, text: str) -> tuple[str, 
 
 
 def is_vague(index, text: str) -> bool:
-    """A need too vague to search: no word of it names a concept or a specific word of the map."""
+    """A need too vague to search: no word of it names a concept or a word only a few services use, and
+    the need model names no kind of service with some confidence ("ik weet niet wat ik moet doen")."""
     nl = dutch()
     content = [w for w in words(text) if not nl.is_stop(w) and w not in nl.who and w not in nl.when]
     if index is None:
         return not content
-    return not any(index.informative(nl.key(w)) for w in content)
+    if any(index.informative(nl.key(w)) for w in content):
+        return False
+    kinds = index.kinds(text) if content else []
+    return not (kinds and kinds[0][1] >= CLEAR_KIND)
 
 
 def next_question(dialogue: Dialogue, state: TriageState, parse: Parse, index, stream_confidence: float,
@@ -127,7 +132,8 @@ def next_question(dialogue: Dialogue, state: TriageState, parse: Parse, index, s
         return dialogue.question("topic", state.stream or parse.stream)
     if state.for_whom is None and "for_whom" not in state.asked and is_vague(index, state.need):
         return dialogue.question("for_whom")
-    if ask_postcode and state.postcode is None and "postcode" not in state.asked:
+    if (ask_postcode and state.postcode is None and "postcode" not in state.asked
+            and (index is None or index.proximity_matters(search_text(dialogue, state)))):
         return dialogue.question("postcode")
     return None
 

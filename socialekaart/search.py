@@ -30,6 +30,7 @@ from bot.clock import LOCAL_TZ
 from intents.language import Dutch, dutch, find_postcode, fold, words
 from socialekaart.hours import Opening, open_at, opening
 from socialekaart.lexicon import Lexicon, default_lexicon
+from socialekaart.needs import NeedModel
 
 # How much a word in each field counts, relative to the description.
 READ_CACHE = 2048  # queries whose reading is kept per index
@@ -51,6 +52,9 @@ K1, B = 1.2, 0.5
 TYPO_CUTOFF = 82.0
 PROXIMITY_BOOST = 0.6  # at distance 0 a service scores 1.6x; the boost halves about every 1.2 km
 MIN_RELATIVE_SCORE = 0.12
+SPECIFIC_SHARE = 0.05  # a word used by at most this share of services says what is needed
+NEED_WEIGHT = 1.5  # the need model's share, relative to the query's best word score
+NEED_FLOOR = 1.0  # the scale when no word of the query matched the map
 _FREE_WORDS = re.compile(r"\b(gratis|kosteloos|geen kosten|free of charge)\b", re.IGNORECASE)
 
 
@@ -171,22 +175,38 @@ class SearchIndex:
     free: np.ndarray
     postcode_coords: dict[str, tuple[float, float]] = field(default_factory=dict)
     place_words: frozenset[str] = frozenset()  # words of the service areas' names (the wijk, the city)
+    service_words: frozenset[str] = frozenset()  # keys of the services' names and taxonomy terms
     codes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # service id -> taxonomy codes
     by_id: dict[str, ServiceDoc] = field(default_factory=dict)
     nl: Dutch | None = field(default=None, repr=False, compare=False)  # the normaliser that knows this map's words
     # queries read already: a conversation asks the same need twice (the stream vote, then the answer)
     _read: dict[str, list[_Slot]] = field(default_factory=dict, repr=False, compare=False)
+    needs: NeedModel | None = field(default=None, repr=False, compare=False)  # words -> kinds of service
+    _affinity: dict | None = field(default=None, repr=False, compare=False)  # kind -> this map's services
+    _kinds: dict[str, list[tuple[str, float]]] = field(default_factory=dict, repr=False, compare=False)
 
     def knows(self, key: str) -> bool:
         """The key occurs in the map or the concept lexicon."""
         return self._known(key)
 
     def informative(self, key: str) -> bool:
-        """The key names something specific: a concept, or a word that fewer than a fifth of services use."""
+        """The key names something specific: a concept of the lexicon, or a word of services' names or
+        taxonomy terms that only a few services use (at most SPECIFIC_SHARE, at least 2): 'taalhuis' says what
+        is needed; 'goed' or 'beetje', however rare in the descriptions, do not."""
         if key in self.lexicon.by_key:
             return True
         postings = self.postings.get(key)
-        return postings is not None and len(postings.ids) < 0.2 * max(len(self.docs), 1)
+        return (key in self.service_words and postings is not None
+                and len(postings.ids) <= max(2, SPECIFIC_SHARE * len(self.docs)))
+
+    def proximity_matters(self, query: str) -> bool:
+        """Would a postcode change the first three answers? Tried from every postcode area of the map: on
+        a one-wijk map, or when the best services are the same wherever one lives, it would not."""
+        areas = [k for k in self.postcode_coords if len(k) == 4]
+        if len(areas) < 2:
+            return False
+        plain = [h.id for h in self.search(query, limit=3)]
+        return any([h.id for h in self.search(query, Filters(postcode=area), limit=3)] != plain for area in areas)
 
     def doc(self, service_id: str) -> ServiceDoc | None:
         return self.by_id.get(service_id)
@@ -194,7 +214,8 @@ class SearchIndex:
     # --- building -------------------------------------------------------------------------------
 
     @classmethod
-    def build(cls, docs: list[ServiceDoc], lexicon: Lexicon | None = None) -> SearchIndex:
+    def build(cls, docs: list[ServiceDoc], lexicon: Lexicon | None = None,
+              needs: NeedModel | None = None) -> SearchIndex:
         nl = dutch()
         lexicon = lexicon or default_lexicon()
         vocabulary: set[str] = set()
@@ -258,8 +279,36 @@ class SearchIndex:
         index.postcode_coords = _postcode_table(docs)
         index.place_words = frozenset(w for d in docs for w in words(d.fields["area"]) if not nl.is_stop(w))
         index.codes = {d.id: d.codes for d in docs}
+        index.service_words = frozenset(key for d in docs for name in ("name", "alternate_name", "taxonomy")
+                                        for w in words(d.fields[name]) for key, _ in expand(w))
         index.by_id = {d.id: d for d in docs}
+        index.needs = needs
         return index
+
+    def kinds(self, query: str) -> list[tuple[str, float]]:
+        """The kinds of service (need model types) a query most likely asks for, best first."""
+        if self.needs is None:
+            return []
+        found = self._kinds.get(query)
+        if found is None:
+            if len(self._kinds) >= READ_CACHE:
+                self._kinds.clear()
+            found = self._kinds[query] = self.needs.predict(query)
+        return found
+
+    def _need_scores(self, query: str) -> np.ndarray | None:
+        """Per service: how well its kind fits the kinds the query asks for (0 when the query names none)."""
+        kinds = self.kinds(query)
+        if not kinds:
+            return None
+        if self._affinity is None:
+            self._affinity = self.needs.affinities(self)
+        out = np.zeros(len(self.docs), dtype=np.float32)
+        for kind, probability in kinds:
+            ids, weights = self._affinity.get(kind, (None, None))
+            if ids is not None and len(ids):
+                out[ids] += probability * weights
+        return out
 
     # --- reading the query ----------------------------------------------------------------------
 
@@ -367,20 +416,17 @@ class SearchIndex:
 
     # --- searching ------------------------------------------------------------------------------
 
-    def search(self, query: str, filters: Filters | None = None, *, limit: int = 10,
-               now: datetime | None = None) -> list[Hit]:
-        filters = filters or Filters()
+    def word_scores(self, query: str) -> tuple[np.ndarray, list[tuple[_Slot, np.ndarray]]]:
+        """Per service, the sum over the query's slots of its best member's BM25 weight; and per slot
+        that matched, the sorted positions of the services it matched (for saying why)."""
         n = len(self.docs)
-        if n == 0:
-            return []
         slots = self._read.get(query)
         if slots is None:
             if len(self._read) >= READ_CACHE:
                 self._read.clear()
             slots = self._read[query] = self.read_query(query)
-        postcode = filters.postcode or find_postcode(query)
         scores = np.zeros(n, dtype=np.float32)
-        matched: list[tuple[_Slot, np.ndarray]] = []  # per slot: the sorted ids of the services it matched
+        matched: list[tuple[_Slot, np.ndarray]] = []
         for slot in slots:
             present = [(self.postings[k], w) for k, w in slot.members.items() if k in self.postings]
             if not present:
@@ -395,6 +441,19 @@ class SearchIndex:
                 best[p.ids] = np.maximum(best[p.ids], w * p.weights)
             scores += best
             matched.append((slot, np.flatnonzero(best)))
+        return scores, matched
+
+    def search(self, query: str, filters: Filters | None = None, *, limit: int = 10,
+               now: datetime | None = None, needs: bool = True) -> list[Hit]:
+        filters = filters or Filters()
+        n = len(self.docs)
+        if n == 0:
+            return []
+        postcode = filters.postcode or find_postcode(query)
+        scores, matched = self.word_scores(query)
+        kind_fit = self._need_scores(query) if needs and self.needs is not None else None
+        if kind_fit is not None:  # scaled to the words' best score: the words decide among services of a kind
+            scores = scores + NEED_WEIGHT * max(float(scores.max()), NEED_FLOOR) * kind_fit
         mask = scores > 0
         if filters.free:
             mask &= self.free
@@ -491,9 +550,12 @@ class MapSearch:
     a database round trip per query; an import is seen within that time.
     """
 
-    def __init__(self, database, lexicon: Lexicon | None = None, *, recheck_seconds: float = 1.0):
+    def __init__(self, database, lexicon: Lexicon | None = None, *, recheck_seconds: float = 1.0,
+                 needs: NeedModel | None = None, use_needs: bool = True):
         self.database = database
         self.lexicon = lexicon
+        self.needs = needs
+        self.use_needs = use_needs
         self.recheck_seconds = recheck_seconds
         self._index: SearchIndex | None = None
         self._revision: str | None = None
@@ -510,7 +572,11 @@ class MapSearch:
             current = revision(session)
             if self._index is None or current != self._revision:
                 docs = [ServiceDoc.from_record(service_dict(s)) for s in load_services(session, active_only=True)]
-                self._index = SearchIndex.build(docs, self.lexicon)
+                if self.use_needs and self.needs is None:
+                    from socialekaart.needs import default_needs
+
+                    self.needs = default_needs()
+                self._index = SearchIndex.build(docs, self.lexicon, self.needs if self.use_needs else None)
                 self._revision = current
         self._checked = time.monotonic()
         return self._index

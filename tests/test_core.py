@@ -153,3 +153,43 @@ def test_console_with_piped_stdin(bot):
     assert "[1] " in text and "postcode" in text
     assert "Dit kan u helpen" in text and "Fijn!" in text
     assert "Tot een volgende keer" in text
+
+
+def _one_wijk_bot(tmp_path, nlu, clock, records):
+    """A bot on a small map of one postcode area that none of the shipped data knows."""
+    from bot.app import open_database
+    from bot.config import Settings
+    from socialekaart.hsds import apply_records, validate_records
+
+    settings = Settings(data_dir=tmp_path / "one", demo_map=False)
+    database = open_database(settings)
+    with database.session() as session:
+        apply_records(session, validate_records(records), replace=True)
+        session.commit()
+    return Wijkbot(database, clock=clock, settings=settings, nlu=nlu), database
+
+
+def test_a_need_that_names_no_service_is_answered_at_once_on_a_one_wijk_map(tmp_path, nlu, clock):
+    from tests.records import service
+
+    records = [
+        service("De Vuurtoren", "Gesprekken met een psycholoog bij angst, paniek en somberheid."),
+        service("Het Anker", "Fysiotherapie bij pijn in rug, nek en knieën."),
+        service("Samen Aan Tafel", "Elke donderdag een warme maaltijd met buurtgenoten."),
+        service("Het Loket", "Hulp bij brieven, formulieren en uw administratie."),
+    ]
+    bot, database = _one_wijk_bot(tmp_path, nlu, clock, records)
+    try:
+        # no word of it occurs on the map; the need model knows what kind of help this is
+        replies = say(bot, "ik durf de supermarkt niet meer in, mijn hart gaat dan tekeer en ik wil wegrennen")
+        text = replies[-1].text
+        assert "postcode" not in text  # one postcode area: a postcode would change nothing
+        assert "Dit kan u helpen" in text and "1. De Vuurtoren" in text
+    finally:
+        database.dispose()
+
+
+def test_a_vague_opening_gets_a_question_about_what_it_is_about(bot):
+    replies = say(bot, "ik weet niet zo goed bij wie ik moet zijn")
+    assert replies[-1].text != "" and not replies[-1].text.startswith("Dit kan u helpen")
+    assert any(v.startswith(("stream:", "topic:")) for v in values(replies))

@@ -127,3 +127,23 @@ def test_index_follows_changes_to_the_map(database, search):
 def test_odd_queries_give_an_answer_not_an_error(search, query):
     hits = search.search(query, limit=5)
     assert isinstance(hits, list)
+
+
+def test_the_need_model_reads_needs_that_name_no_service_on_a_map_it_has_never_seen():
+    from socialekaart.needs import default_needs
+    from socialekaart.search import SearchIndex, ServiceDoc
+    from tests.records import service
+
+    docs = [ServiceDoc.from_record(service(name, description)) for name, description in [
+        ("Project Lantaarn", "Een maatje dat eens per week bij u langskomt voor een praatje of een wandeling."),
+        ("De Kompasroos", "Bekkenfysiotherapie: oefeningen voor de bekkenbodem, bijvoorbeeld na een bevalling."),
+        ("Kwartier", "Budgetcoaches helpen bij schulden en rekeningen die u niet kunt betalen."),
+        ("Het Vlot", "Leer beter lezen en schrijven in kleine groepjes."),
+        ("Buurtkracht", "Vrijwilligers doen kleine klusjes in en om het huis."),
+    ]]
+    index = SearchIndex.build(docs, needs=default_needs())
+    # none of these shares a word with the right service's name or description
+    for query, want in [("sinds de geboorte van mijn dochter verlies ik urine als ik hoest", "De Kompasroos"),
+                        ("my husband died last year and I have nobody to talk to", "Project Lantaarn"),
+                        ("de incasso blijft bellen en ik kan de huur niet meer opbrengen", "Kwartier")]:
+        assert index.search(query, limit=1)[0].name == want, query
