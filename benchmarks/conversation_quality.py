@@ -63,8 +63,8 @@ def play(folder: Path) -> tuple[list[dict], list[dict]]:
     for r in records:
         if r.status == "active":
             by_name.setdefault((r.name, r.organization.name if r.organization else ""), set()).add(r.id)
-    questions = {q["text"]: key for key, q in dialogue().questions.items()}
-    open_question = dialogue().texts["smalltalk_hello"]
+    questions = {dialogue().question(key, lang=lang).text: key for key in dialogue().questions for lang in ("nl", "en")}
+    open_questions = [dialogue().texts_for(lang)["smalltalk_hello"] for lang in ("nl", "en")]
     outcomes = []
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp), demo_map=False)
@@ -119,7 +119,7 @@ def play(folder: Path) -> tuple[list[dict], list[dict]]:
                         message = {"button": next(v for v in safety if v.split(":")[1] == key)}
                         continue
                     key = next((k for text, k in questions.items() if text in last.text), None)
-                    if key is None and open_question in last.text and facts.get("about"):
+                    if key is None and any(q in last.text for q in open_questions) and facts.get("about"):
                         key = "open"  # "Waarmee kan ik u helpen?": the person says what it is about
                     if key is None:
                         break  # an escalation or a knowledge answer: nothing to answer

@@ -96,7 +96,7 @@ class Wijkbot:
                 session.commit()
                 return [self._out(incoming, self.dialogue.texts["forgotten"])]
             if fresh or expired or not conversation.state.get("_disclosed"):
-                prefix = self.dialogue.texts["disclosure"]
+                prefix = self.dialogue.texts_for(state.lang)["disclosure"]
                 if expired:
                     prefix += " Welkom terug! Ons vorige gesprek was gestopt, dus we beginnen opnieuw."
                 if session.info.get("escalated"):  # in an emergency what to do comes first, who we are after
@@ -112,7 +112,7 @@ class Wijkbot:
 
     def _respond(self, session: Session, incoming: Incoming, user: User, state: TriageState,
                  now: datetime) -> list[tuple[str, list[Button]]] | None:
-        t = self.dialogue.texts
+        t = self.dialogue.texts_for(state.lang)
         text = clean_text(incoming.text or "")
         note = ""
         if len(text) > MAX_TEXT:
@@ -144,7 +144,7 @@ class Wijkbot:
                    state: TriageState, now: datetime) -> list[tuple[str, list[Button]]] | None:
         """Everything after the safety check: commands, the flows waiting for an answer, buttons, and a
         need or question in the resident's own words."""
-        t = self.dialogue.texts
+        t = self.dialogue.texts_for(state.lang)
         # a typed answer to the confirm question of /vergeet counts like the button
         if state.pending == "forget" and not button and text.lower() in ("ja", "ja, wis alles", "yes"):
             button = "forget:yes"
@@ -171,19 +171,21 @@ class Wijkbot:
             state.pending = None  # the user ignored the question and wrote more: add it to the need
         else:
             state.reset()  # a new question
+            state.lang = self._language(text)
+            t = self.dialogue.texts_for(state.lang)
         # 3. what kind of message is it
         parse = self.nlu.parse(text)
         self._count(session, now, f"intent:{parse.intent}")
         log.info("intent %s", parse.intent)
         if parse.intent == "smalltalk" and is_vague(self.map.index(), text):
-            return [(note + self._smalltalk(text), [])]
+            return [(note + self._smalltalk(text, state.lang), [])]
         if parse.intent == "knowledge_question":
             article = self.knowledge.answer(text)
             if article:
                 return [(note + f"{article.title}\n{article.answer}\n" + t["knowledge_more"].format(link=article.link),
                          [])]
         if parse.intent == "who_does_what" or (user.at_least("professional") and parse.intent != "need_help"):
-            return [(note + self._who_does_what(text, user), [])]
+            return [(note + self._who_does_what(text, user, state.lang), [])]
         # 4. triage: clarify, then answer
         state.need = f"{state.need} {text}".strip()
         entities = parse.entities
@@ -202,7 +204,7 @@ class Wijkbot:
         log.info("escalated to %s", resource)
         session.info["escalated"] = True
         state.reset()
-        return [(prefix + self.safety.reply(resource, language, now), [self._human_button()])]
+        return [(prefix + self.safety.reply(resource, language, now), [self._human_button(state.lang)])]
 
     def _ask_safety(self, session: Session, found, text: str, state: TriageState, now: datetime):
         """Ask one direct question (113 advises asking about suicide directly); the message waits."""
@@ -216,7 +218,7 @@ class Wijkbot:
 
     def _safety_buttons(self, resource: str, language: str) -> list[Button]:
         return [*(Button(label=self.safety.button(key, language), value=f"safety:{key}:{resource}")
-                  for key in ("yes", "no", "dont_know")), self._human_button()]
+                  for key in ("yes", "no", "dont_know")), self._human_button("en" if language == "en" else "nl")]
 
     def _safety_pressed(self, session: Session, value: str, user: User, state: TriageState, now: datetime):
         _, choice, resource = ([*value.split(":"), "", ""])[:3]
@@ -268,38 +270,39 @@ class Wijkbot:
             state.asked.append(question.key)
             state.pending = question.key
             return [(question.text, [*(Button(label=label, value=v) for v, label in question.options),
-                                     *self._always_buttons()])]
+                                     *self._always_buttons(state.lang)])]
         state.stream = state.stream or stream
         self._count(session, now, f"stream:{state.stream}")
         return [self._answer(state, user, now)]
 
     def _answer(self, state: TriageState, user: User, now: datetime) -> tuple[str, list[Button]]:
-        t = self.dialogue.texts
+        t = self.dialogue.texts_for(state.lang)
         index = self.map.index()
         hits = self.map.search(search_text(self.dialogue, state), Filters(postcode=state.postcode), limit=3, now=now)
         state.pending = "followup"
         if not hits:
-            return t["answer_none"], [self._human_button()]
+            return t["answer_none"], [self._human_button(state.lang)]
         lines = [t["answer_intro"]]
         for n, hit in enumerate(hits, 1):
             doc = index.doc(hit.id)
             reach = [x for x in (doc.reach.get("phone") and t["reach_phone"].format(phone=doc.reach["phone"]),
                                  doc.reach.get("address"), doc.reach.get("url")) if x]
             lines.append(f"{n}. {hit.name} ({hit.organization})")
-            if hit.why:
-                lines.append(f"   {hit.why}")
+            why = self._why(hit, t)
+            if why:
+                lines.append(f"   {why}")
             if reach:
                 lines.append("   " + " · ".join(reach))
             if user.at_least("professional") and doc.contacts:
                 lines.append("   " + self._contacts(doc.contacts))
         lines.append("")
         lines.append(t["followup"])
-        return "\n".join(lines), [Button(label=self.dialogue.buttons["yes"], value="followup:yes"),
-                                  Button(label=self.dialogue.buttons["no"], value="followup:no"),
-                                  self._human_button()]
+        b = self.dialogue.buttons_for(state.lang)
+        return "\n".join(lines), [Button(label=b["yes"], value="followup:yes"),
+                                  Button(label=b["no"], value="followup:no"), self._human_button(state.lang)]
 
-    def _who_does_what(self, text: str, user: User) -> str:
-        t = self.dialogue.texts
+    def _who_does_what(self, text: str, user: User, lang: str = "nl") -> str:
+        t = self.dialogue.texts_for(lang)
         index = self.map.index()
         hits = self.map.search(text, limit=3, now=self.clock.now())
         if not hits:
@@ -325,7 +328,7 @@ class Wijkbot:
     # --- commands and buttons ---------------------------------------------------------------------
 
     def _command(self, session: Session, text: str, user: User, state: TriageState, now: datetime):
-        t = self.dialogue.texts
+        t = self.dialogue.texts_for(state.lang)
         command, _, rest = text.partition(" ")
         command = command.lower().split("@")[0]
         rest = rest.strip()
@@ -346,13 +349,13 @@ class Wijkbot:
             return [(t["stop"], [])]
         if command == "/vergeet":
             state.pending = "forget"
-            b = self.dialogue.buttons
+            b = self.dialogue.buttons_for(state.lang)
             return [(t["forget_confirm"], [Button(label=b["forget_yes"], value="forget:yes"),
                                            Button(label=b["forget_no"], value="forget:no")])]
         return [(t["unknown_command"], [])]
 
     def _button(self, session: Session, value: str, user: User, state: TriageState, now: datetime):
-        t = self.dialogue.texts
+        t = self.dialogue.texts_for(state.lang)
         key, _, choice = value.partition(":")
         if value == "forget:yes" and state.pending == "forget":
             self.forget(session, user)
@@ -376,7 +379,7 @@ class Wijkbot:
             return [(t["followup_yes"], [])]
         if value == "followup:no":
             state.reset()
-            return [(t["followup_no"], [self._human_button()])]
+            return [(t["followup_no"], [self._human_button(state.lang)])]
         if key in ("stream", "topic", "for_whom", "postcode") and state.pending == key:
             state.pending = None
             if choice != "dont_know":
@@ -478,14 +481,31 @@ class Wijkbot:
 
     # --- helpers ---------------------------------------------------------------------------------
 
-    def _always_buttons(self) -> list[Button]:
-        return [Button(label=self.dialogue.buttons["dont_know"], value="dont_know"), self._human_button()]
+    def _always_buttons(self, lang: str = "nl") -> list[Button]:
+        return [Button(label=self.dialogue.buttons_for(lang)["dont_know"], value="dont_know"),
+                self._human_button(lang)]
 
-    def _human_button(self) -> Button:
-        return Button(label=self.dialogue.buttons["human"], value="human")
+    def _human_button(self, lang: str = "nl") -> Button:
+        return Button(label=self.dialogue.buttons_for(lang)["human"], value="human")
 
-    def _smalltalk(self, text: str) -> str:
-        t = self.dialogue.texts
+    @staticmethod
+    def _language(text: str) -> str:
+        """English replies for a resident who writes English; Dutch for everyone else (docs/dialogue.md)."""
+        return "en" if languages.detect(text) == "en" else "nl"
+
+    @staticmethod
+    def _why(hit, t) -> str:
+        parts = []
+        if hit.said:
+            parts.append(t["why_said"].format(words=", ".join(hit.said)))
+        if hit.concepts:
+            parts.append(t["why_topic"].format(topics=", ".join(hit.concepts)))
+        if hit.distance_km is not None:
+            parts.append(t["why_distance"].format(km=f"{hit.distance_km:.1f}".replace(".", ",")))
+        return "; ".join(parts)
+
+    def _smalltalk(self, text: str, lang: str = "nl") -> str:
+        t = self.dialogue.texts_for(lang)
         low = text.lower()
         if any(w in low for w in ("dank", "bedankt", "thanks", "thank")):
             return t["smalltalk_thanks"]

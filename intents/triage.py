@@ -7,7 +7,9 @@ already said (a postcode, for whom, the stream) and never asks the same question
 
 from __future__ import annotations
 
-from collections import Counter
+import re
+from collections import ChainMap, Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -19,6 +21,8 @@ from intents.nlu import STREAMS, Parse
 from intents.streams import stream_cues
 
 DIALOGUE = Path(__file__).with_name("data") / "dialogue.yaml"
+DIALOGUE_EN = Path(__file__).with_name("data") / "dialogue_en.yaml"
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
 TAXONOMY_STREAM = {"zorg": "care", "gezondheid": "health", "welzijn": "wellbeing"}
 MAP_VOTE_WEIGHT = 0.25
 CUE_VOTE_WEIGHT = 0.35
@@ -40,19 +44,50 @@ class Dialogue:
     texts: dict[str, str]
     buttons: dict[str, str]
     questions: dict
+    english: dict = field(default_factory=dict)  # dialogue_en.yaml: the same keys, for residents writing English
 
     @classmethod
-    def load(cls, path: Path = DIALOGUE) -> Dialogue:
+    def load(cls, path: Path = DIALOGUE, english: Path = DIALOGUE_EN) -> Dialogue:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return cls(data["max_questions"], data["texts"], data["buttons"], data["questions"])
+        en = yaml.safe_load(english.read_text(encoding="utf-8")) if english.exists() else {}
+        dialogue = cls(data["max_questions"], data["texts"], data["buttons"], data["questions"], en or {})
+        problems = dialogue.check()
+        if problems:
+            raise ValueError(f"{english.name}: " + "; ".join(problems))
+        return dialogue
 
-    def question(self, key: str, stream: str | None = None) -> Question:
+    def check(self) -> list[str]:
+        """Every English text has a Dutch one with the same placeholders (a translation, not a new text)."""
+        problems = []
+        for section, dutch_texts in (("texts", self.texts), ("buttons", self.buttons)):
+            for key, text in (self.english.get(section) or {}).items():
+                if key not in dutch_texts:
+                    problems.append(f"{section}.{key} is not in the Dutch dialogue")
+                elif set(_PLACEHOLDER.findall(text)) != set(_PLACEHOLDER.findall(dutch_texts[key])):
+                    problems.append(f"{section}.{key}: placeholders differ from the Dutch text")
+        for key in self.english.get("questions") or {}:
+            if key not in self.questions:
+                problems.append(f"questions.{key} is not in the Dutch dialogue")
+        return problems
+
+    def texts_for(self, lang: str = "nl") -> Mapping[str, str]:
+        """The texts in the resident's language: English where there is a translation, else Dutch."""
+        return ChainMap(self.english.get("texts") or {}, self.texts) if lang == "en" else self.texts
+
+    def buttons_for(self, lang: str = "nl") -> Mapping[str, str]:
+        return ChainMap(self.english.get("buttons") or {}, self.buttons) if lang == "en" else self.buttons
+
+    def question(self, key: str, stream: str | None = None, lang: str = "nl") -> Question:
         q = self.questions[key]
+        local = ((self.english.get("questions") or {}).get(key) or {}) if lang == "en" else {}
         if key == "topic":
             options = list(q["options_by_stream"].get(stream or "wellbeing", {}).items())
+            labels = (local.get("options_by_stream") or {}).get(stream or "wellbeing") or {}
         else:
             options = list((q.get("options") or {}).items())
-        return Question(key, q["text"], [(f"{key}:{v}", label) for v, label in options])
+            labels = local.get("options") or {}
+        return Question(key, local.get("text", q["text"]),
+                        [(f"{key}:{v}", labels.get(v, label)) for v, label in options])
 
 
 @dataclass
@@ -70,13 +105,17 @@ class TriageState:
     draft: dict = field(default_factory=dict)  # a coordinator's announcement being written
     safety: dict = field(default_factory=dict)  # the safety question waiting for an answer, and the message
     cleared: list[str] = field(default_factory=list)  # resources the resident said "no" to in this conversation
+    lang: str = "nl"  # the language of the replies: "en" for a resident who writes English, else Dutch
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
 
     def reset(self) -> None:
-        """Forget everything of the conversation so far (a new question, an escalation, /opnieuw)."""
+        """Forget everything of the conversation so far (a new question, an escalation, /opnieuw); the
+        language of the replies stays."""
+        lang = self.lang
         self.__init__()
+        self.lang = lang
 
     @classmethod
     def from_dict(cls, data: dict | None) -> TriageState:
@@ -127,14 +166,14 @@ def next_question(dialogue: Dialogue, state: TriageState, parse: Parse, index, s
     if len(state.asked) >= dialogue.max_questions:
         return None
     if state.stream is None and stream_confidence < STREAM_CONFIDENT and "stream" not in state.asked:
-        return dialogue.question("stream")
+        return dialogue.question("stream", lang=state.lang)
     if state.topic is None and "topic" not in state.asked and is_vague(index, state.need):
-        return dialogue.question("topic", state.stream or parse.stream)
+        return dialogue.question("topic", state.stream or parse.stream, state.lang)
     if state.for_whom is None and "for_whom" not in state.asked and is_vague(index, state.need):
-        return dialogue.question("for_whom")
+        return dialogue.question("for_whom", lang=state.lang)
     if (ask_postcode and state.postcode is None and "postcode" not in state.asked
             and (index is None or index.proximity_matters(search_text(dialogue, state)))):
-        return dialogue.question("postcode")
+        return dialogue.question("postcode", lang=state.lang)
     return None
 
 

@@ -144,6 +144,8 @@ class Hit:
     score: float
     why: str
     distance_km: float | None = None
+    said: tuple[str, ...] = ()  # the query's own words that matched this service
+    concepts: tuple[str, ...] = ()  # the lexicon's concepts that matched it
 
     def as_json(self) -> dict:
         return {"id": self.id, "name": self.name, "organization": self.organization,
@@ -486,24 +488,31 @@ class SearchIndex:
             i = int(candidates[j])
             doc = self.docs[i]
             dist = None if distances is None or np.isnan(distances[j]) else float(distances[j])
-            hits.append(Hit(doc.id, doc.name, doc.organization, float(final[j]), self._why(i, matched, dist), dist))
+            said, concepts = self._matched(i, matched)
+            hits.append(Hit(doc.id, doc.name, doc.organization, float(final[j]), _why(said, concepts, dist), dist,
+                            said, concepts))
         return hits
 
     @staticmethod
-    def _why(doc: int, matched: list[tuple[_Slot, np.ndarray]], distance: float | None) -> str:
+    def _matched(doc: int, matched: list[tuple[_Slot, np.ndarray]]) -> tuple[tuple[str, ...], tuple[str, ...]]:
         said, concepts = [], []
         for slot, ids in matched:
             pos = int(np.searchsorted(ids, doc))
             if pos < len(ids) and ids[pos] == doc:
                 (concepts if slot.concept else said).append(slot.label)
-        parts = []
-        if said:
-            parts.append("past bij: " + ", ".join(dict.fromkeys(said)))
-        if concepts:
-            parts.append("onderwerp: " + ", ".join(dict.fromkeys(concepts)))
-        if distance is not None:
-            parts.append(f"{distance:.1f} km".replace(".", ",") + " van de postcode")
-        return "; ".join(parts)
+        return tuple(dict.fromkeys(said)), tuple(dict.fromkeys(concepts))
+
+
+def _why(said: tuple[str, ...], concepts: tuple[str, ...], distance: float | None) -> str:
+    """Why a service was found, in Dutch (for the command line; the chat words it from dialogue.yaml)."""
+    parts = []
+    if said:
+        parts.append("past bij: " + ", ".join(said))
+    if concepts:
+        parts.append("onderwerp: " + ", ".join(concepts))
+    if distance is not None:
+        parts.append(f"{distance:.1f} km".replace(".", ",") + " van de postcode")
+    return "; ".join(parts)
 
 
 def _normal_postcode(postcode: str) -> str:

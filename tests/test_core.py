@@ -193,3 +193,32 @@ def test_a_vague_opening_gets_a_question_about_what_it_is_about(bot):
     replies = say(bot, "ik weet niet zo goed bij wie ik moet zijn")
     assert replies[-1].text != "" and not replies[-1].text.startswith("Dit kan u helpen")
     assert any(v.startswith(("stream:", "topic:")) for v in values(replies))
+
+
+def test_a_resident_who_writes_english_gets_english_questions_buttons_and_answers(bot):
+    replies = say(bot, "hi, I don't know where to start")
+    assert "I am Wijkbot" in replies[0].text and "What is your question mainly about?" in replies[0].text
+    assert {b.label for b in replies[-1].buttons} >= {"Care or illness", "I don't know", "Talk to a person"}
+    answer = say(bot, button="stream:care")
+    if "topic:fysiotherapie" in values(answer):
+        assert "Can you tell me a bit more?" in answer[-1].text
+        answer = say(bot, button="topic:fysiotherapie")
+    while "dont_know" in values(answer):
+        assert {b.label for b in answer[-1].buttons} >= {"I don't know", "Talk to a person"}
+        answer = say(bot, button="dont_know")
+    assert "This can help you:" in answer[-1].text and "Was this useful?" in answer[-1].text
+    assert [b.label for b in answer[-1].buttons] == ["Yes", "No", "Talk to a person"]
+    # the next resident writes Dutch and gets Dutch
+    dutch = say(bot, "ik zoek een fysiotherapeut in de buurt van 7544 CD", user="bert", chat="bert")
+    assert "Dit kan u helpen" in dutch[-1].text and "Heeft u hier iets aan?" in dutch[-1].text
+
+
+def test_the_english_dialogue_translates_the_dutch_one_key_for_key():
+    from intents.triage import Dialogue
+
+    dialogue = Dialogue.load()
+    assert dialogue.check() == []
+    assert set(dialogue.english["texts"]) <= set(dialogue.texts)
+    broken = Dialogue(dialogue.max_questions, dialogue.texts, dialogue.buttons, dialogue.questions,
+                      {"texts": {"answer_intro": "{oops} This can help you:", "no_such_key": "x"}})
+    assert len(broken.check()) == 2
