@@ -265,6 +265,23 @@ def _search(ctx: click.Context):
     return MapSearch(_database(ctx))
 
 
+@main.command("feedback")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def feedback_command(ctx: click.Context, as_json: bool) -> None:
+    """Anonymous answers to "Heeft u hier iets aan?" per kind of need, most "nee" first."""
+    from bot.feedback import report
+
+    with _database(ctx).session() as session:
+        rows = report(session)
+    if as_json:
+        _json(rows)
+        return
+    for r in rows:
+        click.echo(f"{r['need']:<24} {r['helped']:>5} ja {r['not_helped']:>5} nee {r['not_fitting']:>5} klopt niet"
+                   f"   ({r['share_no']:.0%} nee)")
+
+
 @main.group(cls=_Group)
 def nlu() -> None:
     """The text classifiers for stream and intent."""

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from bot import feedback
 from bot.agenda_chat import AgendaChat
 from bot.broadcasts import (
     AUDIENCE_NAMES,
@@ -273,13 +274,19 @@ class Wijkbot:
                                      *self._always_buttons(state.lang)])]
         state.stream = state.stream or stream
         self._count(session, now, f"stream:{state.stream}")
-        return [self._answer(state, user, now)]
+        return [self._answer(session, state, user, now)]
 
-    def _answer(self, state: TriageState, user: User, now: datetime) -> tuple[str, list[Button]]:
+    def _answer(self, session: Session, state: TriageState, user: User, now: datetime) -> tuple[str, list[Button]]:
         t = self.dialogue.texts_for(state.lang)
         index = self.map.index()
-        hits = self.map.search(search_text(self.dialogue, state), Filters(postcode=state.postcode), limit=3, now=now)
+        query = search_text(self.dialogue, state)
+        plain = self.map.search(query, Filters(postcode=state.postcode), limit=3, now=now)
+        need = index.kind_of(query, plain[0].id if plain else None) or "onbekend"
+        prior = feedback.prior(session, need)
+        hits = self.map.search(query, Filters(postcode=state.postcode), limit=3, now=now, prior=prior) if prior \
+            else plain
         state.pending = "followup"
+        state.answered = {"need": need, "services": [h.id for h in hits]}
         if not hits:
             return t["answer_none"], [self._human_button(state.lang)]
         lines = [t["answer_intro"]]
@@ -299,7 +306,9 @@ class Wijkbot:
         lines.append(t["followup"])
         b = self.dialogue.buttons_for(state.lang)
         return "\n".join(lines), [Button(label=b["yes"], value="followup:yes"),
-                                  Button(label=b["no"], value="followup:no"), self._human_button(state.lang)]
+                                  Button(label=b["no"], value="followup:no"),
+                                  Button(label=b["not_fitting"], value="followup:wrong"),
+                                  self._human_button(state.lang)]
 
     def _who_does_what(self, text: str, user: User, lang: str = "nl") -> str:
         t = self.dialogue.texts_for(lang)
@@ -339,6 +348,15 @@ class Wijkbot:
         if command == "/start":
             state.reset()
             return [(t["welcome"], [])]
+        if command == "/terugkoppeling":
+            if not user.at_least("coordinator"):
+                return [(t["coordinator_only"], [])]
+            rows = feedback.report(session)
+            if not rows:
+                return [(t["feedback_none"], [])]
+            return [("\n".join([t["feedback_report"], *(
+                f"- {r['need']}: {r['helped']} ja, {r['not_helped']} nee, {r['not_fitting']} klopt niet"
+                for r in rows[:15])]), [])]
         if command == "/help":
             return [(t["help"], [])]
         if command == "/opnieuw":
@@ -374,12 +392,12 @@ class Wijkbot:
             return [(t["subscribed"].format(topic=TOPIC_NAMES[choice]), [])]
         if value == "human":
             return [(t["human"].format(human_contact=self.settings.human_contact), [])]
-        if value == "followup:yes":
+        if key == "followup" and choice in feedback.OUTCOMES:
+            if state.pending == "followup" and state.answered.get("services"):  # once per answer
+                feedback.record(session, state.answered["need"], state.answered["services"], choice)
             state.reset()
-            return [(t["followup_yes"], [])]
-        if value == "followup:no":
-            state.reset()
-            return [(t["followup_no"], [self._human_button(state.lang)])]
+            text = {"yes": t["followup_yes"], "no": t["followup_no"], "wrong": t["followup_wrong"]}[choice]
+            return [(text, [] if choice == "yes" else [self._human_button(state.lang)])]
         if key in ("stream", "topic", "for_whom", "postcode") and state.pending == key:
             state.pending = None
             if choice != "dont_know":

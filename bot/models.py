@@ -89,6 +89,21 @@ class UsageStat(Base):
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class FeedbackCount(Base):
+    """Anonymous answers to "Heeft u hier iets aan?" per kind of need (a need model type, not the text)
+    and service shown: how often it helped, did not, or did not fit the question ("Klopt dit niet?")."""
+
+    __tablename__ = "feedback_count"
+    __table_args__ = (UniqueConstraint("need", "service_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    need: Mapped[str] = mapped_column(String(48))
+    service_id: Mapped[str] = mapped_column(String(64))
+    helped: Mapped[int] = mapped_column(Integer, default=0)
+    not_helped: Mapped[int] = mapped_column(Integer, default=0)
+    not_fitting: Mapped[int] = mapped_column(Integer, default=0)
+
+
 TOPICS = ("events", "wijknieuws", "meetings")
 AUDIENCES = ("residents", "professionals", "all")
 AUDIENCE_ROLES = {"residents": ("resident",), "professionals": ("professional", "coordinator", "admin"),

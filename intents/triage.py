@@ -106,6 +106,7 @@ class TriageState:
     safety: dict = field(default_factory=dict)  # the safety question waiting for an answer, and the message
     cleared: list[str] = field(default_factory=list)  # resources the resident said "no" to in this conversation
     lang: str = "nl"  # the language of the replies: "en" for a resident who writes English, else Dutch
+    answered: dict = field(default_factory=dict)  # the last answer: kind of need and service ids, for feedback
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)

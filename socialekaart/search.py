@@ -298,6 +298,24 @@ class SearchIndex:
             found = self._kinds[query] = self.needs.predict(query)
         return found
 
+    def kind_of(self, query: str, service_id: str | None = None) -> str | None:
+        """The kind of need a question is about: the need model's best kind, else (a question that names
+        the service, 'fysiotherapeut') the kind its best service belongs to most."""
+        kinds = self.kinds(query)
+        if kinds:
+            return kinds[0][0]
+        if self.needs is None or service_id is None or service_id not in self.by_id:
+            return None
+        if self._affinity is None:
+            self._affinity = self.needs.affinities(self)
+        position = self.docs.index(self.by_id[service_id])
+        best, kind = 0.0, None
+        for name, (ids, weights) in self._affinity.items():
+            at = np.flatnonzero(ids == position)
+            if len(at) and weights[at[0]] > best:
+                best, kind = float(weights[at[0]]), name
+        return kind
+
     def _need_scores(self, query: str) -> np.ndarray | None:
         """Per service: how well its kind fits the kinds the query asks for (0 when the query names none)."""
         kinds = self.kinds(query)
@@ -446,7 +464,9 @@ class SearchIndex:
         return scores, matched
 
     def search(self, query: str, filters: Filters | None = None, *, limit: int = 10,
-               now: datetime | None = None, needs: bool = True) -> list[Hit]:
+               now: datetime | None = None, needs: bool = True, prior: dict[str, float] | None = None) -> list[Hit]:
+        """The best services for a query. `prior`: service id -> a factor for its score (the residents'
+        feedback on this kind of need, bot/feedback.py; bounded there)."""
         filters = filters or Filters()
         n = len(self.docs)
         if n == 0:
@@ -469,6 +489,9 @@ class SearchIndex:
         if len(candidates) == 0:
             return []
         final = scores[candidates].astype(np.float64)
+        if prior:
+            final *= np.fromiter((prior.get(self.docs[i].id, 1.0) for i in candidates), dtype=np.float64,
+                                 count=len(candidates))
         distances = None
         origin = self.postcode_coords.get(postcode) if postcode else None
         if postcode and origin is None:
@@ -591,5 +614,5 @@ class MapSearch:
         return self._index
 
     def search(self, query: str, filters: Filters | None = None, *, limit: int = 10,
-               now: datetime | None = None) -> list[Hit]:
-        return self.index().search(query, filters, limit=limit, now=now)
+               now: datetime | None = None, prior: dict[str, float] | None = None) -> list[Hit]:
+        return self.index().search(query, filters, limit=limit, now=now, prior=prior)

@@ -86,20 +86,76 @@ def postgres_server():
         stop()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
+def _sqlite_checkpointed(db: Database) -> None:
+    with db.engine.connect() as conn:  # everything in the main file, so that a copy of it is whole
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_templates(tmp_path_factory) -> dict[str, Path]:
+    """Migrated SQLite files, made once: empty, and with the demo map. A test copies one (migrating and
+    importing the map per test cost seconds each)."""
+    from socialekaart.demo import seed_demo_map
+
+    base = tmp_path_factory.mktemp("templates")
+    empty, demo = base / "empty.sqlite3", base / "demo.sqlite3"
+    _sqlite_checkpointed(Database(f"sqlite:///{empty}"))
+    shutil.copy(empty, demo)
+    db = Database(f"sqlite:///{demo}")
+    seed_demo_map(db)
+    _sqlite_checkpointed(db)
+    return {"empty": empty, "demo": demo}
+
+
+@pytest.fixture(scope="session")
+def postgres_templates(postgres_server) -> dict[str, str]:
+    """Template databases on the test cluster, made once: empty (migrated) and with the demo map."""
+    from socialekaart.demo import seed_demo_map
+
+    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    names = {"empty": "tmpl_empty_" + uuid.uuid4().hex[:8], "demo": "tmpl_demo_" + uuid.uuid4().hex[:8]}
+    base = postgres_server.rsplit("/", 1)[0]
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{names["empty"]}"'))
+    Database(f"{base}/{names['empty']}").dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{names["demo"]}" TEMPLATE "{names["empty"]}"'))
+    db = Database(f"{base}/{names['demo']}")
+    seed_demo_map(db)
+    db.dispose()
+    admin.dispose()
+    return names
+
+
+def _database_url(request, tmp_path, template: str):
+    """A fresh database for one test, copied from a template: SQLite or PostgreSQL (the fixture's param)."""
     if request.param == "sqlite":
+        shutil.copy(request.getfixturevalue("sqlite_templates")[template], tmp_path / "wijkbot.sqlite3")
         yield f"sqlite:///{tmp_path / 'wijkbot.sqlite3'}"
         return
     server = request.getfixturevalue("postgres_server")
+    source = request.getfixturevalue("postgres_templates")[template]
     name = "t_" + uuid.uuid4().hex[:12]
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{source}"'))
     yield server.rsplit("/", 1)[0] + "/" + name
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """An empty, migrated database."""
+    yield from _database_url(request, tmp_path, "empty")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def demo_db_url(request, tmp_path):
+    """A migrated database holding the demo map."""
+    yield from _database_url(request, tmp_path, "demo")
 
 
 @pytest.fixture
@@ -126,8 +182,10 @@ def clock():
 
 
 @pytest.fixture
-def bot(tmp_path, nlu, clock):
+def bot(tmp_path, nlu, clock, sqlite_templates):
     settings = Settings(data_dir=tmp_path / "data")
+    settings.data_dir.mkdir(parents=True)
+    shutil.copy(sqlite_templates["demo"], settings.data_dir / "wijkbot.sqlite3")  # as the first run leaves it
     database = open_database(settings)  # the embedded default: SQLite + the demo map
     yield Wijkbot(database, clock=clock, settings=settings, nlu=nlu)
     database.dispose()

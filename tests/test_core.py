@@ -39,7 +39,7 @@ def test_a_clear_need_gets_one_question_then_three_services_with_how_to_reach_th
     assert text.startswith("Dit kan u helpen") and text.count("\n1. ") + text.count("\n2. ") + text.count("\n3. ") == 3
     assert "bel 053-" in text
     assert "Heeft u hier iets aan?" in text
-    assert values(answer) == ["followup:yes", "followup:no", "human"]
+    assert values(answer) == ["followup:yes", "followup:no", "followup:wrong", "human"]
     assert "Fijn" in say(bot, button="followup:yes")[0].text
 
 
@@ -207,7 +207,7 @@ def test_a_resident_who_writes_english_gets_english_questions_buttons_and_answer
         assert {b.label for b in answer[-1].buttons} >= {"I don't know", "Talk to a person"}
         answer = say(bot, button="dont_know")
     assert "This can help you:" in answer[-1].text and "Was this useful?" in answer[-1].text
-    assert [b.label for b in answer[-1].buttons] == ["Yes", "No", "Talk to a person"]
+    assert [b.label for b in answer[-1].buttons] == ["Yes", "No", "Does not fit", "Talk to a person"]
     # the next resident writes Dutch and gets Dutch
     dutch = say(bot, "ik zoek een fysiotherapeut in de buurt van 7544 CD", user="bert", chat="bert")
     assert "Dit kan u helpen" in dutch[-1].text and "Heeft u hier iets aan?" in dutch[-1].text
@@ -222,3 +222,31 @@ def test_the_english_dialogue_translates_the_dutch_one_key_for_key():
     broken = Dialogue(dialogue.max_questions, dialogue.texts, dialogue.buttons, dialogue.questions,
                       {"texts": {"answer_intro": "{oops} This can help you:", "no_such_key": "x"}})
     assert len(broken.check()) == 2
+
+
+def test_feedback_is_counted_anonymously_per_kind_of_need_and_shown_to_the_coordinator(bot):
+    from bot.models import FeedbackCount
+
+    answer = say(bot, "ik zoek een fysiotherapeut in de buurt van 7544 CD")
+    assert values(answer) == ["followup:yes", "followup:no", "followup:wrong", "human"]
+    assert "Klopt niet" in [b.label for b in answer[-1].buttons]
+    say(bot, button="followup:no")
+    say(bot, button="followup:no")  # a second press of the old button counts nothing
+    with bot.database.session() as session:
+        rows = session.scalars(select(FeedbackCount)).all()
+        assert len(rows) == 4 and all(r.not_helped == 1 and r.helped == 0 for r in rows)  # the answer + 3 shown
+        assert {r.need for r in rows} == {"fysiotherapie"}  # a kind of need, never the text
+    assert "coördinator" in say(bot, "/terugkoppeling")[0].text
+    with bot.database.session() as session:
+        session.get(User, session.scalar(select(User.id).where(User.channel_user_id == "anna"))).role = "coordinator"
+        session.commit()
+    report = say(bot, "/terugkoppeling")[0].text
+    assert "fysiotherapie: 0 ja, 1 nee, 0 klopt niet" in report
+
+
+def test_the_feedback_prior_is_bounded_however_many_answers():
+    from bot.feedback import STRENGTH, factor
+
+    assert factor(0, 0, 0) == 1.0
+    assert 1.0 < factor(1, 0, 0) < factor(10, 0, 0) < factor(10_000, 0, 0) <= 1 + STRENGTH
+    assert 1 - STRENGTH <= factor(0, 10_000, 10_000) < factor(0, 1, 0) < 1.0

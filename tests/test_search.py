@@ -12,15 +12,17 @@ import pytest
 from bot.clock import LOCAL_TZ
 from socialekaart.hsds import apply_records, export_records, parse_json
 from socialekaart.search import Filters, MapSearch
-from tests.conftest import DEMO_MAP
 from tests.records import service
 
 
 @pytest.fixture
+def db_url(demo_db_url):
+    """Every search test starts from the demo map (copied from a template: importing it per test is slow)."""
+    return demo_db_url
+
+
+@pytest.fixture
 def search(database):
-    with database.session() as session:
-        apply_records(session, parse_json(DEMO_MAP.read_bytes()))
-        session.commit()
     return MapSearch(database, recheck_seconds=0)
 
 
