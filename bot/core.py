@@ -295,7 +295,7 @@ class Wijkbot:
             reach = [x for x in (doc.reach.get("phone") and t["reach_phone"].format(phone=doc.reach["phone"]),
                                  doc.reach.get("address"), doc.reach.get("url")) if x]
             lines.append(f"{n}. {hit.name} ({hit.organization})")
-            why = self._why(hit, t)
+            why = self._why(hit, t, state.lang)
             if why:
                 lines.append(f"   {why}")
             if reach:
@@ -512,14 +512,16 @@ class Wijkbot:
         return "en" if languages.detect(text) == "en" else "nl"
 
     @staticmethod
-    def _why(hit, t) -> str:
+    def _why(hit, t, lang: str) -> str:
+        """Why a service was found, in the resident's language (the words and concepts it matched)."""
         parts = []
         if hit.said:
             parts.append(t["why_said"].format(words=", ".join(hit.said)))
         if hit.concepts:
             parts.append(t["why_topic"].format(topics=", ".join(hit.concepts)))
         if hit.distance_km is not None:
-            parts.append(t["why_distance"].format(km=f"{hit.distance_km:.1f}".replace(".", ",")))
+            km = f"{hit.distance_km:.1f}"
+            parts.append(t["why_distance"].format(km=km if lang == "en" else km.replace(".", ",")))
         return "; ".join(parts)
 
     def _smalltalk(self, text: str, lang: str = "nl") -> str:

@@ -53,6 +53,7 @@ TYPO_CUTOFF = 82.0
 PROXIMITY_BOOST = 0.6  # at distance 0 a service scores 1.6x; the boost halves about every 1.2 km
 MIN_RELATIVE_SCORE = 0.12
 SPECIFIC_SHARE = 0.05  # a word used by at most this share of services says what is needed
+PROXIMITY_AREAS = 12  # postcode areas tried, at most, to see whether a postcode would change the answer
 NEED_WEIGHT = 1.5  # the need model's share, relative to the query's best word score
 NEED_FLOOR = 1.0  # the scale when no word of the query matched the map
 _FREE_WORDS = re.compile(r"\b(gratis|kosteloos|geen kosten|free of charge)\b", re.IGNORECASE)
@@ -180,6 +181,7 @@ class SearchIndex:
     service_words: frozenset[str] = frozenset()  # keys of the services' names and taxonomy terms
     codes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # service id -> taxonomy codes
     by_id: dict[str, ServiceDoc] = field(default_factory=dict)
+    positions: dict[str, int] = field(default_factory=dict)  # service id -> its position in docs
     nl: Dutch | None = field(default=None, repr=False, compare=False)  # the normaliser that knows this map's words
     # queries read already: a conversation asks the same need twice (the stream vote, then the answer)
     _read: dict[str, list[_Slot]] = field(default_factory=dict, repr=False, compare=False)
@@ -204,9 +206,11 @@ class SearchIndex:
     def proximity_matters(self, query: str) -> bool:
         """Would a postcode change the first three answers? Tried from every postcode area of the map: on
         a one-wijk map, or when the best services are the same wherever one lives, it would not."""
-        areas = [k for k in self.postcode_coords if len(k) == 4]
+        areas = sorted(k for k in self.postcode_coords if len(k) == 4)
         if len(areas) < 2:
             return False
+        if len(areas) > PROXIMITY_AREAS:  # a regional map: a spread of its areas, so a question stays cheap
+            areas = [areas[round(i * (len(areas) - 1) / (PROXIMITY_AREAS - 1))] for i in range(PROXIMITY_AREAS)]
         plain = [h.id for h in self.search(query, limit=3)]
         return any([h.id for h in self.search(query, Filters(postcode=area), limit=3)] != plain for area in areas)
 
@@ -284,6 +288,7 @@ class SearchIndex:
         index.service_words = frozenset(key for d in docs for name in ("name", "alternate_name", "taxonomy")
                                         for w in words(d.fields[name]) for key, _ in expand(w))
         index.by_id = {d.id: d for d in docs}
+        index.positions = {d.id: i for i, d in enumerate(docs)}
         index.needs = needs
         return index
 
@@ -308,7 +313,7 @@ class SearchIndex:
             return None
         if self._affinity is None:
             self._affinity = self.needs.affinities(self)
-        position = self.docs.index(self.by_id[service_id])
+        position = self.positions[service_id]
         best, kind = 0.0, None
         for name, (ids, weights) in self._affinity.items():
             at = np.flatnonzero(ids == position)
