@@ -33,6 +33,8 @@ from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from triage_quality import safety_counts
+
 ANSWER_LINE = re.compile(r"^\d+\. (.+) \((.+)\)$")
 MAX_STEPS = 12
 
@@ -45,14 +47,12 @@ def _services(text: str, by_name: dict[tuple[str, str], set[str]]) -> list[set[s
 
 
 def play(folder: Path) -> tuple[list[dict], list[dict]]:
-    from sqlalchemy import select
-
     from bot.app import open_database
     from bot.clock import FixedClock
     from bot.config import Settings
     from bot.core import Wijkbot
     from bot.messages import Incoming
-    from bot.models import UsageStat, User
+    from bot.models import User
     from intents.triage import dialogue
     from socialekaart.hsds import apply_records, parse_json
 
@@ -75,14 +75,6 @@ def play(folder: Path) -> tuple[list[dict], list[dict]]:
         clock = FixedClock(datetime.fromisoformat("2027-01-12T10:00:00+01:00"))
         bot = Wijkbot(database, clock=clock, settings=settings)
 
-        def counters() -> Counter:  # summed over the days the statistics are kept per
-            totals: Counter = Counter()
-            with database.session() as session:
-                for stat in session.scalars(select(UsageStat)):
-                    if stat.kind.startswith(("escalation:", "safety_check:")):
-                        totals[stat.kind] += stat.count
-            return totals
-
         for n, conv in enumerate(conversations):
             chat = f"conv{n}"
             if conv["audience"] == "professional":
@@ -100,9 +92,9 @@ def play(folder: Path) -> tuple[list[dict], list[dict]]:
             for turn_no, turn in enumerate(conv["turns"]):
                 message: dict = {"text": turn}
                 for _ in range(MAX_STEPS):
-                    before = counters()
+                    before = safety_counts(database)
                     replies = bot.handle(Incoming(channel="bench", chat_id=chat, user_id=chat, **message))
-                    events += [(turn_no, k) for k in (counters() - before)]
+                    events += [(turn_no, k) for k in (safety_counts(database) - before)]
                     clock.advance(timedelta(seconds=30))
                     last = replies[-1] if replies else None
                     if last is None:

@@ -25,15 +25,13 @@ from search_quality import load
 
 from bot.feedback import factor
 from socialekaart.needs import default_needs
-from socialekaart.search import SearchIndex, ServiceDoc
+from socialekaart.search import UNKNOWN_KIND, SearchIndex, ServiceDoc
 
 
 def answer(index: SearchIndex, query: str, counts: dict) -> tuple[str, list[str]]:
-    plain = index.search(query, limit=3)
-    kind = index.kind_of(query, plain[0].id if plain else None) or "onbekend"
-    prior = {sid: factor(*c) for (k, sid), c in counts.items() if k == kind}
-    hits = index.search(query, limit=3, prior=prior) if prior else plain
-    return kind, [h.id for h in hits]
+    kind, hits = index.search_for_need(
+        query, lambda kind: {sid: factor(*c) for (k, sid), c in counts.items() if k == kind})
+    return kind or UNKNOWN_KIND, [h.id for h in hits]
 
 
 def measure(index: SearchIndex, queries: list[dict], counts: dict) -> dict:

@@ -93,16 +93,27 @@ def score_messages(rows: list[dict], results: list[dict]) -> dict:
     }
 
 
-def play_conversations(conversations: list[dict]) -> list[dict]:
-    """Each conversation through Wijkbot.handle; per turn, what the anonymous statistics counted."""
+def safety_counts(database) -> Counter:
+    """Escalations and safety questions counted so far by the anonymous statistics, summed over days."""
     from sqlalchemy import select
 
+    from bot.models import UsageStat
+
+    totals: Counter = Counter()
+    with database.session() as session:
+        for stat in session.scalars(select(UsageStat)):
+            if stat.kind.startswith(("escalation:", "safety_check:")):
+                totals[stat.kind] += stat.count
+    return totals
+
+
+def play_conversations(conversations: list[dict]) -> list[dict]:
+    """Each conversation through Wijkbot.handle; per turn, what the anonymous statistics counted."""
     from bot.app import open_database
     from bot.clock import FixedClock
     from bot.config import Settings
     from bot.core import Wijkbot
     from bot.messages import Incoming
-    from bot.models import UsageStat
 
     outcomes = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -111,21 +122,13 @@ def play_conversations(conversations: list[dict]) -> list[dict]:
         clock = FixedClock(datetime.fromisoformat("2026-12-01T10:00:00+01:00"))
         bot = Wijkbot(database, clock=clock, settings=settings)
 
-        def counters() -> Counter:
-            totals: Counter = Counter()
-            with database.session() as session:
-                for stat in session.scalars(select(UsageStat)):
-                    if stat.kind.startswith(("escalation:", "safety_check:")):
-                        totals[stat.kind] += stat.count
-            return totals
-
         for n, conversation in enumerate(conversations):
             clock.set(_when(conversation) or datetime.fromisoformat("2026-12-01T10:00:00+01:00"))
             events = []
             for turn in conversation["turns"]:
-                before = counters()
+                before = safety_counts(database)
                 bot.handle(Incoming(channel="bench", chat_id=f"c{n}", user_id=f"c{n}", text=turn))
-                new = counters() - before
+                new = safety_counts(database) - before
                 events.append(sorted(new))
                 clock.advance(timedelta(seconds=40))
             outcomes.append({"id": conversation["id"], "events": events})

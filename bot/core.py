@@ -49,7 +49,7 @@ from intents.triage import (
     search_text,
 )
 from knowledge import Knowledge, knowledge
-from socialekaart.search import Filters, MapSearch
+from socialekaart.search import UNKNOWN_KIND, Filters, MapSearch
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 2000
@@ -280,11 +280,9 @@ class Wijkbot:
         t = self.dialogue.texts_for(state.lang)
         index = self.map.index()
         query = search_text(self.dialogue, state)
-        plain = self.map.search(query, Filters(postcode=state.postcode), limit=3, now=now)
-        need = index.kind_of(query, plain[0].id if plain else None) or "onbekend"
-        prior = feedback.prior(session, need)
-        hits = self.map.search(query, Filters(postcode=state.postcode), limit=3, now=now, prior=prior) if prior \
-            else plain
+        need, hits = index.search_for_need(query, lambda kind: feedback.prior(session, kind),
+                                           Filters(postcode=state.postcode), now=now)
+        need = need or UNKNOWN_KIND
         state.pending = "followup"
         state.answered = {"need": need, "services": [h.id for h in hits]}
         if not hits:
@@ -295,7 +293,7 @@ class Wijkbot:
             reach = [x for x in (doc.reach.get("phone") and t["reach_phone"].format(phone=doc.reach["phone"]),
                                  doc.reach.get("address"), doc.reach.get("url")) if x]
             lines.append(f"{n}. {hit.name} ({hit.organization})")
-            why = self._why(hit, t, state.lang)
+            why = hit.describe(t["why_said"], t["why_topic"], t["why_distance"], "." if state.lang == "en" else ",")
             if why:
                 lines.append(f"   {why}")
             if reach:
@@ -510,19 +508,6 @@ class Wijkbot:
     def _language(text: str) -> str:
         """English replies for a resident who writes English; Dutch for everyone else (docs/dialogue.md)."""
         return "en" if languages.detect(text) == "en" else "nl"
-
-    @staticmethod
-    def _why(hit, t, lang: str) -> str:
-        """Why a service was found, in the resident's language (the words and concepts it matched)."""
-        parts = []
-        if hit.said:
-            parts.append(t["why_said"].format(words=", ".join(hit.said)))
-        if hit.concepts:
-            parts.append(t["why_topic"].format(topics=", ".join(hit.concepts)))
-        if hit.distance_km is not None:
-            km = f"{hit.distance_km:.1f}"
-            parts.append(t["why_distance"].format(km=km if lang == "en" else km.replace(".", ",")))
-        return "; ".join(parts)
 
     def _smalltalk(self, text: str, lang: str = "nl") -> str:
         t = self.dialogue.texts_for(lang)

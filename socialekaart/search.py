@@ -18,7 +18,7 @@ import bisect
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import takewhile
@@ -54,7 +54,9 @@ PROXIMITY_BOOST = 0.6  # at distance 0 a service scores 1.6x; the boost halves a
 MIN_RELATIVE_SCORE = 0.12
 SPECIFIC_SHARE = 0.05  # a word used by at most this share of services says what is needed
 PROXIMITY_AREAS = 12  # postcode areas tried, at most, to see whether a postcode would change the answer
+WHY_NL = ("past bij: {words}", "onderwerp: {topics}", "{km} km van de postcode")
 NEED_WEIGHT = 1.5  # the need model's share, relative to the query's best word score
+UNKNOWN_KIND = "onbekend"  # the kind of need of a question the need model cannot place
 NEED_FLOOR = 1.0  # the scale when no word of the query matched the map
 _FREE_WORDS = re.compile(r"\b(gratis|kosteloos|geen kosten|free of charge)\b", re.IGNORECASE)
 
@@ -143,10 +145,26 @@ class Hit:
     name: str
     organization: str
     score: float
-    why: str
     distance_km: float | None = None
     said: tuple[str, ...] = ()  # the query's own words that matched this service
     concepts: tuple[str, ...] = ()  # the lexicon's concepts that matched it
+
+    def describe(self, said: str = WHY_NL[0], topic: str = WHY_NL[1], distance: str = WHY_NL[2],
+                 decimal: str = ",") -> str:
+        """Why it was found, worded by templates with {words}, {topics} and {km} (the chat passes the
+        resident's language from the dialogue; the default is the Dutch of the command line)."""
+        parts = []
+        if self.said:
+            parts.append(said.format(words=", ".join(self.said)))
+        if self.concepts:
+            parts.append(topic.format(topics=", ".join(self.concepts)))
+        if self.distance_km is not None:
+            parts.append(distance.format(km=f"{self.distance_km:.1f}".replace(".", decimal)))
+        return "; ".join(parts)
+
+    @property
+    def why(self) -> str:
+        return self.describe()
 
     def as_json(self) -> dict:
         return {"id": self.id, "name": self.name, "organization": self.organization,
@@ -320,6 +338,21 @@ class SearchIndex:
             if len(at) and weights[at[0]] > best:
                 best, kind = float(weights[at[0]]), name
         return kind
+
+    def search_for_need(self, query: str, prior_of: Callable[[str], dict[str, float]],
+                        filters: Filters | None = None, *, limit: int = 3,
+                        now: datetime | None = None) -> tuple[str | None, list[Hit]]:
+        """The kind of need of a question and its best services, ranked with `prior_of(kind)` (the
+        residents' feedback on that kind). The best service decides the kind only when the need model
+        names none, so one search suffices unless it must."""
+        kind, hits = self.kind_of(query), None
+        if kind is None:
+            hits = self.search(query, filters, limit=limit, now=now)
+            kind = self.kind_of(query, hits[0].id if hits else None)
+        prior = prior_of(kind or UNKNOWN_KIND)
+        if prior or hits is None:
+            hits = self.search(query, filters, limit=limit, now=now, prior=prior)
+        return kind, hits
 
     def _need_scores(self, query: str) -> np.ndarray | None:
         """Per service: how well its kind fits the kinds the query asks for (0 when the query names none)."""
@@ -517,8 +550,7 @@ class SearchIndex:
             doc = self.docs[i]
             dist = None if distances is None or np.isnan(distances[j]) else float(distances[j])
             said, concepts = self._matched(i, matched)
-            hits.append(Hit(doc.id, doc.name, doc.organization, float(final[j]), _why(said, concepts, dist), dist,
-                            said, concepts))
+            hits.append(Hit(doc.id, doc.name, doc.organization, float(final[j]), dist, said, concepts))
         return hits
 
     @staticmethod
@@ -529,18 +561,6 @@ class SearchIndex:
             if pos < len(ids) and ids[pos] == doc:
                 (concepts if slot.concept else said).append(slot.label)
         return tuple(dict.fromkeys(said)), tuple(dict.fromkeys(concepts))
-
-
-def _why(said: tuple[str, ...], concepts: tuple[str, ...], distance: float | None) -> str:
-    """Why a service was found, in Dutch (for the command line; the chat words it from dialogue.yaml)."""
-    parts = []
-    if said:
-        parts.append("past bij: " + ", ".join(said))
-    if concepts:
-        parts.append("onderwerp: " + ", ".join(concepts))
-    if distance is not None:
-        parts.append(f"{distance:.1f} km".replace(".", ",") + " van de postcode")
-    return "; ".join(parts)
 
 
 def _normal_postcode(postcode: str) -> str:
