@@ -17,6 +17,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.actions import Agenda, Rsvp
 from bot.broadcasts import AUDIENCE_NAMES
 from bot.clock import LOCAL_TZ, parse_duration
 from bot.errors import WijkbotError
@@ -52,6 +53,7 @@ WORDS = {"nieuw": "new_meeting", "overleg": "new_meeting", "deadline": "new_dead
          "verplaatsen": "move_meeting", "klaar": "deadline_done", "wijzigen": "deadline_change"}
 PICK_DAYS = 90
 PICK_MAX = 8
+MAX_DURATION_MINUTES = 24 * 60  # a meeting lasts at most a day
 
 
 def short_when(when: datetime) -> str:
@@ -110,11 +112,11 @@ class AgendaChat:
         lines += ["", self.t["agenda_coordinator"]]
         return [("\n".join(lines), [Button(label=self.b[f"agenda_{a}"], value=f"agenda:{a}") for a in MENU])]
 
-    def rsvp(self, session: Session, value: str, user: User, now: datetime) -> list[Reply]:
-        result = record(session, user, value, now)
+    def rsvp(self, session: Session, pressed: Rsvp, user: User, now: datetime) -> list[Reply]:
+        result = record(session, user, pressed.value, now)
         if result.outcome != "recorded":
             return [(self.t.get(f"rsvp_{result.outcome}", self.t["rsvp_unknown"]), [])]
-        answer = value.rsplit(":", 1)[-1]
+        answer = pressed.answer
         occurrence = result.occurrence
         text = self.t[f"rsvp_{answer}"].format(title=occurrence.title, when=dutch_when(
             occurrence.start.astimezone(LOCAL_TZ)))
@@ -131,13 +133,13 @@ class AgendaChat:
             return [(self.t["coordinator_only"], [])]
         if word not in WORDS:  # an unknown word: the agenda and the coordinator's buttons
             return self.listing(session, user, now)
-        return self.pressed(session, WORDS[word], user, state, now)
+        return self.pressed(session, Agenda(kind="agenda", action=WORDS[word]), user, state, now)
 
-    def pressed(self, session: Session, choice: str, user: User, state: TriageState, now: datetime) -> list[Reply]:
-        """A button `agenda:<action>[:<argument>]`."""
+    def pressed(self, session: Session, pressed: Agenda, user: User, state: TriageState, now: datetime) -> list[Reply]:
+        """A button `agenda:<action>[:<argument>]`, parsed and bounded by bot.actions."""
         if not user.at_least("coordinator"):
             return [(self.t["coordinator_only"], [])]
-        action, _, arg = choice.partition(":")
+        action, arg = pressed.action, pressed.arg
         draft, step = state.draft, (state.pending or "").removeprefix("agenda_")
         if action == "stop":
             state.reset()
@@ -193,7 +195,7 @@ class AgendaChat:
             if arg in options:
                 draft["rrule"], draft["repeat"] = options[arg]
                 return self._ask(state, "duration")
-        if action == "duration" and step == "duration" and arg.isdigit():
+        if action == "duration" and step == "duration" and arg.isdigit() and 0 < int(arg) <= MAX_DURATION_MINUTES:
             draft["duration"] = int(arg)
             return self._ask(state, "location")
         if action == "location" and step == "location":
@@ -262,9 +264,12 @@ class AgendaChat:
             return self._ask(state, "dl_remind")
         if step == "duration":
             try:
-                draft["duration"] = int(parse_duration(text.replace(" ", "")).total_seconds() // 60)
+                minutes = int(parse_duration(text.replace(" ", "")).total_seconds() // 60)
+                if minutes > MAX_DURATION_MINUTES:
+                    raise ValueError("longer than a day")
             except ValueError:
                 return self._ask(state, step, self.t["agenda_bad_duration"])
+            draft["duration"] = minutes
             return self._ask(state, "location")
         if step == "location":
             draft["location"] = text[:300]
@@ -289,6 +294,10 @@ class AgendaChat:
         if step == "owners":
             draft["owners"] = text[:300]
             return self._ask(state, "confirm")
+        if step in ("confirm_move", "confirm_dl_move"):  # a yes/no asked with buttons: show them again
+            value = "agenda:do_move" if step == "confirm_move" else "agenda:deadline_do_move"
+            return [(self.t["agenda_use_buttons"],
+                     [Button(label=self.b["agenda_yes_move"], value=value), self._stop()])]
         return self._ask(state, step)  # a question answered with buttons: ask it again
 
     # --- the steps ---------------------------------------------------------------------------------

@@ -61,14 +61,19 @@ def office_hours(when: datetime) -> bool:
     return local.weekday() < 5 and 8 <= local.hour < 17 and local.date() not in dutch_holidays(local.year)
 
 
-_DURATION = re.compile(r"^\s*(\d+)\s*(m|min|h|u|d|w)\s*$", re.IGNORECASE)
+_DURATION = re.compile(r"^\s*([0-9]+)\s*(m|min|h|u|d|w)\s*$", re.IGNORECASE)
+MAX_DURATION = timedelta(days=365)
 _UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "u": "hours", "d": "days", "w": "weeks"}
 
 
 @lru_cache(maxsize=1024)
-def parse_duration(text: str) -> timedelta:
-    """'90m', '2h', '7d', '2w' -> timedelta; ValueError for anything else."""
+def parse_duration(text: str, most: timedelta = MAX_DURATION) -> timedelta:
+    """'90m', '2h', '7d', '2w' -> timedelta, at most `most` (a year: lead times, invites, meetings);
+    ValueError for anything else, also for a number too big for a date."""
     m = _DURATION.match(text)
-    if not m or int(m.group(1)) == 0:
-        raise ValueError(f"'{text}' is not a duration such as 90m, 2h, 7d or 2w")
-    return timedelta(**{_UNITS[m.group(2).lower()]: int(m.group(1))})
+    if not m or len(m.group(1)) > 7 or int(m.group(1)) == 0:
+        raise ValueError(f"'{text[:40]}' is not a duration such as 90m, 2h, 7d or 2w")
+    found = timedelta(**{_UNITS[m.group(2).lower()]: int(m.group(1))})
+    if found > most:
+        raise ValueError(f"'{text[:40]}' is longer than {most.days} days")
+    return found

@@ -9,15 +9,33 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
+import traceback
 import unicodedata
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bot import feedback
+from bot.actions import (
+    Action,
+    Agenda,
+    Announce,
+    Answer,
+    DontKnow,
+    Followup,
+    ForgedButton,
+    Forget,
+    Human,
+    Rsvp,
+    SafetyAnswer,
+    Subscribe,
+    parse_button,
+)
 from bot.agenda_chat import AgendaChat
 from bot.broadcasts import (
     AUDIENCE_NAMES,
@@ -84,6 +102,26 @@ class Wijkbot:
     # --- the handler ------------------------------------------------------------------------------
 
     def handle(self, incoming: Incoming) -> list[Outgoing]:
+        """One message in, the replies out. A failure anywhere becomes a polite reply with an error id
+        (logged with the kind of error and where, never the text); an emergency in the text is still
+        answered, from the safety module alone."""
+        try:
+            return self._handle(incoming)
+        except Exception as exc:  # the last line of defence: every message gets a reply
+            error_id = secrets.token_hex(4)
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            log.error("handling failed, error id %s: %s at %s:%s", error_id, type(exc).__name__,
+                      Path(where.filename).name, where.lineno)
+            reply = self.dialogue.texts["failed"].format(error_id=error_id)
+            try:
+                found = self.safety.assess(clean_text(incoming.text or "")[:MAX_TEXT], self.clock.now())
+                if found.escalate_to:
+                    reply = self.safety.reply(found.escalate_to, found.language, self.clock.now()) + "\n\n" + reply
+            except Exception:
+                log.error("safety fallback failed, error id %s", error_id)
+            return [self._out(incoming, reply)]
+
+    def _handle(self, incoming: Incoming) -> list[Outgoing]:
         now = self.clock.now()
         with self.database.session() as session:
             user = self._user(session, incoming, now)
@@ -118,14 +156,19 @@ class Wijkbot:
         note = ""
         if len(text) > MAX_TEXT:
             text, note = text[:MAX_TEXT], t["too_long"] + "\n\n"
-        button = incoming.button
+        try:
+            button = parse_button(incoming.button) if incoming.button is not None else None
+        except ForgedButton:  # forged, or from a version long gone: one clear line, nothing else happens
+            log.info("button refused")
+            self._count(session, now, "button:refused")
+            return [(t["button_unknown"], [])]
         if self._rate_limited(incoming, now):
             log.info("rate limited")
             found = self.safety.assess(text, now) if text and not button else None
             if found and found.escalate_to:  # too many messages, but an emergency is never held back
                 return self._escalate(session, found.escalate_to, found.language, state, now)
             return [(t["rate_limited"], [])]
-        if button and button.startswith("safety:"):
+        if isinstance(button, SafetyAnswer):
             return self._safety_pressed(session, button, user, state, now)
         if text and not button:  # 1. red flags, before anything else, on every typed text
             if state.pending == "safety":
@@ -141,14 +184,14 @@ class Wijkbot:
                 return self._ask_safety(session, found, text, state, now)
         return self._interpret(session, text, note, button, user, state, now)
 
-    def _interpret(self, session: Session, text: str, note: str, button: str | None, user: User,
+    def _interpret(self, session: Session, text: str, note: str, button: Action | None, user: User,
                    state: TriageState, now: datetime) -> list[tuple[str, list[Button]]] | None:
         """Everything after the safety check: commands, the flows waiting for an answer, buttons, and a
         need or question in the resident's own words."""
         t = self.dialogue.texts_for(state.lang)
         # a typed answer to the confirm question of /vergeet counts like the button
         if state.pending == "forget" and not button and text.lower() in ("ja", "ja, wis alles", "yes"):
-            button = "forget:yes"
+            button = Forget(kind="forget", choice="yes")
         if text.startswith("/") and not button:
             return self._command(session, text, user, state, now)
         if state.pending == "announce_text" and text and not button:
@@ -221,10 +264,11 @@ class Wijkbot:
         return [*(Button(label=self.safety.button(key, language), value=f"safety:{key}:{resource}")
                   for key in ("yes", "no", "dont_know")), self._human_button("en" if language == "en" else "nl")]
 
-    def _safety_pressed(self, session: Session, value: str, user: User, state: TriageState, now: datetime):
-        _, choice, resource = ([*value.split(":"), "", ""])[:3]
-        if choice not in ("yes", "no", "dont_know") or resource not in self.safety.resources:
-            return [(self.dialogue.texts["unknown_command"], [])]
+    def _safety_pressed(self, session: Session, pressed: SafetyAnswer, user: User, state: TriageState,
+                        now: datetime):
+        choice, resource = pressed.choice, pressed.resource
+        if resource not in self.safety.resources:
+            return [(self.dialogue.texts["button_unknown"], [])]
         language = (state.safety or {}).get("language", "nl")
         self._count(session, now, f"safety_answer:{choice}")
         if choice == "no":
@@ -370,41 +414,44 @@ class Wijkbot:
                                            Button(label=b["forget_no"], value="forget:no")])]
         return [(t["unknown_command"], [])]
 
-    def _button(self, session: Session, value: str, user: User, state: TriageState, now: datetime):
+    def _button(self, session: Session, pressed: Action, user: User, state: TriageState, now: datetime):
         t = self.dialogue.texts_for(state.lang)
-        key, _, choice = value.partition(":")
-        if value == "forget:yes" and state.pending == "forget":
-            self.forget(session, user)
-            return None
-        if value == "forget:no":
+        if isinstance(pressed, Forget):
+            if pressed.choice == "yes" and state.pending == "forget":
+                self.forget(session, user)
+                return None
             state.pending = None
             return [(t["not_forgotten"], [])]
-        if key == "announce":
-            return self._announce_button(session, choice, user, state, now)
-        if key == "agenda":
-            return self.agenda.pressed(session, choice, user, state, now)
-        if key == "rsvp":
-            return self.agenda.rsvp(session, choice, user, now)
-        if key == "subscribe" and choice in TOPIC_NAMES:
-            subscribe(session, user, choice)
-            return [(t["subscribed"].format(topic=TOPIC_NAMES[choice]), [])]
-        if value == "human":
+        if isinstance(pressed, Announce):
+            return self._announce_button(session, pressed.choice, user, state, now)
+        if isinstance(pressed, Agenda):
+            return self.agenda.pressed(session, pressed, user, state, now)
+        if isinstance(pressed, Rsvp):
+            return self.agenda.rsvp(session, pressed, user, now)
+        if isinstance(pressed, Subscribe):
+            subscribe(session, user, pressed.topic)
+            return [(t["subscribed"].format(topic=TOPIC_NAMES[pressed.topic]), [])]
+        if isinstance(pressed, Human):
             return [(t["human"].format(human_contact=self.settings.human_contact), [])]
-        if key == "followup" and choice in feedback.OUTCOMES:
+        if isinstance(pressed, Followup):
             if state.pending == "followup" and state.answered.get("services"):  # once per answer
-                feedback.record(session, state.answered["need"], state.answered["services"], choice)
+                feedback.record(session, state.answered["need"], state.answered["services"], pressed.choice)
             state.reset()
-            text = {"yes": t["followup_yes"], "no": t["followup_no"], "wrong": t["followup_wrong"]}[choice]
-            return [(text, [] if choice == "yes" else [self._human_button(state.lang)])]
-        if key in ("stream", "topic", "for_whom", "postcode") and state.pending == key:
+            text = {"yes": t["followup_yes"], "no": t["followup_no"], "wrong": t["followup_wrong"]}[pressed.choice]
+            return [(text, [] if pressed.choice == "yes" else [self._human_button(state.lang)])]
+        if isinstance(pressed, Answer) and state.pending == pressed.kind:
             state.pending = None
-            if choice != "dont_know":
-                setattr(state, key, choice)
+            if pressed.choice == "dont_know":
+                return self._continue(session, user, state, now)
+            if f"{pressed.kind}:{pressed.choice}" not in self.dialogue.answers(pressed.kind):
+                state.pending = pressed.kind  # not one of the question's answers: forged or from an old question
+                return [(t["button_unknown"], [])]
+            setattr(state, pressed.kind, pressed.choice)
             return self._continue(session, user, state, now)
-        if value.endswith(":dont_know") or value == "dont_know":
+        if isinstance(pressed, DontKnow) or (isinstance(pressed, Answer) and pressed.choice == "dont_know"):
             state.pending = None
             return self._continue(session, user, state, now)
-        return [(t["unknown_command"], [])]
+        return [(t["button_unknown"], [])]
 
     # --- the network: roles, linked accounts, subscriptions, announcements ---------------------------
 

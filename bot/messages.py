@@ -17,6 +17,7 @@ class Incoming(BaseModel):
     text: str = ""
     button: str | None = None  # the value of a pressed quick-reply button
     locale: str | None = None
+    group: bool = False  # a group chat: others read the replies, so no coordinator flows, no contact persons
 
 
 class Outgoing(BaseModel):

@@ -77,6 +77,12 @@ class Dialogue:
     def buttons_for(self, lang: str = "nl") -> Mapping[str, str]:
         return ChainMap(self.english.get("buttons") or {}, self.buttons) if lang == "en" else self.buttons
 
+    def answers(self, key: str) -> set[str]:
+        """Every button value a question can have, in any stream: what a pressed answer is checked against."""
+        q = self.questions.get(key) or {}
+        groups = q["options_by_stream"].values() if "options_by_stream" in q else [q.get("options") or {}]
+        return {f"{key}:{value}" for options in groups for value in options}
+
     def question(self, key: str, stream: str | None = None, lang: str = "nl") -> Question:
         q = self.questions[key]
         local = ((self.english.get("questions") or {}).get(key) or {}) if lang == "en" else {}

@@ -12,6 +12,7 @@ notice, and reminders still waiting in the outbox for it are cancelled.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -25,6 +26,7 @@ from jobs.agenda import Occurrence, exceptions_by_series, occurrence_stamp, seri
 from jobs.models import Deadline, MeetingSeries, SeriesParticipant
 from jobs.participants import participants_of, takes_part
 
+log = logging.getLogger(__name__)
 LATE_AFTER = timedelta(minutes=10)  # a reminder sent more than this after its time says it is late
 DEADLINE_TIME = time(9, 0)  # deadline reminders go out at 09:00 local
 DAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
@@ -56,7 +58,15 @@ def dutch_day(when: date) -> str:
 
 
 def lead_times(remind: list[str] | None) -> list[tuple[str, timedelta]]:
-    return [(lead, parse_duration(lead)) for lead in remind or []]
+    """The lead times that parse. One saved before leads were bounded (e.g. 999999d) is skipped with
+    a log line, so it cannot stop every other reminder."""
+    leads = []
+    for lead in remind or []:
+        try:
+            leads.append((lead, parse_duration(str(lead))))
+        except ValueError:
+            log.warning("a lead time that is not a duration (at most a year) is skipped")
+    return leads
 
 
 def _fires(series: MeetingSeries, exceptions: list, start: datetime, end: datetime):

@@ -230,7 +230,9 @@ def test_rsvp_buttons_record_one_answer_per_person_and_the_coordinator_sees_the_
     assert "1 komen, 0 niet, 1 misschien (2 kregen een herinnering)" in agenda
     # a resident, not in the professionals' audience, cannot answer with a forged button
     assert "kan ik niet verwerken" in press(bot, "p2", yes)
-    assert "kan ik niet verwerken" in press(bot, "p0", "rsvp:1:garbage:yes")
+    assert "knop werkt niet" in press(bot, "p0", "rsvp:1:garbage:yes")  # refused before it reaches the agenda
+    assert "knop werkt niet" in press(bot, "p0", "rsvp:²:20270413T1200Z:yes")  # a digit str.isdigit lets through
+    assert "knop werkt niet" in press(bot, "p0", "rsvp:99999999999999999999:20270413T1200Z:yes")
     clock.set(local(2027, 4, 13, 14, 5))  # the meeting has begun
     assert "al begonnen of voorbij" in press(bot, "p0", no)
     from jobs.models import Rsvp

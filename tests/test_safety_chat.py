@@ -72,8 +72,8 @@ def test_a_red_flag_while_the_question_waits_escalates_at_once(bot):
 
 
 def test_forged_or_stale_safety_buttons(bot):
-    assert "ken ik niet" in say(bot, button="safety:yes:zzz")[-1].text
-    assert "ken ik niet" in say(bot, button="safety:maybe:113")[-1].text
+    assert "knop werkt niet" in say(bot, button="safety:yes:zzz")[-1].text
+    assert "knop werkt niet" in say(bot, button="safety:maybe:113")[-1].text
     assert "0800-2000" in say(bot, button="safety:yes:veilig-thuis")[-1].text  # an old question's button
     stale = say(bot, button="safety:no:113")
     assert len(stale) == 1 and "Fijn dat er geen direct gevaar is" in stale[0].text

@@ -1,0 +1,174 @@
+"""Every pressed button, parsed into a typed action before any handler sees it.
+
+A button value travels through the chat network and comes back as text that anyone can forge
+(Telegram callback data, a Matrix reply, a typed number in the console). So the value is checked
+here once, by a pydantic schema: printable ASCII only, at most 128 characters, a known kind, known
+choices, ids as bounded numbers and occurrence stamps as real dates. What does not parse is a
+`ForgedButton`, which the core answers with one clear line. Handlers get the typed fields and never
+split strings themselves.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+
+MAX_VALUE = 128
+MAX_ID = 2**31 - 1  # an INTEGER column holds no more
+_PRINTABLE = re.compile(r"^[\x21-\x7e]+$")  # no spaces, no control characters, no non-ASCII digits
+_WORD = r"^[a-z0-9][a-z0-9_-]{0,39}$"
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID, strict=False)]
+Word = Annotated[str, Field(pattern=_WORD)]
+
+
+class ForgedButton(ValueError):
+    """A button value that no version of Wijkbot sent."""
+
+
+def _stamp(value: str) -> str:
+    try:
+        datetime.strptime(value, "%Y%m%dT%H%MZ").replace(tzinfo=UTC)
+    except ValueError:
+        raise ValueError("not an occurrence stamp") from None
+    return value
+
+
+class _Action(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SafetyAnswer(_Action):
+    kind: Literal["safety"]
+    choice: Literal["yes", "no", "dont_know"]
+    resource: Word
+
+
+class Forget(_Action):
+    kind: Literal["forget"]
+    choice: Literal["yes", "no"]
+
+
+class Announce(_Action):
+    kind: Literal["announce"]
+    choice: Literal["residents", "professionals", "all", "send", "cancel"]
+
+
+AGENDA_PLAIN = ("stop", "new_meeting", "new_deadline", "cancel_meeting", "move_meeting", "deadline_change",
+                "do_move", "save", "location", "participants", "owners", "deadline_do_move")
+AGENDA_WORD = ("repeat", "duration", "audience", "remind")
+AGENDA_ID = ("deadline_done", "deadline_pick", "deadline_move", "deadline_cancel", "deadline_do_cancel")
+AGENDA_REF = ("pick_cancel", "pick_move", "do_cancel")
+
+
+class Agenda(_Action):
+    """`agenda:<action>[:<argument>]`: a word for an answer, a deadline id, or an occurrence
+    `<series id>:<stamp>`; `deadline_done` without an id opens the list."""
+
+    kind: Literal["agenda"]
+    action: Literal[AGENDA_PLAIN + AGENDA_WORD + AGENDA_ID + AGENDA_REF]
+    arg: str = ""
+
+    @field_validator("arg")
+    @classmethod
+    def _arg(cls, value: str, info) -> str:
+        action = info.data.get("action")
+        if action in AGENDA_PLAIN or (action == "deadline_done" and not value):
+            if value:
+                raise ValueError("no argument expected")
+        elif action in AGENDA_WORD:
+            if not re.match(_WORD, value):
+                raise ValueError("not an answer")
+        elif action in AGENDA_ID:
+            TypeAdapter(Id).validate_python(_digits(value))
+        elif action in AGENDA_REF:
+            series, _, stamp = value.partition(":")
+            TypeAdapter(Id).validate_python(_digits(series))
+            _stamp(stamp)
+        return value
+
+    @property
+    def number(self) -> int:
+        return int(self.arg)
+
+
+class Rsvp(_Action):
+    kind: Literal["rsvp"]
+    series: Id
+    stamp: str
+    answer: Literal["yes", "no", "maybe"]
+
+    _check_stamp = field_validator("stamp")(classmethod(lambda cls, v: _stamp(v)))
+
+    @property
+    def value(self) -> str:
+        return f"{self.series}:{self.stamp}:{self.answer}"
+
+
+class Subscribe(_Action):
+    kind: Literal["subscribe"]
+    topic: Literal["events", "wijknieuws", "meetings"]
+
+
+class Human(_Action):
+    kind: Literal["human"]
+
+
+class Followup(_Action):
+    kind: Literal["followup"]
+    choice: Literal["yes", "no", "wrong"]
+
+
+class Answer(_Action):
+    """An answer to a clarifying question; the core checks the choice against the question's options."""
+
+    kind: Literal["stream", "topic", "for_whom", "postcode"]
+    choice: Word
+
+
+class DontKnow(_Action):
+    kind: Literal["dont_know"]
+
+
+Action = Annotated[SafetyAnswer | Forget | Announce | Agenda | Rsvp | Subscribe | Human | Followup | Answer | DontKnow,
+                   Field(discriminator="kind")]
+_ADAPTER = TypeAdapter(Action)
+# the parts of a value after its kind, in order; the last field takes the rest (an agenda occurrence has a colon)
+_FIELDS = {"safety": ("choice", "resource"), "forget": ("choice",), "announce": ("choice",),
+           "agenda": ("action", "arg"), "rsvp": ("series", "stamp", "answer"), "subscribe": ("topic",), "human": (),
+           "followup": ("choice",),
+           "stream": ("choice",), "topic": ("choice",), "for_whom": ("choice",), "postcode": ("choice",),
+           "dont_know": ()}
+
+
+def _digits(value: str) -> str:
+    if not value.isascii() or not value.isdigit() or len(value) > 10:
+        raise ValueError("not a number")
+    return value
+
+
+def parse_button(value: str) -> Action:
+    """The typed action of a button value; ForgedButton for anything else."""
+    if not value or len(value) > MAX_VALUE or not _PRINTABLE.match(value):
+        raise ForgedButton("not a button value")
+    kind, _, rest = value.partition(":")
+    names = _FIELDS.get(kind)
+    if names is None:
+        raise ForgedButton("unknown kind")
+    parts = rest.split(":", len(names) - 1) if names and rest else []
+    if len(parts) > len(names) or (not names and rest):
+        raise ForgedButton("too many parts")
+    fields = dict(zip(names, parts, strict=False))
+    if kind == "rsvp" and "series" in fields:
+        try:
+            fields["series"] = _digits(fields["series"])
+        except ValueError:
+            raise ForgedButton("not a number") from None
+    try:
+        return _ADAPTER.validate_python({"kind": kind, **fields})
+    except ValidationError:
+        raise ForgedButton("does not match the schema") from None
+
