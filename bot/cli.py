@@ -210,8 +210,11 @@ def chat(ctx: click.Context, user: str | None) -> None:
     """Chat with Wijkbot in the console (the embedded default). Numbers answer the buttons; reminders
     and announcements for this user are shown between turns."""
     from bot.console import run_console
+    from jobs.scheduler import ReminderScheduler
 
-    run_console(_bot(ctx), user=user)
+    bot = _bot(ctx)
+    ReminderScheduler(bot.database, clock=bot.clock, settings=bot.settings).maintenance()  # retention at start-up
+    run_console(bot, user=user)
 
 
 @main.command("run")
@@ -773,6 +776,8 @@ def jobs_run(ctx, once: bool):
         followed = scheduler.follow_up_safety()
         if followed:
             click.echo(f"{followed} unanswered safety questions followed up")
+        kept = scheduler.maintenance()
+        click.echo("retention: " + ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in kept.items()))
         return
 
     async def forever():

@@ -59,7 +59,8 @@ def run_console(bot, stdin: TextIO | None = None, stdout: TextIO | None = None, 
             break
         text = line.rstrip("\r\n")
         incoming = Incoming(channel="console", chat_id=user, user_id=user, text=text)
-        if text.strip().isdigit() and 1 <= int(text) <= len(buttons):
+        if text.strip().isascii() and text.strip().isdigit() and len(text.strip()) <= 2 \
+                and 1 <= int(text) <= len(buttons):
             incoming = Incoming(channel="console", chat_id=user, user_id=user, button=buttons[int(text) - 1].value)
         show(bot.handle(incoming))
         print(file=stdout, flush=True)

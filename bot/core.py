@@ -12,15 +12,14 @@ import re
 import secrets
 import traceback
 import unicodedata
-from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import feedback
+from bot import feedback, limits
 from bot.actions import (
     Action,
     Agenda,
@@ -66,13 +65,14 @@ from intents.triage import (
     next_question,
     search_text,
 )
+from jobs.maintenance import forget_person
 from knowledge import Knowledge, knowledge
 from socialekaart.search import UNKNOWN_KIND, Filters, MapSearch
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 2000
-RATE_LIMIT = (20, timedelta(minutes=1))  # messages per window per user
 _POSTCODE = re.compile(r"^\s*([1-9]\d{3})\s?([a-zA-Z]{2})?\s*$")
+PRIVATE_ONLY = ("/aankondiging", "/aanmelden", "/koppel", "/terugkoppeling")  # codes and coordinator flows
 TOPIC_NAMES = {"events": "activiteiten", "wijknieuws": "wijknieuws", "meetings": "overleggen (professionals)"}
 
 
@@ -95,7 +95,6 @@ class Wijkbot:
         languages.warm_up()  # lingua loads its models in the background, not while a resident waits
         self.knowledge = articles or knowledge()
         self.dialogue = dialogue_data or dialogue()
-        self._recent: dict[tuple[str, str], deque] = {}
         self.agenda = AgendaChat(self.dialogue)
         self.on_agenda_change: Callable[[], None] | None = None  # `wijkbot run` points this at the scheduler
 
@@ -124,6 +123,7 @@ class Wijkbot:
     def _handle(self, incoming: Incoming) -> list[Outgoing]:
         now = self.clock.now()
         with self.database.session() as session:
+            session.info["group"] = incoming.group
             user = self._user(session, incoming, now)
             conversation, fresh, expired = self._conversation(session, incoming, user, now)
             state = TriageState.from_dict(conversation.state)
@@ -133,6 +133,7 @@ class Wijkbot:
             count_all(session, now.date(), session.info.pop("usage", {}))  # anonymous: they stay after /vergeet
             if replies is None:  # the user was forgotten: nothing of them may stay
                 session.commit()
+                self.database.scrub()
                 return [self._out(incoming, self.dialogue.texts["forgotten"])]
             if fresh or expired or not conversation.state.get("_disclosed"):
                 prefix = self.dialogue.texts_for(state.lang)["disclosure"]
@@ -162,7 +163,7 @@ class Wijkbot:
             log.info("button refused")
             self._count(session, now, "button:refused")
             return [(t["button_unknown"], [])]
-        if self._rate_limited(incoming, now):
+        if not limits.spend(session, f"msg:{user.id}", user.id, limits.MESSAGES, now):
             log.info("rate limited")
             found = self.safety.assess(text, now) if text and not button else None
             if found and found.escalate_to:  # too many messages, but an emergency is never held back
@@ -194,6 +195,8 @@ class Wijkbot:
             button = Forget(kind="forget", choice="yes")
         if text.startswith("/") and not button:
             return self._command(session, text, user, state, now)
+        if session.info.get("group") and isinstance(button, Announce | Agenda):
+            return [(t["private_only"], [])]
         if state.pending == "announce_text" and text and not button:
             return self._announce_text(text, state)
         if (state.pending or "").startswith("agenda_") and text and not button:
@@ -229,7 +232,7 @@ class Wijkbot:
                 return [(note + f"{article.title}\n{article.answer}\n" + t["knowledge_more"].format(link=article.link),
                          [])]
         if parse.intent == "who_does_what" or (user.at_least("professional") and parse.intent != "need_help"):
-            return [(note + self._who_does_what(text, user, state.lang), [])]
+            return [(note + self._who_does_what(text, user, self._sees_contacts(session, user), state.lang), [])]
         # 4. triage: clarify, then answer
         state.need = f"{state.need} {text}".strip()
         entities = parse.entities
@@ -325,8 +328,10 @@ class Wijkbot:
         index = self.map.index()
         query = search_text(self.dialogue, state)
         need, hits = index.search_for_need(query, lambda kind: feedback.prior(session, kind),
-                                           Filters(postcode=state.postcode), now=now)
+                                           Filters(postcode=state.postcode), now=now,
+                                           contacts=self._sees_contacts(session, user))
         need = need or UNKNOWN_KIND
+        state.need, state.postcode = "", None  # answered: the resident's words and address are not kept
         state.pending = "followup"
         state.answered = {"need": need, "services": [h.id for h in hits]}
         if not hits:
@@ -342,7 +347,7 @@ class Wijkbot:
                 lines.append(f"   {why}")
             if reach:
                 lines.append("   " + " · ".join(reach))
-            if user.at_least("professional") and doc.contacts:
+            if self._sees_contacts(session, user) and doc.contacts:
                 lines.append("   " + self._contacts(doc.contacts))
         lines.append("")
         lines.append(t["followup"])
@@ -352,23 +357,23 @@ class Wijkbot:
                                   Button(label=b["not_fitting"], value="followup:wrong"),
                                   self._human_button(state.lang)]
 
-    def _who_does_what(self, text: str, user: User, lang: str = "nl") -> str:
+    def _who_does_what(self, text: str, user: User, sees_contacts: bool, lang: str = "nl") -> str:
         t = self.dialogue.texts_for(lang)
         index = self.map.index()
-        hits = self.map.search(text, limit=3, now=self.clock.now())
+        hits = self.map.search(text, limit=3, now=self.clock.now(), contacts=sees_contacts)
         if not hits:
             return t["answer_none"]
         lines = [t["professional_intro"]]
         for n, hit in enumerate(hits, 1):
             doc = index.doc(hit.id)
             lines.append(f"{n}. {hit.name} ({hit.organization})")
-            if user.at_least("professional"):
+            if sees_contacts:
                 if doc.contacts:
                     lines.append("   " + self._contacts(doc.contacts))
             elif doc.reach.get("phone"):
                 lines.append("   " + t["reach_phone"].format(phone=doc.reach["phone"]))
-        if not user.at_least("professional"):
-            lines.append(t["contacts_hidden"])
+        if not sees_contacts:
+            lines.append(t["contacts_hidden"] if not user.at_least("professional") else t["contacts_private"])
         return "\n".join(lines)
 
     @staticmethod
@@ -383,6 +388,9 @@ class Wijkbot:
         command, _, rest = text.partition(" ")
         command = command.lower().split("@")[0]
         rest = rest.strip()
+        if session.info.get("group") and (command in PRIVATE_ONLY or (command == "/agenda" and rest)):
+            log.info("private command refused in a group")
+            return [(t["private_only"], [])]
         if command in ("/aanmelden", "/koppel", "/abonneren", "/afmelden", "/aankondiging"):
             return self._network_command(session, command, rest, user, state, now)
         if command == "/agenda":
@@ -458,12 +466,16 @@ class Wijkbot:
     def _network_command(self, session: Session, command: str, rest: str, user: User, state: TriageState,
                          now: datetime):
         t = self.dialogue.texts
+        if command in ("/aanmelden", "/koppel") and rest and limits.codes_locked(session, user.id, now):
+            log.info("code refused: too many wrong codes")
+            return [(t["code_locked"], [])]
         if command == "/aanmelden":
             if not rest:
                 return [(t["invite_usage"], [])]
-            invite = redeem_invite(session, user, rest, now)
+            invite = redeem_invite(session, user, rest[:64], now)
             if invite is None:
                 log.info("invite refused")
+                limits.wrong_code(session, user.id, now)
                 return [(t["invite_bad"], [])]
             log.info("invite redeemed for role %s", invite.role)
             reply = t["invite_ok"].format(role=t[f"role_{invite.role}"])
@@ -474,7 +486,9 @@ class Wijkbot:
         if command == "/koppel":
             if not rest:
                 return [(t["link_code"].format(code=start_link(user, now)), [])]
-            other = finish_link(session, user, rest, now)
+            other = finish_link(session, user, rest[:64], now)
+            if other is None:
+                limits.wrong_code(session, user.id, now)
             return [(t["link_ok"] if other else t["link_bad"], [])]
         if command == "/abonneren":
             topic = rest.lower() or None
@@ -537,10 +551,13 @@ class Wijkbot:
         return [(t["announce_cancelled"], [])]
 
     def forget(self, session: Session, user: User) -> None:
-        """Erase everything stored about this user (AVG/GDPR art. 17). Statistics hold nothing personal."""
-        session.execute(delete(Conversation).where(Conversation.user_id == user.id))
-        session.delete(user)
-        log.info("user erased on request")
+        """Erase everything stored about this person (AVG/GDPR art. 17): every linked account, every
+        conversation they had (private and in groups), their subscriptions, answers, outbox messages,
+        throttles and the buttons a channel remembered for them; then no copy is left in a file
+        (Database.scrub, after the commit). Anonymous statistics hold nothing personal and stay."""
+        forget_person(session, user)
+        session.info["scrub"] = True
+        log.info("person erased on request")
 
     # --- helpers ---------------------------------------------------------------------------------
 
@@ -553,8 +570,9 @@ class Wijkbot:
 
     @staticmethod
     def _language(text: str) -> str:
-        """English replies for a resident who writes English; Dutch for everyone else (docs/dialogue.md)."""
-        return "en" if languages.detect(text) == "en" else "nl"
+        """English replies for a resident who writes English; Dutch for everyone else (docs/dialogue.md).
+        One word says too little ("hallo" is Dutch, English and German): Dutch, the wijk's language."""
+        return "en" if len(text.split()) >= 2 and languages.detect(text) == "en" else "nl"
 
     def _smalltalk(self, text: str, lang: str = "nl") -> str:
         t = self.dialogue.texts_for(lang)
@@ -567,15 +585,10 @@ class Wijkbot:
             return t["smalltalk_bot"]
         return t["smalltalk_hello"]
 
-    def _rate_limited(self, incoming: Incoming, now: datetime) -> bool:
-        limit, window = RATE_LIMIT
-        recent = self._recent.setdefault((incoming.channel, incoming.user_id), deque())
-        while recent and now - recent[0] > window:
-            recent.popleft()
-        if len(recent) >= limit:
-            return True
-        recent.append(now)
-        return False
+    @staticmethod
+    def _sees_contacts(session: Session, user: User) -> bool:
+        """Contact persons: for verified professionals, and only in a private chat (others read a group)."""
+        return user.at_least("professional") and not session.info.get("group")
 
     def _user(self, session: Session, incoming: Incoming, now: datetime) -> User:
         user = session.scalar(select(User).where(User.channel == incoming.channel,
@@ -586,20 +599,23 @@ class Wijkbot:
             session.add(user)
             session.flush()
         user.last_seen_at = now
-        user.chat_id = incoming.chat_id
+        if not incoming.group:  # announcements and reminders go to the private chat, never to a group
+            user.chat_id = incoming.chat_id
         return user
 
     def _conversation(self, session: Session, incoming: Incoming, user: User, now: datetime):
-        conversation = session.scalar(select(Conversation).where(Conversation.channel == incoming.channel,
-                                                                 Conversation.chat_id == incoming.chat_id))
+        conversation = session.scalar(select(Conversation).where(  # one per person, also in a group chat
+            Conversation.channel == incoming.channel, Conversation.chat_id == incoming.chat_id,
+            Conversation.user_id == user.id))
         if conversation is None:
             conversation = Conversation(channel=incoming.channel, chat_id=incoming.chat_id, user_id=user.id,
                                         state={}, updated_at=now)
             session.add(conversation)
             return conversation, True, False
         timeout = timedelta(minutes=self.settings.conversation_timeout_minutes)
-        expired = now - conversation.updated_at > timeout and bool(conversation.state.get("need")
-                                                                   or conversation.state.get("pending"))
+        expired = bool(conversation.state.get("_expired")) or (  # expired and emptied by the scheduler
+            now - conversation.updated_at > timeout and bool(conversation.state.get("need")
+                                                             or conversation.state.get("pending")))
         return conversation, False, expired
 
     def _count(self, session: Session, now: datetime, *kinds: str) -> None:

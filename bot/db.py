@@ -19,6 +19,9 @@ from bot.errors import ConfigError
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
+# the tables that can hold something of a person (docs/privacy.md): scrubbed after an erasure
+PERSONAL_TABLES = ("wijkbot_user", "conversation", "outbox", "subscription", "rsvp", "series_participant",
+                   "throttle", "channel_state", "invite")
 
 
 class Base(DeclarativeBase):
@@ -51,6 +54,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")  # WAL: safe against a crashed process, fewer fsyncs
     cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA secure_delete=ON")  # a deleted row is overwritten, not left in a free page
     cursor.close()
 
 
@@ -98,6 +102,17 @@ class Database:
 
     def session(self) -> Session:
         return self.sessions()
+
+    def scrub(self) -> None:
+        """After an erasure: no copy of deleted rows left in a file. SQLite: the write-ahead log is
+        checkpointed into the (secure_delete) database and truncated. PostgreSQL: the dead rows of the
+        tables with personal data are vacuumed away instead of waiting for autovacuum."""
+        if self.engine.dialect.name == "sqlite":
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        elif self.engine.dialect.name == "postgresql":
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.exec_driver_sql("VACUUM " + ", ".join(PERSONAL_TABLES))
 
     def dispose(self) -> None:
         self.engine.dispose()

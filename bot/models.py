@@ -36,10 +36,11 @@ class User(Base):
 
 
 class Conversation(Base):
-    """The dialogue state of one chat: what has been clarified so far. Deleted by /vergeet and retention."""
+    """The dialogue state of one person in one chat: what has been clarified so far. In a group chat
+    everyone has their own. Deleted by /vergeet and retention; the need text goes when it is answered."""
 
     __tablename__ = "conversation"
-    __table_args__ = (UniqueConstraint("channel", "chat_id"),)
+    __table_args__ = (UniqueConstraint("channel", "chat_id", "user_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     channel: Mapped[str] = mapped_column(String(32))
@@ -170,6 +171,19 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     error: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class Throttle(Base):
+    """A counter in a fixed time window, kept in the database so a restart resets nothing: messages per
+    user per minute, wrong invite/link codes per account and overall per hour (bot/limits.py)."""
+
+    __tablename__ = "throttle"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scope: Mapped[str] = mapped_column(String(64), unique=True)  # e.g. msg:<user id>, code:<user id>, code:*
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("wijkbot_user.id", ondelete="CASCADE"), nullable=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ChannelState(Base):

@@ -7,8 +7,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from bot.models import Conversation, OutboxMessage, User
-from jobs.models import Rsvp
+from bot import limits
+from bot.broadcasts import linked_accounts
+from bot.models import ChannelState, Conversation, OutboxMessage, Subscription, User
+from jobs.models import Rsvp, SeriesParticipant
 from socialekaart.models import Service
 
 
@@ -46,12 +48,55 @@ def queue_freshness_reminder(session: Session, now: datetime, older_than: timede
 
 
 def apply_retention(session: Session, now: datetime, keep: timedelta) -> dict[str, int]:
-    """Delete conversation state older than `keep` and the RSVPs of meetings that long ago; blank the
-    text and buttons of old outbox messages (their keys stay, so nothing is ever sent twice)."""
+    """Keep as little as possible, for as short as possible (docs/privacy.md):
+    - conversation state older than `keep` is deleted, and the RSVPs of meetings that long ago;
+    - old outbox messages lose their text, buttons and chat id (their keys stay, so nothing is sent twice);
+    - a user without activity for `keep` who asked to be kept for nothing (a resident without a
+      subscription or a meeting to take part in) is deleted with their outbox rows;
+    - link codes past their time and throttle windows long over are removed."""
     cutoff = now - keep
     conversations = session.execute(delete(Conversation).where(Conversation.updated_at < cutoff)).rowcount
     rsvps = session.execute(delete(Rsvp).where(Rsvp.occurrence_start < cutoff)).rowcount
     outbox = session.execute(update(OutboxMessage).where(
-        OutboxMessage.next_attempt_at < cutoff, OutboxMessage.status != "queued", OutboxMessage.text != "")
-        .values(text="", buttons=None)).rowcount
-    return {"conversations": conversations or 0, "rsvps": rsvps or 0, "outbox_texts": outbox or 0}
+        OutboxMessage.next_attempt_at < cutoff, OutboxMessage.status != "queued",
+        (OutboxMessage.text != "") | (OutboxMessage.chat_id != "")).values(text="", buttons=None, chat_id="")).rowcount
+    kept = select(Subscription.user_id).union(select(SeriesParticipant.user_id).where(
+        SeriesParticipant.user_id.is_not(None)))
+    idle = list(session.scalars(select(User).where(User.last_seen_at < cutoff, User.role == "resident",
+                                                   User.id.not_in(kept))))
+    for user in idle:
+        forget_person(session, user, linked=False)
+    session.execute(update(User).where(User.link_code_expires_at < now).values(link_code_hash=None,
+                                                                               link_code_expires_at=None))
+    throttles = limits.expire(session, now)
+    return {"conversations": conversations or 0, "rsvps": rsvps or 0, "outbox_texts": outbox or 0,
+            "users": len(idle), "throttles": throttles}
+
+
+def expire_conversations(session: Session, now: datetime, idle: timedelta) -> int:
+    """A conversation idle for `idle` has ended: the resident's words (need, a waiting message, a draft)
+    are dropped at once, not kept until retention; the next message starts over with a word of welcome."""
+    emptied = 0
+    for conversation in session.scalars(select(Conversation).where(Conversation.updated_at < now - idle)):
+        state = conversation.state or {}
+        if any(state.get(k) for k in ("need", "safety", "draft", "pending", "postcode")):
+            conversation.state = {"_disclosed": True, "_expired": True, "lang": state.get("lang", "nl")}
+            emptied += 1
+    return emptied
+
+
+def forget_person(session: Session, user: User, *, linked: bool = True) -> None:
+    """Delete a person: every linked account (or just this one), every conversation they had in any chat,
+    and, through the foreign keys, their subscriptions, RSVPs, participations, outbox rows and throttles;
+    also the buttons a channel remembered for their chats."""
+    accounts = linked_accounts(session, user) if linked else [user]
+    for account in accounts:
+        chats = set(session.scalars(select(Conversation.chat_id).where(Conversation.user_id == account.id)))
+        chats |= {account.chat_id} if account.chat_id else set()
+        session.execute(delete(ChannelState).where(ChannelState.channel == account.channel, (
+            ChannelState.key.in_([f"buttons:{chat}" for chat in chats])
+            | ChannelState.key.endswith(f"|{account.channel_user_id}", autoescape=True))))
+        session.execute(delete(Conversation).where(Conversation.user_id == account.id))
+        session.execute(delete(OutboxMessage).where(OutboxMessage.user_id == account.id))
+        session.delete(account)
+    session.flush()

@@ -34,7 +34,7 @@ from bot.channels import state
 from bot.clock import LOCAL_TZ, Clock, SystemClock
 from bot.config import Settings
 from jobs.agenda import revision
-from jobs.maintenance import apply_retention, queue_freshness_reminder
+from jobs.maintenance import apply_retention, expire_conversations, queue_freshness_reminder
 from jobs.reminders import Items, deadline_reminders, enqueue_due, first_fire, items_in
 from jobs.safety import follow_up_unanswered
 
@@ -107,15 +107,30 @@ class ReminderScheduler:
         return queued
 
     def maintenance(self) -> dict:
-        """Data retention and the monthly social-map freshness reminder (idempotent)."""
+        """Data retention and the monthly social-map freshness reminder (idempotent): at start-up, daily
+        at 03:30 and from `wijkbot jobs run --once`."""
         now = self.clock.now()
         with self.database.session() as session:
             counts = apply_retention(session, now, timedelta(days=self.settings.retention_days))
+            counts["expired_conversations"] = expire_conversations(session, now, self.conversation_idle)
             counts["freshness_reminders"] = queue_freshness_reminder(
                 session, now, timedelta(days=30 * self.settings.freshness_months))
             session.commit()
+        self.database.scrub()
         log.info("maintenance: %s", counts)
         return counts
+
+    @property
+    def conversation_idle(self) -> timedelta:
+        """When a conversation has ended: its time-out, but not before a waiting safety question is followed up."""
+        return timedelta(minutes=max(self.settings.conversation_timeout_minutes, self.settings.safety_followup_minutes))
+
+    def expire(self) -> int:
+        """Every minute: the words of conversations that ended are dropped (jobs.maintenance)."""
+        with self.database.session() as session:
+            emptied = expire_conversations(session, self.clock.now(), self.conversation_idle)
+            session.commit()
+        return emptied
 
     # the APScheduler wiring ----------------------------------------------------------------------
 
@@ -189,6 +204,7 @@ class ReminderScheduler:
     def prepare(self) -> None:
         """The start-up work: catch up on what fell due while no scheduler ran, then derive the jobs
         (the series loaded once for both)."""
+        self.maintenance()  # retention also when the process never lives until 03:30
         loaded = self._load()
         self.run_due(loaded=loaded[1])
         self.sync_jobs(loaded)
@@ -199,6 +215,8 @@ class ReminderScheduler:
         self.scheduler.add_job(self.prepare, id="agenda:start", replace_existing=True)
         self.scheduler.add_job(self.sweep, IntervalTrigger(minutes=1), id="agenda:sweep", replace_existing=True)
         self.scheduler.add_job(self.follow_up_safety, IntervalTrigger(minutes=1), id="safety:followup",
+                               replace_existing=True)
+        self.scheduler.add_job(self.expire, IntervalTrigger(minutes=1), id="conversations:expire",
                                replace_existing=True)
         self.scheduler.add_job(self.maintenance, CronTrigger(hour=3, minute=30, timezone=LOCAL_TZ),
                                id="maintenance:daily", replace_existing=True)

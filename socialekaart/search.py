@@ -57,6 +57,7 @@ PROXIMITY_AREAS = 12  # postcode areas tried, at most, to see whether a postcode
 WHY_NL = ("past bij: {words}", "onderwerp: {topics}", "{km} km van de postcode")
 NEED_WEIGHT = 1.5  # the need model's share, relative to the query's best word score
 UNKNOWN_KIND = "onbekend"  # the kind of need of a question the need model cannot place
+CONTACT_NAME_WEIGHT = 0.8  # a contact person's name in a professional's query, relative to the best word score
 NEED_FLOOR = 1.0  # the scale when no word of the query matched the map
 _FREE_WORDS = re.compile(r"\b(gratis|kosteloos|geen kosten|free of charge)\b", re.IGNORECASE)
 
@@ -77,6 +78,7 @@ class ServiceDoc:
     codes: tuple[str, ...] = ()
     reach: dict = field(default_factory=dict)  # phone, url, email, address: how a resident gets there
     contacts: list[dict] = field(default_factory=list)  # contact persons, for professionals only
+    contact_names: str = ""  # their names and e-mail addresses: searchable by professionals only
 
     @classmethod
     def from_record(cls, rec: dict) -> ServiceDoc:
@@ -98,8 +100,7 @@ class ServiceDoc:
             "alternate_name": rec.get("alternate_name") or "",
             "taxonomy": " ".join(f"{t.get('name') or ''} {(t.get('code') or '').replace('.', ' ')}" for t in terms),
             "organization": f"{org.get('name') or ''} {org.get('alternate_name') or ''}",
-            "contact": " ".join(f"{c.get('name') or ''} {c.get('title') or ''} {c.get('department') or ''}"
-                                for c in contacts),
+            "contact": " ".join(f"{c.get('title') or ''} {c.get('department') or ''}" for c in contacts),
             "description": rec.get("description") or "",
             "eligibility": rec.get("eligibility_description") or "",
             "languages": " ".join(x.get("name") or "" for x in rec.get("languages") or []),
@@ -128,6 +129,7 @@ class ServiceDoc:
             },
             contacts=[{"name": c.get("name"), "title": c.get("title"), "email": c.get("email"),
                        "phone": next((p.get("number") for p in c.get("phones") or []), None)} for c in contacts],
+            contact_names=" ".join(f"{c.get('name') or ''} {c.get('email') or ''}" for c in contacts),
         )
 
 
@@ -198,6 +200,7 @@ class SearchIndex:
     place_words: frozenset[str] = frozenset()  # words of the service areas' names (the wijk, the city)
     service_words: frozenset[str] = frozenset()  # keys of the services' names and taxonomy terms
     codes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # service id -> taxonomy codes
+    contact_names: dict[str, np.ndarray] = field(default_factory=dict)  # key -> services whose contact has it
     by_id: dict[str, ServiceDoc] = field(default_factory=dict)
     positions: dict[str, int] = field(default_factory=dict)  # service id -> its position in docs
     nl: Dutch | None = field(default=None, repr=False, compare=False)  # the normaliser that knows this map's words
@@ -306,6 +309,12 @@ class SearchIndex:
         index.service_words = frozenset(key for d in docs for name in ("name", "alternate_name", "taxonomy")
                                         for w in words(d.fields[name]) for key, _ in expand(w))
         index.by_id = {d.id: d for d in docs}
+        names: dict[str, set[int]] = defaultdict(set)
+        for i, doc in enumerate(docs):  # apart from the postings: a resident's words never reach them
+            for w in words(doc.contact_names):
+                if not nl.is_stop(w):
+                    names[nl.key(w)].add(i)
+        index.contact_names = {k: np.array(sorted(v), dtype=np.int64) for k, v in names.items()}
         index.positions = {d.id: i for i, d in enumerate(docs)}
         index.needs = needs
         return index
@@ -341,17 +350,17 @@ class SearchIndex:
 
     def search_for_need(self, query: str, prior_of: Callable[[str], dict[str, float]],
                         filters: Filters | None = None, *, limit: int = 3,
-                        now: datetime | None = None) -> tuple[str | None, list[Hit]]:
+                        now: datetime | None = None, contacts: bool = False) -> tuple[str | None, list[Hit]]:
         """The kind of need of a question and its best services, ranked with `prior_of(kind)` (the
         residents' feedback on that kind). The best service decides the kind only when the need model
         names none, so one search suffices unless it must."""
         kind, hits = self.kind_of(query), None
         if kind is None:
-            hits = self.search(query, filters, limit=limit, now=now)
+            hits = self.search(query, filters, limit=limit, now=now, contacts=contacts)
             kind = self.kind_of(query, hits[0].id if hits else None)
         prior = prior_of(kind or UNKNOWN_KIND)
         if prior or hits is None:
-            hits = self.search(query, filters, limit=limit, now=now, prior=prior)
+            hits = self.search(query, filters, limit=limit, now=now, prior=prior, contacts=contacts)
         return kind, hits
 
     def _need_scores(self, query: str) -> np.ndarray | None:
@@ -502,9 +511,11 @@ class SearchIndex:
         return scores, matched
 
     def search(self, query: str, filters: Filters | None = None, *, limit: int = 10,
-               now: datetime | None = None, needs: bool = True, prior: dict[str, float] | None = None) -> list[Hit]:
+               now: datetime | None = None, needs: bool = True, prior: dict[str, float] | None = None,
+               contacts: bool = False) -> list[Hit]:
         """The best services for a query. `prior`: service id -> a factor for its score (the residents'
-        feedback on this kind of need, bot/feedback.py; bounded there)."""
+        feedback on this kind of need, bot/feedback.py; bounded there). `contacts`: the names and e-mail
+        addresses of contact persons count too (a verified professional in a private chat only)."""
         filters = filters or Filters()
         n = len(self.docs)
         if n == 0:
@@ -514,6 +525,13 @@ class SearchIndex:
         kind_fit = self._need_scores(query) if needs and self.needs is not None else None
         if kind_fit is not None:  # scaled to the words' best score: the words decide among services of a kind
             scores = scores + NEED_WEIGHT * max(float(scores.max()), NEED_FLOOR) * kind_fit
+        if contacts and self.contact_names:
+            named = [self.contact_names[k] for k in {self.nl.key(w) for w in words(query)} if k in self.contact_names]
+            if named:
+                scores = scores.copy()
+                boost = CONTACT_NAME_WEIGHT * max(float(scores.max()), NEED_FLOOR)
+                for ids in named:
+                    scores[ids] += boost
         mask = scores > 0
         if filters.free:
             mask &= self.free
@@ -639,5 +657,6 @@ class MapSearch:
         return self._index
 
     def search(self, query: str, filters: Filters | None = None, *, limit: int = 10,
-               now: datetime | None = None, prior: dict[str, float] | None = None) -> list[Hit]:
-        return self.index().search(query, filters, limit=limit, now=now, prior=prior)
+               now: datetime | None = None, prior: dict[str, float] | None = None,
+               contacts: bool = False) -> list[Hit]:
+        return self.index().search(query, filters, limit=limit, now=now, prior=prior, contacts=contacts)

@@ -124,3 +124,187 @@ def test_a_huge_lead_time_in_chat_is_refused_and_one_saved_earlier_stops_no_remi
 
     scheduler = ReminderScheduler(bot.database, clock=bot.clock, settings=bot.settings)
     assert scheduler.next_times()  # planning works; before, every run raised OverflowError
+
+
+# --- group chats ------------------------------------------------------------------------------------
+
+def test_in_a_group_coordinator_flows_and_codes_are_private_and_everyone_has_their_own_dialogue(bot):
+    make(bot, "coord", "coordinator")
+    chat(bot, "/start", who="rita")
+    grp = {"chat_id": "-100", "group": True}
+    for command in ("/aankondiging Feest!", "/agenda nieuw", "/koppel", "/aanmelden ABCD-EFGH", "/terugkoppeling"):
+        assert "privégesprek" in last(chat(bot, command, who="coord", **grp)), command
+    assert "privégesprek" in last(chat(bot, button="announce:all", who="coord", **grp))
+    assert "privégesprek" in last(chat(bot, button="agenda:new_meeting", who="coord", **grp))
+    # a resident's vague question waits for her own answer; another person's words do not end up in it
+    asked = chat(bot, "ik zoek hulp", who="rita", **grp)[-1]
+    assert asked.buttons
+    chat(bot, "ik zoek een huisarts", who="coord", **grp)
+    assert "knop werkt niet" not in last(chat(bot, button=asked.buttons[0].value, who="rita", **grp))
+    with bot.database.session() as session:  # the group is nobody's address for announcements
+        assert session.scalar(select(User.chat_id).where(User.channel_user_id == "rita")) == "rita"
+        chat(bot, "hallo", who="newbie", **grp)
+        assert session.scalar(select(User.chat_id).where(User.channel_user_id == "newbie")) is None
+
+
+def test_contact_persons_are_shown_to_a_professional_only_in_a_private_chat(bot):
+    make(bot, "pro", "professional")
+    private = last(chat(bot, "wie doet wat bij schulden?", who="pro"))
+    in_group = last(chat(bot, "wie doet wat bij schulden?", who="pro", chat_id="-200", group=True))
+    assert "privégesprek" in in_group and "privégesprek" not in private
+    with bot.database.session() as session:
+        from socialekaart.models import Contact
+
+        names = [n for n in session.scalars(select(Contact.name)) if n]
+    assert any(name in private for name in names) and not any(name in in_group for name in names)
+
+
+def test_a_resident_cannot_find_out_where_a_named_professional_works(bot):
+    from socialekaart.models import Contact
+
+    with bot.database.session() as session:
+        contacts = [(c.name, c.service_id) for c in session.scalars(select(Contact)) if c.name]
+    index = bot.map.index()
+    first = sum(1 for name, service in contacts
+                if (hits := index.search(f"wie doet wat: {name}", limit=1)) and hits[0].id == service)
+    assert len(contacts) >= 5 and first <= 0.05 * len(contacts)
+    make(bot, "pro", "professional")  # a professional still finds them
+    found = sum(1 for name, service in contacts
+                if service in [h.id for h in index.search(f"wie doet wat: {name}", limit=3, contacts=True)])
+    assert found >= 0.9 * len(contacts)
+
+
+# --- erasure and retention --------------------------------------------------------------------------
+
+MARK = "Zwanenburgh"  # an unusual surname the person writes: it may stay nowhere after /vergeet
+
+
+def cells_with(database, *needles: str) -> list[str]:
+    """Every text cell of every table that holds one of the needles: table.column=value."""
+    from sqlalchemy import JSON, String, Text
+
+    from bot.db import Base
+
+    found = []
+    with database.session() as session:
+        for table in Base.metadata.sorted_tables:
+            columns = [c for c in table.columns if isinstance(c.type, String | Text | JSON)]
+            for row in session.execute(select(*columns)) if columns else []:
+                for column, value in zip(columns, row, strict=True):
+                    if value is not None and any(n in str(value) for n in needles):
+                        found.append(f"{table.name}.{column.name}={str(value)[:60]}")
+    return found
+
+
+def files_with(settings, needle: str) -> list[str]:
+    return [p.name for p in settings.data_dir.glob("wijkbot.sqlite3*") if needle.encode() in p.read_bytes()]
+
+
+def test_vergeet_erases_every_linked_account_and_every_chat_and_leaves_no_copy_in_a_file(bot):
+    from bot.broadcasts import subscribe
+
+    make(bot, "anna", "professional")
+    code = last(chat(bot, "/koppel", who="anna")).split("/koppel ")[-1].strip()
+    bot.handle(Incoming(channel="matrix", chat_id="!dm:localhost", user_id="@anna:localhost", text=f"/koppel {code}"))
+    chat(bot, f"ik zoek hulp voor mijn moeder mevrouw {MARK}", who="anna", chat_id="-300", group=True)
+    chat(bot, f"mijn buurman {MARK} maakt veel lawaai", who="anna")
+    chat(bot, "iets anders", who="bert", chat_id="-300", group=True)  # someone else in the group stays
+    with bot.database.session() as session:
+        subscribe(session, session.scalar(select(User).where(User.channel_user_id == "anna")), "events")
+        session.commit()
+    assert cells_with(bot.database, MARK, "@anna:localhost")
+    chat(bot, "/vergeet", who="anna")
+    assert "gewist" in last(chat(bot, button="forget:yes", who="anna"))
+    assert cells_with(bot.database, MARK, "anna", "!dm:localhost") == []
+    assert files_with(bot.settings, MARK) == []  # not in the database file, not in its write-ahead log
+    with bot.database.session() as session:
+        assert session.scalar(select(User).where(User.channel_user_id == "bert")) is not None
+
+
+def test_the_need_text_goes_when_answered_and_when_the_conversation_ends(bot, clock):
+    from jobs.scheduler import ReminderScheduler
+
+    replies = chat(bot, f"ik zoek een fysiotherapeut voor mijn knie, ik heet {MARK}", who="anna")
+    while "followup:yes" not in [b.value for b in replies[-1].buttons]:  # the questions asked, answered
+        replies = chat(bot, "7541 XQ" if "postcode" in replies[-1].text else "", who="anna",
+                       button=None if "postcode" in replies[-1].text else replies[-1].buttons[0].value)
+    assert cells_with(bot.database, MARK, "7541XQ", "7541 XQ") == []  # answered: the words and the address are not kept
+    replies = chat(bot, f"ik zoek hulp, groet {MARK}", who="anna")  # vague: a question waits, the words too
+    assert replies[-1].buttons and cells_with(bot.database, MARK)
+    clock.advance(timedelta(minutes=31))
+    assert ReminderScheduler(bot.database, clock=clock, settings=bot.settings).expire() == 1
+    assert cells_with(bot.database, MARK) == []
+    assert "Welkom terug" in chat(bot, "hallo", who="anna")[0].text
+
+
+def test_retention_runs_from_jobs_run_once_and_deletes_idle_users_and_their_outbox(bot, clock):
+    """`jobs run --once` runs on the real clock: the rows are made 45 days older than now instead."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    from bot.models import Conversation, OutboxMessage
+    from tests.test_cli import wijkbot
+
+    chat(bot, f"ik zoek hulp, groet {MARK}", who="u7731")  # a question left waiting
+    chat(bot, "/abonneren wijknieuws", who="subscriber")
+    long_ago = datetime.now(UTC) - timedelta(days=45)
+    with bot.database.session() as session:
+        old = session.scalar(select(User).where(User.channel_user_id == "u7731"))
+        session.add(OutboxMessage(idempotency_key="x:1", user_id=None, channel="telegram", chat_id="u7731",
+                                  text=f"Herinnering {MARK}", status="sent", next_attempt_at=long_ago))
+        session.add(OutboxMessage(idempotency_key="x:2", user_id=old.id, channel="telegram", chat_id="u7731",
+                                  text="Herinnering", status="queued", next_attempt_at=long_ago))
+        session.execute(update(User).values(last_seen_at=long_ago))
+        session.execute(update(Conversation).values(updated_at=long_ago))
+        session.commit()
+    bot.database.dispose()
+    result = wijkbot(bot.settings.data_dir.parent, "jobs", "run", "--once")
+    assert result.returncode == 0, result.stderr.decode()
+    assert "retention:" in result.stdout.decode()
+    assert cells_with(bot.database, MARK, "u7731") == []
+    assert files_with(bot.settings, MARK) == []
+    with bot.database.session() as session:  # who asked to hear from us stays
+        assert session.scalar(select(User).where(User.channel_user_id == "subscriber")) is not None
+
+
+# --- codes and the rate limit, kept in the database -------------------------------------------------
+
+def test_invite_codes_lock_out_after_ten_wrong_tries_an_hour_also_after_a_restart(bot, clock):
+    from bot.broadcasts import create_invite
+    from bot.core import Wijkbot
+
+    with bot.database.session() as session:
+        code = create_invite(session, "professional", organization=None, valid_for=timedelta(days=2),
+                             now=clock.now())
+        session.commit()
+    for n in range(10):
+        assert "werkt niet" in last(chat(bot, f"/aanmelden WRNG-{n:04d}", who="mallory"))
+        clock.advance(timedelta(seconds=5))
+    again = Wijkbot(bot.database, clock=clock, settings=bot.settings, nlu=bot.nlu)  # a restart
+    assert "te vaak" in last(again.handle(Incoming(channel="telegram", chat_id="mallory", user_id="mallory",
+                                                   text=f"/aanmelden {code}")))
+    assert "te vaak" in last(chat(bot, "/koppel ABCD-EFGH", who="mallory"))
+    clock.advance(timedelta(hours=1))
+    assert "Gelukt" in last(chat(bot, f"/aanmelden {code}", who="mallory"))
+
+
+def test_wrong_codes_from_many_accounts_lock_codes_for_everyone_for_an_hour(bot, clock):
+    for n in range(100):
+        chat(bot, f"/aanmelden WRNG-{n:04d}", who=f"bot{n // 9}")
+    assert "te vaak" in last(chat(bot, "/aanmelden ABCD-EFGH", who="innocent"))
+    clock.advance(timedelta(hours=1, seconds=1))
+    assert "werkt niet" in last(chat(bot, "/aanmelden ABCD-EFGH", who="innocent"))
+
+
+def test_the_rate_limit_survives_a_restart(bot, clock):
+    from bot.core import Wijkbot
+
+    for _ in range(20):
+        chat(bot, "hallo", who="flood")
+    again = Wijkbot(bot.database, clock=clock, settings=bot.settings, nlu=bot.nlu)
+    reply = again.handle(Incoming(channel="telegram", chat_id="flood", user_id="flood", text="hallo"))
+    assert "veel berichten" in last(reply)
+    emergency = again.handle(Incoming(channel="telegram", chat_id="flood", user_id="flood",
+                                      text="ik wil niet meer leven"))
+    assert "113" in last(emergency)  # an emergency is never held back

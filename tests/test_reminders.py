@@ -363,8 +363,9 @@ def test_apscheduler_fires_jobs_with_deterministic_ids_and_picks_up_changes(data
                     break
             first = scheduler._next["series:1"]
             ids = sorted(j.id for j in scheduler.scheduler.get_jobs())
-            assert ids == ["agenda:sweep", "maintenance:daily", ReminderScheduler.job_id(first), "safety:followup"]
-            assert ids[2] == f"reminders:{first.astimezone(UTC):%Y%m%dT%H%M%S}Z"  # deterministic: the time
+            assert ids == ["agenda:sweep", "conversations:expire", "maintenance:daily", ReminderScheduler.job_id(first),
+                       "safety:followup"]
+            assert ids[3] == f"reminders:{first.astimezone(UTC):%Y%m%dT%H%M%S}Z"  # deterministic: the time
             for _ in range(60):  # the 1d reminder of the first occurrence fires about 2 s from now
                 await asyncio.sleep(0.1)
                 if reminders(database):

@@ -70,8 +70,11 @@ def test_a_long_story_with_the_need_inside(search, services):
 
 
 def test_professionals_find_people_and_roles(search, services):
-    hits = search.search("wie is Jesse Dijkman", limit=1)
+    hits = search.search("wie is Jesse Dijkman", limit=1, contacts=True)
     assert hits[0].name == "Praktijkondersteuner GGZ"
+    # for a resident a contact person's name is no search word: it would tell where that person works
+    assert "Praktijkondersteuner GGZ" not in names(search.search("wie is Jesse Dijkman", limit=3))
+    assert "Praktijkondersteuner GGZ" not in names(search.search("Dijkman", limit=3))
     hits = search.search("POH-GGZ", limit=3)
     assert "Praktijkondersteuner GGZ" in names(hits)
 

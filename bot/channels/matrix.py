@@ -158,17 +158,19 @@ class MatrixChannel:
         if event.sender == self.client.user_id:
             return
         text = event.body or ""
-        buttons = state.load(self.database, self.name, f"buttons:{room.room_id}", [])
+        group = room.member_count > 2  # more than the bot and one person: others read along
+        key = f"{room.room_id}|{event.sender}" if group else room.room_id  # a number answers one's own buttons
+        buttons = state.load(self.database, self.name, f"buttons:{key}", [])
         choice = text.strip().rstrip(".)")
-        if choice.isdigit() and 1 <= int(choice) <= len(buttons):
+        if choice.isascii() and choice.isdigit() and len(choice) <= 2 and 1 <= int(choice) <= len(buttons):
             incoming = Incoming(channel=self.name, chat_id=room.room_id, user_id=event.sender,
-                                button=buttons[int(choice) - 1])
+                                button=buttons[int(choice) - 1], group=group)
         else:
-            incoming = Incoming(channel=self.name, chat_id=room.room_id, user_id=event.sender, text=text)
+            incoming = Incoming(channel=self.name, chat_id=room.room_id, user_id=event.sender, text=text, group=group)
         replies = await asyncio.to_thread(self.core.handle, incoming)
         for out in replies:
             await self.send(out)
-        self._remember_buttons(room.room_id, replies[-1].buttons if replies else [])
+        self._remember_buttons(key, replies[-1].buttons if replies else [])
 
     def _remember_buttons(self, room_id: str, buttons: list[Button]) -> None:
         """A number typed next in this room presses one of these (also after a restart)."""

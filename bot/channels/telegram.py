@@ -103,7 +103,8 @@ class TelegramChannel:
             return
         text = message.text or message.caption or ""
         await self._handle(Incoming(channel=self.name, chat_id=str(update.effective_chat.id),
-                                    user_id=str(update.effective_user.id), text=text))
+                                    user_id=str(update.effective_user.id), text=text,
+                                    group=update.effective_chat.type != "private"))
 
     async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -111,8 +112,9 @@ class TelegramChannel:
             return
         await query.answer()
         chat_id = str(query.message.chat.id) if query.message else str(query.from_user.id)
+        group = bool(query.message) and query.message.chat.type != "private"
         await self._handle(Incoming(channel=self.name, chat_id=chat_id, user_id=str(query.from_user.id),
-                                    button=query.data or ""))
+                                    button=query.data or "", group=group))
 
     async def _handle(self, incoming: Incoming) -> None:
         replies = await asyncio.to_thread(self.core.handle, incoming)
