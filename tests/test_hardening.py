@@ -308,3 +308,20 @@ def test_the_rate_limit_survives_a_restart(bot, clock):
     emergency = again.handle(Incoming(channel="telegram", chat_id="flood", user_id="flood",
                                       text="ik wil niet meer leven"))
     assert "113" in last(emergency)  # an emergency is never held back
+
+
+def test_one_conversation_per_person_in_a_chat_and_scrub_on_sqlite_and_postgresql(database):
+    from datetime import UTC, datetime
+
+    from bot.models import Conversation
+
+    now = datetime(2027, 1, 5, 9, 0, tzinfo=UTC)
+    with database.session() as session:
+        people = [User(channel="telegram", channel_user_id=f"p{n}", created_at=now, last_seen_at=now) for n in (1, 2)]
+        session.add_all(people)
+        session.flush()
+        session.add_all([Conversation(channel="telegram", chat_id="-1", user_id=p.id, state={}, updated_at=now)
+                         for p in people])
+        session.commit()
+        assert len({c.id for c in session.scalars(select(Conversation))}) == 2
+    database.scrub()  # SQLite: checkpoint; PostgreSQL: VACUUM outside a transaction
