@@ -150,6 +150,14 @@ def _digits(value: str) -> str:
     return value
 
 
+def parse_id(text: str) -> int | None:
+    """A typed id (e.g. `/aankondiging status 12`): ASCII digits within an INTEGER column, else None."""
+    try:
+        return TypeAdapter(Id).validate_python(_digits(text.strip()))
+    except (ValueError, ValidationError):
+        return None
+
+
 def parse_button(value: str) -> Action:
     """The typed action of a button value; ForgedButton for anything else."""
     if not value or len(value) > MAX_VALUE or not _PRINTABLE.match(value):

@@ -34,6 +34,7 @@ from bot.actions import (
     SafetyAnswer,
     Subscribe,
     parse_button,
+    parse_id,
 )
 from bot.agenda_chat import AgendaChat
 from bot.broadcasts import (
@@ -162,7 +163,9 @@ class Wijkbot:
         except ForgedButton:  # forged, or from a version long gone: one clear line, nothing else happens
             log.info("button refused")
             self._count(session, now, "button:refused")
-            return [(t["button_unknown"], [])]
+            if not text:
+                return [(t["button_unknown"], [])]
+            button = None  # text came with it: the text is read (and checked for red flags) as typed
         if not limits.spend(session, f"msg:{user.id}", user.id, limits.MESSAGES, now):
             log.info("rate limited")
             found = self.safety.assess(text, now) if text and not button else None
@@ -197,7 +200,7 @@ class Wijkbot:
             return self._command(session, text, user, state, now)
         if session.info.get("group") and isinstance(button, Announce | Agenda):
             return [(t["private_only"], [])]
-        if state.pending == "announce_text" and text and not button:
+        if state.pending == "announce_text" and text and not button and user.at_least("coordinator"):
             return self._announce_text(text, state)
         if (state.pending or "").startswith("agenda_") and text and not button:
             return self.agenda.typed(session, text, user, state, now)
@@ -508,11 +511,11 @@ class Wijkbot:
             log.info("coordinator command refused")
             return [(t["coordinator_only"], [])]
         if rest.lower().startswith("status"):
-            number = rest.split()[-1]
-            if not number.isdigit():
+            number = parse_id(rest.split()[-1])
+            if number is None:
                 return [(t["announce_status_usage"], [])]
             try:
-                status = broadcast_status(session, int(number))
+                status = broadcast_status(session, number)
             except WijkbotError:
                 return [(t["announce_unknown"], [])]
             return [(t["announce_status"].format(**status.as_json()), [])]

@@ -325,3 +325,10 @@ def test_one_conversation_per_person_in_a_chat_and_scrub_on_sqlite_and_postgresq
         session.commit()
         assert len({c.id for c in session.scalars(select(Conversation))}) == 2
     database.scrub()  # SQLite: checkpoint; PostgreSQL: VACUUM outside a transaction
+
+
+@pytest.mark.parametrize("number", ["²", "99999999999999999999", "-1", "١٢"])
+def test_a_typed_announcement_number_out_of_range_gets_the_usage_line(bot, number):
+    """Found by benchmarks/fuzz_core.py: "²" passed str.isdigit and int() raised."""
+    make(bot, "coord", "coordinator")
+    assert "status" in last(chat(bot, f"/aankondiging status {number}")).lower()
