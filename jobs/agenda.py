@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dateutil.rrule import rrulestr
+from dateutil.rrule import DAILY, rrule, rrulestr
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,6 +21,16 @@ from bot.models import ChannelState
 from jobs.models import Deadline, MeetingSeries, SeriesException
 
 MAX_OCCURRENCES = 2000
+# The bounds of a series, so that expanding one (here, in the scheduler, in reminders) stays cheap and
+# every date computed from it exists: meetings are daily at most, between these years, and a rule has
+# an occurrence and at most MAX_PER_YEAR of them in a year.
+FIRST_YEAR, LAST_YEAR = 1970, 2199
+MAX_PER_YEAR = 1000
+MAX_INTERVAL = 1000
+MAX_RULE = 500  # MeetingSeries.rrule is a String(500)
+MAX_LEADS = 20
+_CYCLE = 400  # years: the Gregorian calendar repeats itself exactly after 146097 days
+CLI_NAMES = {"rrule": "--rrule", "start": "--start", "timezone": "--timezone", "remind": "--remind"}
 
 
 @dataclass
@@ -58,32 +68,91 @@ def parse_stamp(text: str) -> datetime:
 def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise WijkbotError(f"unknown time zone {name!r} (use an IANA name such as Europe/Amsterdam)") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
+        raise WijkbotError(f"unknown time zone {name[:60]!r} (use an IANA name such as Europe/Amsterdam)") from None
 
 
-def validate_series(rrule: str, start_local: str, tz: str, remind: list[str]) -> None:
-    zone(tz)
+def check_year(when: date, what: str) -> None:
+    """A date of the agenda lies between FIRST_YEAR and LAST_YEAR (so that every date computed from it,
+    a week or a year away, exists)."""
+    if not FIRST_YEAR <= when.year <= LAST_YEAR:
+        raise WijkbotError(f"{what}: {when.isoformat()} is not between {FIRST_YEAR} and {LAST_YEAR}")
+
+
+def validate_series(rrule_text: str, start_local: str, tz: str, remind: list[str],
+                    names: dict[str, str] = CLI_NAMES) -> None:
+    """A series the agenda can expand; WijkbotError naming the first thing wrong. `names` are the names
+    of the fields in the messages (the CLI's options, or the properties of an .ics file)."""
+    try:
+        zone(tz)
+    except WijkbotError as exc:
+        raise WijkbotError(f"{names['timezone']}: {exc}") from None
     try:
         first = datetime.fromisoformat(start_local)
     except ValueError:
-        raise WijkbotError(f"--start {start_local!r} is not a local date and time such as 2027-01-12T14:00") from None
+        raise WijkbotError(f"{names['start']} {start_local[:40]!r} is not a local date and time such as "
+                           "2027-01-12T14:00") from None
     if first.tzinfo is not None:
-        raise WijkbotError("--start is a local wall-clock time without offset; the time zone is --timezone")
+        raise WijkbotError(f"{names['start']} is a local wall-clock time without offset; the time zone is "
+                           f"{names['timezone']}")
+    check_year(first, names["start"])
+    what = f"{names['rrule']} {rrule_text[:80]!r}"
+    if len(rrule_text) > MAX_RULE:
+        raise WijkbotError(f"{what}: longer than {MAX_RULE} characters")
+    if "FREQ=" not in rrule_text.upper():
+        raise WijkbotError(f"{what} is not an RFC 5545 rule: FREQ is missing (FREQ=WEEKLY;BYDAY=TU ...)")
     try:
-        rrulestr(rrule, dtstart=first)
-    except (ValueError, TypeError) as exc:
-        raise WijkbotError(f"--rrule {rrule!r} is not an RFC 5545 rule: {exc}") from None
-    validate_leads(remind)
+        rule = rrulestr(rrule_text, dtstart=first)
+    except (ValueError, OverflowError) as exc:
+        raise WijkbotError(f"{what} is not an RFC 5545 rule: {str(exc)[:100]}") from None
+    except TypeError:  # dateutil building the rule from parts that do not make one
+        raise WijkbotError(f"{what} is not an RFC 5545 rule") from None
+    if not isinstance(rule, rrule):
+        raise WijkbotError(f"{what}: one RRULE only (no RDATE or EXDATE in it)")
+    if rule._freq > DAILY:  # HOURLY, MINUTELY, SECONDLY
+        raise WijkbotError(f"{what}: a meeting repeats daily at most (FREQ=DAILY, WEEKLY, MONTHLY or YEARLY)")
+    if rule._interval > MAX_INTERVAL:
+        raise WijkbotError(f"{what}: INTERVAL is at most {MAX_INTERVAL}")
+    try:
+        _check_occurrences(rule, first)
+    except (ValueError, OverflowError) as exc:  # dateutil computing a date that does not exist
+        raise WijkbotError(f"{what} cannot be expanded: {str(exc)[:100]}") from None
+    except WijkbotError as exc:
+        raise WijkbotError(f"{what}: {exc}") from None
+    validate_leads(remind, names["remind"])
 
 
-def validate_leads(remind: list[str]) -> None:
+def _check_occurrences(rule: rrule, first: datetime) -> None:
+    """The rule has an occurrence, and at most MAX_PER_YEAR in its first year; in bounded time.
+
+    dateutil looks for the next occurrence until the year 9999, so a rule with none (FREQ=DAILY;
+    BYMONTH=2;BYMONTHDAY=30) would take seconds here and in every expansion. Whether it has any is asked
+    of the same rule moved by whole 400-year cycles (the calendar is the same) to between 400 and 800
+    years before 9999, without COUNT and UNTIL: that search ends at 9999 however it goes."""
+    shift = -(-(datetime.max.year - 2 * _CYCLE + 1 - first.year) // _CYCLE) * _CYCLE
+    moved = rule.replace(dtstart=first.replace(year=first.year + shift), count=None, until=None)
+    if next(iter(moved), None) is None:
+        raise WijkbotError("has no occurrence at all (its BY... parts exclude each other)")
+    year_later = first + timedelta(days=366)
+    n = -1
+    for n, when in enumerate(rule):
+        if when >= year_later:
+            break
+        if n >= MAX_PER_YEAR:
+            raise WijkbotError(f"more than {MAX_PER_YEAR} occurrences in a year")
+    if n < 0:
+        raise WijkbotError("has no occurrence (COUNT=0, or UNTIL before the start)")
+
+
+def validate_leads(remind: list[str], name: str = "--remind") -> None:
     """Lead times such as 7d, 1d, 2h; one clear line for the first that is not."""
+    if len(remind) > MAX_LEADS:
+        raise WijkbotError(f"{name}: at most {MAX_LEADS} lead times")
     for lead in remind:
         try:
             parse_duration(lead)
-        except ValueError as exc:
-            raise WijkbotError(f"--remind: {exc}") from None
+        except (ValueError, OverflowError) as exc:
+            raise WijkbotError(f"{name}: {exc}") from None
 
 
 @lru_cache(maxsize=100_000)

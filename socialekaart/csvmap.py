@@ -14,7 +14,7 @@ import uuid
 
 from pydantic import ValidationError
 
-from bot.errors import ImportProblem
+from bot.errors import ImportProblem, shown
 from socialekaart.hours import parse_notation
 from socialekaart.records import ServiceRecord
 
@@ -24,6 +24,11 @@ COLUMNS = (
     "contact_name", "contact_title", "contact_email", "contact_phone",
 )
 REQUIRED = ("name", "organization")
+# the longest value of a column: the description is a text, every other column a short one (also before
+# it is parsed: the opening hours, categories and costs are read with regular expressions)
+MAX_CELL = {"description": 20_000}
+MAX_SHORT_CELL = 2_000
+MAX_HEADER = 4_096  # the header is sniffed for its delimiter (csv.Sniffer takes quadratic time)
 _NS = uuid.UUID("6c1b8f2e-5d0a-4f3b-9a51-2f4b7c0e9d11")
 _POSTCODE = re.compile(r"^(\d{4})\s?([A-Za-z]{2})$")
 _COST = re.compile(r"^(?:€|eur|euro)?\s*(\d+(?:[.,]\d{1,2})?)\s*(?:euro|eur)?\s*(.*)$", re.IGNORECASE)
@@ -43,7 +48,7 @@ def _uid(*parts: str) -> str:
 def _norm_postcode(value: str) -> str:
     m = _POSTCODE.match(value.strip())
     if not m:
-        raise ValueError(f"'{value}' is not a Dutch postcode such as 1234AB")
+        raise ValueError(f"{shown(value)} is not a Dutch postcode such as 1234AB")
     return m.group(1) + m.group(2).upper()
 
 
@@ -53,7 +58,7 @@ def _cost(value: str) -> dict:
         return {"amount": 0.0, "currency": "EUR", "option": "gratis"}
     m = _COST.match(text)
     if not m:
-        raise ValueError(f"'{value}' is not 'gratis' or an amount such as '2,50 per keer'")
+        raise ValueError(f"{shown(value)} is not 'gratis' or an amount such as '2,50 per keer'")
     return {"amount": float(m.group(1).replace(",", ".")), "currency": "EUR", "option": m.group(2) or None}
 
 
@@ -96,7 +101,7 @@ def row_to_record(row: dict[str, str], known_terms: dict[str, tuple[str, str]]) 
     attributes = []
     for i, code in enumerate(c.strip().lower() for c in re.split(r"[;,]", get("categories")) if c.strip()):
         if not re.match(r"^(zorg|gezondheid|welzijn)\.[a-z0-9-]+$", code):
-            raise ValueError(f"categories: '{code}' is not a code such as zorg.huisarts or welzijn.geldzaken")
+            raise ValueError(f"categories: {shown(code)} is not a code such as zorg.huisarts or welzijn.geldzaken")
         term_id, term_name = known_terms.get(code) or (_uid("taxonomy_term", code),
                                                        code.split(".", 1)[1].replace("-", " ").capitalize())
         attributes.append({"id": sub("attribute", i), "taxonomy_term": {
@@ -136,8 +141,11 @@ def parse_csv(data: bytes | str, *, known_terms: dict[str, tuple[str, str]] | No
             raise ImportProblem([f"{what}: not UTF-8 text (byte {exc.start}); save the CSV as UTF-8"]) from None
     if not data.strip():
         raise ImportProblem([f"{what}: the file is empty"])
+    header_line = re.split(r"\r\n|\r|\n", data[:MAX_HEADER + 1], maxsplit=1)[0]
+    if len(header_line) > MAX_HEADER:
+        raise ImportProblem([f"line 1: the header is longer than {MAX_HEADER} characters; is this the CSV template?"])
     try:
-        dialect = csv.Sniffer().sniff(data.split("\n", 1)[0], delimiters=",;\t")
+        dialect = csv.Sniffer().sniff(header_line, delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
     reader = csv.DictReader(io.StringIO(data, newline=""), dialect=dialect)
@@ -149,7 +157,9 @@ def parse_csv(data: bytes | str, *, known_terms: dict[str, tuple[str, str]] | No
     if missing:
         problems.append(f"line 1: missing column(s): {', '.join(missing)}")
     if unknown:
-        problems.append(f"line 1: unknown column(s): {', '.join(unknown)} (known: {', '.join(COLUMNS)})")
+        listed = ", ".join(c if len(c) <= 30 else c[:29] + "…" for c in unknown[:5]) + (
+            f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        problems.append(f"line 1: unknown column(s): {listed} (known: {', '.join(COLUMNS)})")
     if problems:
         raise ImportProblem(problems)
     raw: list[dict] = []
@@ -161,6 +171,11 @@ def parse_csv(data: bytes | str, *, known_terms: dict[str, tuple[str, str]] | No
                 problems.append(f"line {line}: more values than columns")
                 continue
             if not any((v or "").strip() for v in row.values()):
+                continue
+            long = [col for col, v in row.items() if len(v or "") > MAX_CELL.get(col, MAX_SHORT_CELL)]
+            if long:
+                problems.extend(f"line {line}: {col}: longer than {MAX_CELL.get(col, MAX_SHORT_CELL)} characters"
+                                for col in long)
                 continue
             empty = [col for col in REQUIRED if not (row.get(col) or "").strip()]
             problems.extend(f"line {line}: {col}: is empty" for col in empty)
@@ -177,7 +192,12 @@ def parse_csv(data: bytes | str, *, known_terms: dict[str, tuple[str, str]] | No
             raw.append(record)
             lines.append(line)
     except csv.Error as exc:
-        problems.append(f"line {reader.line_num}: unreadable CSV ({exc})")
+        reason = str(exc)
+        if "field larger than field limit" in reason:
+            reason = f"a value longer than {csv.field_size_limit()} characters"
+        elif "new-line character seen in unquoted field" in reason:
+            reason = "a line break that is not inside quotes"
+        problems.append(f"line {reader.line_num}: unreadable CSV ({reason})")
     if problems:
         raise ImportProblem(problems)
     if not raw:

@@ -80,14 +80,25 @@ def parse_json(data: bytes | str, *, what: str = "file") -> list[ServiceRecord]:
     if not data.strip():
         raise ImportProblem([f"{what}: the file is empty"])
     try:
-        raw = json.loads(data)
+        raw = json.loads(data, parse_int=lambda digits: _int(digits, data, what))
     except json.JSONDecodeError as exc:
         raise ImportProblem([f"{what}: line {exc.lineno} column {exc.colno}: invalid JSON ({exc.msg})"]) from None
+    except RecursionError:
+        raise ImportProblem([f"{what}: invalid JSON (arrays or objects nested too deeply)"]) from None
     if isinstance(raw, dict) and isinstance(raw.get("services"), list):
         raw = raw["services"]
     if not isinstance(raw, list):
         raise ImportProblem([f"{what}: expected a JSON array of HSDS service records"])
     return validate_records(raw)
+
+
+def _int(digits: str, data: str, what: str) -> int:
+    """A JSON integer; one of over 1000 digits (Python reads 4300 at most, no field holds 19) is a problem
+    in its line."""
+    if len(digits) <= 1000:
+        return int(digits)
+    line = data.count("\n", 0, max(data.find(digits), 0)) + 1
+    raise ImportProblem([f"{what}: line {line}: a number of {len(digits)} digits"])
 
 
 def validate_records(raw: list, *, label: Callable[[int, object], str] | None = None) -> list[ServiceRecord]:
@@ -121,6 +132,7 @@ def _cross_check(records: list[ServiceRecord], labels: list[str]) -> list[str]:
     problems: list[str] = []
     shared: dict[tuple[str, str], tuple[dict, str]] = {}
     owned: dict[tuple[str, str], str] = {}
+    address_of: dict[str, tuple[str, str]] = {}  # address id -> (location id, where)
 
     def check_shared(kind: str, model, where: str, field: str) -> None:
         content = model.model_dump()
@@ -142,6 +154,13 @@ def _cross_check(records: list[ServiceRecord], labels: list[str]) -> list[str]:
         for i, sal in enumerate(rec.service_at_locations):
             check_owned("service_at_location", sal.id, where, f"service_at_locations[{i}].id")
             check_shared("location", sal.location, where, f"service_at_locations[{i}].location")
+            seen_here: set[str] = set()
+            for j, address in enumerate(sal.location.addresses):
+                field = f"service_at_locations[{i}].location.addresses[{j}].id"
+                owner = address_of.setdefault(address.id, (sal.location.id, f"{where} {field}"))
+                if address.id in seen_here or owner[0] != sal.location.id:
+                    problems.append(f"{where}: {field}: address id {address.id} is used twice (also in {owner[1]})")
+                seen_here.add(address.id)
         for i, attr in enumerate(rec.attributes):
             check_owned("attribute", attr.id, where, f"attributes[{i}].id")
             check_shared("taxonomy_term", attr.taxonomy_term, where, f"attributes[{i}].taxonomy_term")
@@ -291,6 +310,18 @@ def _conflicts(session: Session, records: list[ServiceRecord]) -> list[str]:
                 problems.append(
                     f"{ids[taken]}: {model.__tablename__} id {taken} already belongs to another service in the map"
                 )
+    # an address belongs to its location: the import replaces the addresses of its own locations only
+    addresses: dict[str, tuple[str, str]] = {}
+    for index, rec in enumerate(records, start=1):
+        for sal in rec.service_at_locations:
+            for address in sal.location.addresses:
+                addresses.setdefault(address.id, (sal.location.id, f"record {index} (id {rec.id})"))
+    for chunk in _chunks(list(addresses), 500):
+        for taken, location_id in session.execute(
+                select(Address.id, Address.location_id).where(Address.id.in_(chunk))):
+            if location_id != addresses[taken][0]:
+                problems.append(f"{addresses[taken][1]}: address id {taken} already belongs to another location "
+                                "in the map")
     return problems
 
 

@@ -87,7 +87,9 @@ class Service(Base):
     description: Mapped[str | None] = mapped_column(Text)
     url: Mapped[str | None] = mapped_column(Text)
     email: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    # HSDS 3.0 'temporarily closed' has 18 characters: 32 on PostgreSQL, which enforces the length;
+    # SQLite does not, and widening it there would rebuild the service table (its children cascade)
+    status: Mapped[str] = mapped_column(String(16).with_variant(String(32), "postgresql"), default="active")
     eligibility_description: Mapped[str | None] = mapped_column(Text)
     fees_description: Mapped[str | None] = mapped_column(Text)
     assured_date: Mapped[date | None] = mapped_column(Date)

@@ -7,11 +7,12 @@ HSDS 3.0 ``/services/{id}`` response and of ``../shared/eval/socialmap.json``.
 
 from __future__ import annotations
 
+import math
 import re
-from datetime import date, datetime
-from typing import Annotated, Literal
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
 Text = Annotated[str, Field(max_length=20_000)]
@@ -21,14 +22,64 @@ _BYDAY = re.compile(r"^([+-]?[1-5])?(MO|TU|WE|TH|FR|SA|SU)$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+# HSDS fields Wijkbot does not model are kept as they are (Service.extra, a JSON column): bounded, so
+# that every database stores them and every JSON reader reads them back.
+EXTRA_DEPTH = 16
+EXTRA_INT_DIGITS = 18
+EXTRA_TEXT = 20_000
+
+
 def _email(value: str | None) -> str | None:
     if value is not None and not _EMAIL.match(value):
         raise ValueError("not an e-mail address")
     return value
 
 
+def _storable(text: str) -> str:
+    """Text every database stores: PostgreSQL refuses NUL characters, and a lone surrogate (an escape
+    such as \\ud800 in JSON) is no character at all."""
+    if "\x00" in text:
+        raise ValueError("contains a NUL character (\\x00)")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"contains an invalid character at position {exc.start + 1} (a lone surrogate)") from None
+    return text
+
+
+def _check_extra(value: Any, depth: int = 0) -> None:
+    if depth > EXTRA_DEPTH:
+        raise ValueError(f"nested deeper than {EXTRA_DEPTH} levels")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _storable(str(key))
+            _check_extra(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_extra(item, depth + 1)
+    elif isinstance(value, str):
+        if len(value) > EXTRA_TEXT:
+            raise ValueError(f"a text longer than {EXTRA_TEXT} characters")
+        _storable(value)
+    elif isinstance(value, bool) or value is None:
+        pass
+    elif isinstance(value, int):
+        if abs(value) >= 10**EXTRA_INT_DIGITS:
+            raise ValueError(f"a number of more than {EXTRA_INT_DIGITS} digits")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("NaN or Infinity is not a number JSON allows")
+    else:
+        raise ValueError(f"a {type(value).__name__} is not a JSON value")
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, allow_inf_nan=False)
+
+    @field_validator("*")
+    @classmethod
+    def _storable_text(cls, value: Any) -> Any:
+        return _storable(value) if isinstance(value, str) else value
 
 
 class OrganizationRecord(_Model):
@@ -147,13 +198,13 @@ class ServiceAreaRecord(_Model):
 class CostOptionRecord(_Model):
     id: Id
     option: ShortText | None = None
-    amount: Annotated[float, Field(ge=0)] | None = None
+    amount: Annotated[float, Field(ge=0, le=9_999_999_999.99)] | None = None  # the column is NUMERIC(12, 2)
     currency: Annotated[str, Field(max_length=8)] | None = None
     amount_description: ShortText | None = None
 
 
 class ServiceRecord(_Model):
-    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True, allow_inf_nan=False)
 
     id: Id
     name: ShortText = Field(min_length=1)
@@ -183,7 +234,22 @@ class ServiceRecord(_Model):
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError("last_modified needs a UTC offset")
+        if value is not None:
+            try:
+                value.astimezone(UTC)  # stored in UTC: 9999-12-31T23:00-05:00 is no date in UTC
+            except OverflowError:
+                raise ValueError("last_modified is out of range in UTC") from None
         return value
+
+    @model_validator(mode="after")
+    def _extra_is_json(self) -> ServiceRecord:
+        for key, value in (self.__pydantic_extra__ or {}).items():
+            try:
+                _storable(key)
+                _check_extra(value)
+            except ValueError as exc:
+                raise ValueError(f"field {key[:60]!r}: {exc}") from None
+        return self
 
     @property
     def extra_fields(self) -> dict:
