@@ -166,7 +166,7 @@ class Wijkbot:
             if not text:
                 return [(t["button_unknown"], [])]
             button = None  # text came with it: the text is read (and checked for red flags) as typed
-        if not limits.spend(session, f"msg:{user.id}", user.id, limits.MESSAGES, now):
+        if not limits.message_allowed(user, now):
             log.info("rate limited")
             found = self.safety.assess(text, now) if text and not button else None
             if found and found.escalate_to:  # too many messages, but an emergency is never held back

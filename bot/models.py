@@ -30,6 +30,8 @@ class User(Base):
     blocked: Mapped[bool] = mapped_column(default=False, server_default=false())  # blocked the bot: skip broadcasts
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    rate_window_start: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)  # bot/limits.py
+    rate_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     def at_least(self, role: str) -> bool:
         return ROLES.index(self.role) >= ROLES.index(role)
@@ -174,13 +176,13 @@ class OutboxMessage(Base):
 
 
 class Throttle(Base):
-    """A counter in a fixed time window, kept in the database so a restart resets nothing: messages per
-    user per minute, wrong invite/link codes per account and overall per hour (bot/limits.py)."""
+    """A counter in a fixed time window, kept in the database so a restart resets nothing: wrong
+    invite/link codes per account and overall per hour (bot/limits.py; the message rate is on the user)."""
 
     __tablename__ = "throttle"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    scope: Mapped[str] = mapped_column(String(64), unique=True)  # e.g. msg:<user id>, code:<user id>, code:*
+    scope: Mapped[str] = mapped_column(String(64), unique=True)  # code:<user id> or code:*
     user_id: Mapped[int | None] = mapped_column(ForeignKey("wijkbot_user.id", ondelete="CASCADE"), nullable=True)
     window_start: Mapped[datetime] = mapped_column(UTCDateTime())
     count: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,4 +1,4 @@
-"""per-person conversations in group chats; persisted throttles (message rate, code lockout)
+"""per-person conversations in group chats; persisted throttles (message rate on the user, code lockout)
 
 A conversation is now one person's state in one chat: unique on (channel, chat_id, user_id), so
 in a group chat nobody's answer lands in somebody else's dialogue. The rows are copied, not lost.
@@ -60,9 +60,15 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('scope')
     )
+    with op.batch_alter_table('wijkbot_user', schema=None) as batch_op:  # the message rate, on the row read anyway
+        batch_op.add_column(sa.Column('rate_window_start', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('rate_count', sa.Integer(), server_default='0', nullable=False))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('wijkbot_user', schema=None) as batch_op:
+        batch_op.drop_column('rate_count')
+        batch_op.drop_column('rate_window_start')
     op.drop_table('throttle')
     op.execute("DELETE FROM conversation WHERE id NOT IN (SELECT MIN(id) FROM conversation GROUP BY channel, chat_id)")
     _swap(('channel', 'chat_id'))
