@@ -73,11 +73,15 @@ def apply_retention(session: Session, now: datetime, keep: timedelta) -> dict[st
             "users": len(idle), "throttles": throttles}
 
 
-def expire_conversations(session: Session, now: datetime, idle: timedelta) -> int:
+def expire_conversations(session: Session, now: datetime, idle: timedelta, lookback: timedelta | None = None) -> int:
     """A conversation idle for `idle` has ended: the resident's words (need, a waiting message, a draft)
-    are dropped at once, not kept until retention; the next message starts over with a word of welcome."""
+    are dropped at once, not kept until retention; the next message starts over with a word of welcome.
+    `lookback`: only those that ended within it (the minute job; start-up and the daily run look at all)."""
     emptied = 0
-    for conversation in session.scalars(select(Conversation).where(Conversation.updated_at < now - idle)):
+    ended = select(Conversation).where(Conversation.updated_at < now - idle)
+    if lookback is not None:
+        ended = ended.where(Conversation.updated_at >= now - idle - lookback)
+    for conversation in session.scalars(ended):
         state = conversation.state or {}
         if any(state.get(k) for k in ("need", "safety", "draft", "pending", "postcode")):
             conversation.state = {"_disclosed": True, "_expired": True, "lang": state.get("lang", "nl")}

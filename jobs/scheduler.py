@@ -128,7 +128,8 @@ class ReminderScheduler:
     def expire(self) -> int:
         """Every minute: the words of conversations that ended are dropped (jobs.maintenance)."""
         with self.database.session() as session:
-            emptied = expire_conversations(session, self.clock.now(), self.conversation_idle)
+            emptied = expire_conversations(session, self.clock.now(), self.conversation_idle,
+                                           lookback=timedelta(hours=1))
             session.commit()
         return emptied
 
