@@ -25,8 +25,7 @@ def message_allowed(user: User, now: datetime) -> bool:
     """Count one message of this user in the current minute; False when MESSAGES are used up. Kept on
     the user's row, which every message reads and writes anyway: no extra query."""
     most, window = MESSAGES
-    start = user.rate_window_start
-    if start is None or now - start >= window or start > now:
+    if _ended(user.rate_window_start, window, now):
         user.rate_window_start, user.rate_count = now, 0
     if (user.rate_count or 0) >= most:
         return False
@@ -49,8 +48,13 @@ def _row(session: Session, scope: str, user_id: int | None, now: datetime) -> Th
     return session.scalar(select(Throttle).where(Throttle.scope == scope))
 
 
+def _ended(start: datetime | None, window: timedelta, now: datetime) -> bool:
+    """A window that never began, is over, or lies in the future (a clock set back) starts again."""
+    return start is None or now - start >= window or start > now
+
+
 def _current(row: Throttle, window: timedelta, now: datetime) -> Throttle:
-    if now - row.window_start >= window or row.window_start > now:
+    if _ended(row.window_start, window, now):
         row.window_start, row.count = now, 0
     return row
 
