@@ -23,6 +23,7 @@ _WORD = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID, strict=False)]
 Word = Annotated[str, Field(pattern=_WORD)]
+_ID = TypeAdapter(Id)
 
 
 class ForgedButton(ValueError):
@@ -83,10 +84,10 @@ class Agenda(_Action):
             if not re.match(_WORD, value):
                 raise ValueError("not an answer")
         elif action in AGENDA_ID:
-            TypeAdapter(Id).validate_python(_digits(value))
+            _ID.validate_python(_digits(value))
         elif action in AGENDA_REF:
             series, _, stamp = value.partition(":")
-            TypeAdapter(Id).validate_python(_digits(series))
+            _ID.validate_python(_digits(series))
             _stamp(stamp)
         return value
 
@@ -153,7 +154,7 @@ def _digits(value: str) -> str:
 def parse_id(text: str) -> int | None:
     """A typed id (e.g. `/aankondiging status 12`): ASCII digits within an INTEGER column, else None."""
     try:
-        return TypeAdapter(Id).validate_python(_digits(text.strip()))
+        return _ID.validate_python(_digits(text.strip()))
     except (ValueError, ValidationError):
         return None
 

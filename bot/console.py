@@ -11,7 +11,7 @@ import sys
 from typing import TextIO
 
 from bot.broadcasts import due_messages, mark_sent
-from bot.messages import Button, Incoming, Outgoing
+from bot.messages import Button, Incoming, Outgoing, numbered
 
 
 def render(out: Outgoing) -> str:
@@ -59,9 +59,9 @@ def run_console(bot, stdin: TextIO | None = None, stdout: TextIO | None = None, 
             break
         text = line.rstrip("\r\n")
         incoming = Incoming(channel="console", chat_id=user, user_id=user, text=text)
-        if text.strip().isascii() and text.strip().isdigit() and len(text.strip()) <= 2 \
-                and 1 <= int(text) <= len(buttons):
-            incoming = Incoming(channel="console", chat_id=user, user_id=user, button=buttons[int(text) - 1].value)
+        pressed = numbered(text.strip(), [b.value for b in buttons])
+        if pressed is not None:
+            incoming = Incoming(channel="console", chat_id=user, user_id=user, button=pressed)
         show(bot.handle(incoming))
         print(file=stdout, flush=True)
         if text.strip().lower() == "/stop":

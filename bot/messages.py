@@ -20,6 +20,14 @@ class Incoming(BaseModel):
     group: bool = False  # a group chat: others read the replies, so no coordinator flows, no contact persons
 
 
+def numbered(choice: str, values: list[str]) -> str | None:
+    """The button value a typed number ("2") picks from the buttons last shown, where a channel has no
+    buttons to press (console, Matrix); None for anything else, "²" and "٢" included."""
+    if choice.isascii() and choice.isdigit() and len(choice) <= 2 and 1 <= int(choice) <= len(values):
+        return values[int(choice) - 1]
+    return None
+
+
 class Outgoing(BaseModel):
     channel: str
     chat_id: str

@@ -36,7 +36,7 @@ from nio.crypto import ENCRYPTION_ENABLED
 
 from bot.channels import state
 from bot.delivery import SendResult
-from bot.messages import Button, Incoming, Outgoing
+from bot.messages import Button, Incoming, Outgoing, numbered
 
 log = logging.getLogger(__name__)
 
@@ -161,10 +161,10 @@ class MatrixChannel:
         group = room.member_count > 2  # more than the bot and one person: others read along
         key = f"{room.room_id}|{event.sender}" if group else room.room_id  # a number answers one's own buttons
         buttons = state.load(self.database, self.name, f"buttons:{key}", [])
-        choice = text.strip().rstrip(".)")
-        if choice.isascii() and choice.isdigit() and len(choice) <= 2 and 1 <= int(choice) <= len(buttons):
-            incoming = Incoming(channel=self.name, chat_id=room.room_id, user_id=event.sender,
-                                button=buttons[int(choice) - 1], group=group)
+        pressed = numbered(text.strip().rstrip(".)"), buttons)
+        if pressed is not None:
+            incoming = Incoming(channel=self.name, chat_id=room.room_id, user_id=event.sender, button=pressed,
+                                group=group)
         else:
             incoming = Incoming(channel=self.name, chat_id=room.room_id, user_id=event.sender, text=text, group=group)
         replies = await asyncio.to_thread(self.core.handle, incoming)
