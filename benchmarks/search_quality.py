@@ -59,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     needs = None if args.no_needs else default_needs()
     index = SearchIndex.build([ServiceDoc.from_record(r) for r in active], needs=needs)
     build = time.perf_counter() - started
-    ours = [[h.id for h in index.search(q["query"], limit=10)] for q in queries]
+    # a professional searches as in a private chat, where contact persons' names count; a resident never
+    ours = [[h.id for h in index.search(q["query"], limit=10, contacts=q.get("audience") == "professional")]
+            for q in queries]
 
     choices = [f"{r['name']} {r.get('description') or ''}" for r in active]
     naive = []
