@@ -29,8 +29,8 @@ from sqlalchemy import insert, select  # noqa: E402
 
 from bot.app import open_database  # noqa: E402
 from bot.broadcasts import broadcast_status, create_broadcast  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.models import Subscription, User  # noqa: E402
+from bot.floor.config import Settings  # noqa: E402
+from bot.floor.models import Subscription, User  # noqa: E402
 from tests.fake_telegram import FakeTelegram  # noqa: E402
 
 

@@ -48,11 +48,11 @@ def _services(text: str, by_name: dict[tuple[str, str], set[str]]) -> list[set[s
 
 def play(folder: Path) -> tuple[list[dict], list[dict]]:
     from bot.app import open_database
-    from bot.clock import FixedClock
-    from bot.config import Settings
     from bot.core import Wijkbot
-    from bot.messages import Incoming
-    from bot.models import User
+    from bot.floor.clock import FixedClock
+    from bot.floor.config import Settings
+    from bot.floor.messages import Incoming
+    from bot.floor.models import User
     from intents.triage import dialogue
     from socialekaart.hsds import apply_records, parse_json
 

@@ -19,11 +19,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot.app import open_database
-from bot.clock import LOCAL_TZ, FixedClock
-from bot.config import Settings
 from bot.core import Wijkbot
-from bot.messages import Incoming
-from bot.models import count_usage
+from bot.floor.clock import LOCAL_TZ, FixedClock
+from bot.floor.config import Settings
+from bot.floor.messages import Incoming
+from bot.floor.models import count_usage
 
 STORY = ("goedemiddag, ik wilde vragen of er in de wijk een wandelgroep is voor mijn moeder, ze is 79 en woont "
          "sinds vorig jaar alleen. ze is wat somber en ik maak me zorgen, wie kan er eens langsgaan?")

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from bot.messages import Incoming
+from bot.floor.messages import Incoming
 from tests import fuzzing
 
 

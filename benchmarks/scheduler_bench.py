@@ -27,9 +27,9 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import insert  # noqa: E402
 
 from bot.app import open_database  # noqa: E402
-from bot.clock import FixedClock  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.models import Subscription, User  # noqa: E402
+from bot.floor.clock import FixedClock  # noqa: E402
+from bot.floor.config import Settings  # noqa: E402
+from bot.floor.models import Subscription, User  # noqa: E402
 from jobs.agenda import bump_revision  # noqa: E402
 from jobs.models import MeetingSeries  # noqa: E402
 from jobs.reminders import enqueue_due, planned  # noqa: E402
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         session.commit()
     clock = FixedClock(now)
 
-    from bot.clock import parse_duration
+    from bot.floor.clock import parse_duration
     from jobs.agenda import parsed_rule
 
     async def measure():

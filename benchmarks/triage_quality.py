@@ -97,7 +97,7 @@ def safety_counts(database) -> Counter:
     """Escalations and safety questions counted so far by the anonymous statistics, summed over days."""
     from sqlalchemy import select
 
-    from bot.models import UsageStat
+    from bot.floor.models import UsageStat
 
     totals: Counter = Counter()
     with database.session() as session:
@@ -110,10 +110,10 @@ def safety_counts(database) -> Counter:
 def play_conversations(conversations: list[dict]) -> list[dict]:
     """Each conversation through Wijkbot.handle; per turn, what the anonymous statistics counted."""
     from bot.app import open_database
-    from bot.clock import FixedClock
-    from bot.config import Settings
     from bot.core import Wijkbot
-    from bot.messages import Incoming
+    from bot.floor.clock import FixedClock
+    from bot.floor.config import Settings
+    from bot.floor.messages import Incoming
 
     outcomes = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 
 from bot.actions import Agenda, Rsvp
 from bot.broadcasts import AUDIENCE_NAMES
-from bot.clock import LOCAL_TZ, parse_duration
-from bot.errors import WijkbotError
-from bot.messages import Button
-from bot.models import User
+from bot.floor.clock import LOCAL_TZ, parse_duration
+from bot.floor.errors import WijkbotError
+from bot.floor.messages import Button
+from bot.floor.models import User
 from intents.dates import DateNotUnderstood, parse_date, parse_when
 from intents.triage import Dialogue, TriageState
 from jobs.agenda import Occurrence, occurrence_at, parse_stamp, upcoming

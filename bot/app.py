@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from bot.config import Settings
-from bot.db import Database
+from bot.floor.config import Settings
+from bot.floor.db import Database
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import click
 
-from bot.config import Settings
-from bot.errors import ImportProblem, WijkbotError
+from bot.floor.config import Settings
+from bot.floor.errors import ImportProblem, WijkbotError
 
 
 def _json(data) -> None:
@@ -240,7 +240,7 @@ def triage(ctx: click.Context, text: str, as_json: bool, at: str | None) -> None
     clarifying question.
 
     TEXT '-' reads one message per line from stdin and writes one JSON object per line, in order."""
-    from bot.clock import LOCAL_TZ, SystemClock
+    from bot.floor.clock import LOCAL_TZ, SystemClock
     from intents.triage import triage_message
 
     try:
@@ -315,8 +315,8 @@ def invite_create(ctx: click.Context, role: str, organization: str | None, expir
     """Print a one-time invite code."""
     from datetime import UTC, datetime
 
-    from bot.broadcasts import create_invite
-    from bot.clock import parse_duration
+    from bot.floor.clock import parse_duration
+    from bot.floor.network import create_invite
 
     try:
         valid_for = parse_duration(expires)
@@ -444,7 +444,7 @@ def series_add(ctx, title, rrule, start_local, duration, location, audience, rem
     """Add a meeting series."""
     from datetime import UTC, datetime
 
-    from bot.clock import parse_duration
+    from bot.floor.clock import parse_duration
     from jobs.changes import add_series
     from jobs.participants import participants_of
 
@@ -730,7 +730,7 @@ def agenda_upcoming(ctx, from_day: str | None, days: int, as_json: bool):
     """Meetings and deadlines coming up, in local time."""
     from datetime import date, datetime
 
-    from bot.clock import LOCAL_TZ
+    from bot.floor.clock import LOCAL_TZ
     from jobs.agenda import upcoming
 
     try:
@@ -802,7 +802,7 @@ def jobs_outbox(ctx, as_json: bool):
     """Reminders in the outbox (queued, sent, dropped), newest first."""
     from sqlalchemy import select
 
-    from bot.models import OutboxMessage
+    from bot.floor.models import OutboxMessage
 
     with _database(ctx).session() as session:
         rows = session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key.like("reminder:%"))
@@ -832,7 +832,7 @@ def user_role(ctx: click.Context, channel: str, user_id: str, role: str) -> None
 
     from sqlalchemy import select
 
-    from bot.models import User
+    from bot.floor.models import User
 
     with _database(ctx).session() as session:
         found = session.scalar(select(User).where(User.channel == channel, User.channel_user_id == user_id))

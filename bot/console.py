@@ -10,8 +10,8 @@ import getpass
 import sys
 from typing import TextIO
 
-from bot.broadcasts import due_messages, mark_sent
-from bot.messages import Button, Incoming, Outgoing, numbered
+from bot.floor.messages import Button, Incoming, Outgoing, numbered
+from bot.floor.outbox import due_messages, mark_sent
 
 
 def render(out: Outgoing) -> str:

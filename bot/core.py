@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import feedback, limits
+from bot import feedback
 from bot.actions import (
     Action,
     Agenda,
@@ -37,22 +37,14 @@ from bot.actions import (
     parse_id,
 )
 from bot.agenda_chat import AgendaChat
-from bot.broadcasts import (
-    AUDIENCE_NAMES,
-    broadcast_status,
-    create_broadcast,
-    finish_link,
-    redeem_invite,
-    start_link,
-    subscribe,
-    topics_of,
-    unsubscribe,
-)
-from bot.clock import Clock, SystemClock
-from bot.config import Settings
-from bot.errors import WijkbotError
-from bot.messages import Button, Incoming, Outgoing
-from bot.models import Conversation, User, count_all
+from bot.broadcasts import AUDIENCE_NAMES, broadcast_status, create_broadcast
+from bot.floor import limits
+from bot.floor.clock import Clock, SystemClock
+from bot.floor.config import Settings
+from bot.floor.errors import WijkbotError
+from bot.floor.messages import Button, Incoming, Outgoing
+from bot.floor.models import Conversation, User, count_all
+from bot.floor.network import finish_link, redeem_invite, start_link, subscribe, topics_of, unsubscribe
 from intents import languages
 from intents.nlu import NLU, default_nlu
 from intents.safety import Safety, safety

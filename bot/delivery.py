@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.broadcasts import due_messages, mark_blocked, mark_retry, mark_sent
-from bot.clock import Clock, SystemClock
-from bot.messages import Button
+from bot.floor.clock import Clock, SystemClock
+from bot.floor.messages import Button
+from bot.floor.outbox import due_messages, mark_blocked, mark_retry, mark_sent
 
 log = logging.getLogger(__name__)
 

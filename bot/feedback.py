@@ -17,7 +17,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.models import FeedbackCount
+from bot.floor.models import FeedbackCount
 
 STRENGTH = 0.25
 SMOOTHING = 5

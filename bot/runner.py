@@ -12,9 +12,9 @@ import logging
 import signal
 
 from bot.app import open_database
-from bot.config import Settings
 from bot.core import Wijkbot
 from bot.delivery import Limits, OutboxSender
+from bot.floor.config import Settings
 
 log = logging.getLogger(__name__)
 

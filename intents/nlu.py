@@ -144,7 +144,7 @@ def default_nlu(cache_dir: Path | None = None) -> NLU:
     """The process-wide classifiers, cached on disk in ``cache_dir`` (default: the settings' cache
     directory, shared by every data directory: the models depend on the shipped data alone)."""
     if cache_dir is None:
-        from bot.config import Settings
+        from bot.floor.config import Settings
 
         cache_dir = Settings().cache_dir
     return NLU(cache_dir)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.clock import office_hours
+from bot.floor.clock import office_hours
 from intents import languages
 from intents.context import Context
 from intents.terms import TermSet, Tokens, Vocabulary, tokenize

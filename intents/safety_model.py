@@ -196,7 +196,7 @@ def load_or_train(cache_dir: Path | None, data_dir: Path) -> SafetyModel:
 
 @cache
 def default_model() -> SafetyModel:
-    from bot.config import Settings
+    from bot.floor.config import Settings
     from intents.safety import DATA
 
     return load_or_train(Settings().cache_dir, DATA)

@@ -15,9 +15,9 @@ from dateutil.rrule import DAILY, rrule, rrulestr
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.clock import dutch_holidays, parse_duration
-from bot.errors import WijkbotError
-from bot.models import ChannelState
+from bot.floor import memory
+from bot.floor.clock import dutch_holidays, parse_duration
+from bot.floor.errors import WijkbotError
 from jobs.models import Deadline, MeetingSeries, SeriesException
 
 MAX_OCCURRENCES = 2000
@@ -237,23 +237,17 @@ def occurrence_at(session: Session, series: MeetingSeries, original_start: datet
     return next((o for o in found if o.original_start == original_start), None)
 
 
-def _revision_row(session: Session) -> ChannelState | None:
-    return session.scalar(select(ChannelState).where(ChannelState.channel == "jobs", ChannelState.key == "revision"))
+REVISION = "agenda.revision"
 
 
 def revision(session: Session) -> int:
     """A counter bumped by every change to the agenda: the scheduler resyncs its jobs when it moved."""
-    row = _revision_row(session)
-    return int(row.value.get("v", 0)) if row else 0
+    return int(memory.get(session, REVISION, 0))
 
 
 def bump_revision(session: Session) -> None:
     session.info["agenda_changed"] = True  # the chat's caller tells the scheduler after the commit
-    row = _revision_row(session)
-    if row is None:
-        session.add(ChannelState(channel="jobs", key="revision", value={"v": 1}))
-    else:
-        row.value = {"v": int(row.value.get("v", 0)) + 1}
+    memory.put(session, REVISION, revision(session) + 1)
 
 
 def upcoming(session: Session, start: datetime, days: int) -> list[Occurrence]:

@@ -15,8 +15,8 @@ import icalendar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.errors import ImportProblem, WijkbotError, shown
-from bot.models import AUDIENCES
+from bot.floor.errors import ImportProblem, WijkbotError, shown
+from bot.floor.models import AUDIENCES
 from jobs.agenda import bump_revision, check_year, validate_leads, validate_series, zone
 from jobs.models import Deadline, MeetingSeries, SeriesException
 from jobs.participants import describe, participants_of, resolve, split_entries

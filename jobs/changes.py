@@ -12,8 +12,8 @@ from datetime import date, datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from bot.errors import WijkbotError
-from bot.models import AUDIENCES
+from bot.floor.errors import WijkbotError
+from bot.floor.models import AUDIENCES
 from jobs.agenda import Occurrence, bump_revision, occurrence_at, validate_leads, validate_series, zone
 from jobs.models import Deadline, MeetingSeries, SeriesException, SeriesParticipant
 from jobs.participants import resolve

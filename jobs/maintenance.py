@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from bot import limits
-from bot.broadcasts import linked_accounts
-from bot.models import ChannelState, Conversation, OutboxMessage, Subscription, User
+from bot.floor import limits
+from bot.floor.models import ChannelState, Conversation, OutboxMessage, Subscription, User
+from bot.floor.network import linked_accounts
 from jobs.models import Rsvp, SeriesParticipant
 from socialekaart.models import Service
 

@@ -14,8 +14,8 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.errors import WijkbotError
-from bot.models import Subscription, User
+from bot.floor.errors import WijkbotError
+from bot.floor.models import Subscription, User
 from jobs.models import SeriesParticipant
 from socialekaart.models import Organization
 

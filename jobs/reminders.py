@@ -20,8 +20,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.clock import parse_duration
-from bot.models import AUDIENCE_ROLES, OutboxMessage, Subscription, User, count_usage
+from bot.floor.clock import parse_duration
+from bot.floor.models import AUDIENCE_ROLES, OutboxMessage, Subscription, User, count_usage
 from jobs.agenda import Occurrence, exceptions_by_series, occurrence_stamp, series_occurrences, zone
 from jobs.models import Deadline, MeetingSeries, SeriesParticipant
 from jobs.participants import participants_of, takes_part

@@ -10,8 +10,8 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from bot.broadcasts import linked_accounts
-from bot.models import OutboxMessage, User
+from bot.floor.models import OutboxMessage, User
+from bot.floor.network import linked_accounts
 from jobs.agenda import Occurrence, occurrence_at, parse_stamp
 from jobs.models import MeetingSeries, Rsvp
 from jobs.reminders import may_attend, reminder_prefix

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.models import Conversation, OutboxMessage, User, count_usage
+from bot.floor.models import Conversation, OutboxMessage, User, count_usage
 
 log = logging.getLogger(__name__)
 TOO_LATE = timedelta(days=1)

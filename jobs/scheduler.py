@@ -30,15 +30,16 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.channels import state
-from bot.clock import LOCAL_TZ, Clock, SystemClock
-from bot.config import Settings
+from bot.floor import memory
+from bot.floor.clock import LOCAL_TZ, Clock, SystemClock
+from bot.floor.config import Settings
 from jobs.agenda import revision
 from jobs.maintenance import apply_retention, expire_conversations, queue_freshness_reminder
 from jobs.reminders import Items, deadline_reminders, enqueue_due, first_fire, items_in
 from jobs.safety import follow_up_unanswered
 
 log = logging.getLogger(__name__)
+WATERMARK = "scheduler.last_run"  # memory key: every reminder due before it has been recorded
 CATCH_UP_LIMIT = timedelta(days=30)  # after a very long downtime, look back at most this far
 TICK = timedelta(seconds=1)  # enqueue_due records fire times up to now + TICK (exclusive)
 
@@ -57,7 +58,7 @@ class ReminderScheduler:
     # sans-I/O core: also what the tests and `wijkbot jobs run --once` call ------------------------
 
     def watermark(self) -> datetime | None:
-        saved = state.load(self.database, "jobs", "last_run")
+        saved = memory.recall(self.database, WATERMARK)
         return datetime.fromisoformat(saved) if saved else None
 
     def run_due(self, items: list[str] | None = None, since: datetime | None = None,
@@ -72,7 +73,7 @@ class ReminderScheduler:
             queued, dropped = enqueue_due(session, now, since=since, items=items, loaded=loaded)
             session.commit()
         if items is None:
-            state.save(self.database, "jobs", "last_run", now.isoformat())
+            memory.remember(self.database, WATERMARK, now.isoformat())
         if queued or dropped:
             log.info("reminders: %d queued, %d dropped (meeting already begun)", queued, dropped)
         return queued, dropped
@@ -195,7 +196,7 @@ class ReminderScheduler:
         now = self.clock.now()
         with self._lock:
             pending = min(self._next.values(), default=now)
-        state.save(self.database, "jobs", "last_run", min(now, pending).isoformat())
+        memory.remember(self.database, WATERMARK, min(now, pending).isoformat())
 
     def changed(self) -> None:
         """The agenda was changed in this process: sweep now rather than within the minute."""

@@ -14,7 +14,7 @@ import uuid
 
 from pydantic import ValidationError
 
-from bot.errors import ImportProblem, shown
+from bot.floor.errors import ImportProblem, shown
 from socialekaart.hours import parse_notation
 from socialekaart.records import ServiceRecord
 

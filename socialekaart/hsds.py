@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from bot.errors import ImportProblem
+from bot.floor.errors import ImportProblem
 from socialekaart.models import (
     Address,
     Attribute,

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Date, Float, ForeignKey, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from bot.db import Base, UTCDateTime
+from bot.floor.db import Base, UTCDateTime
 
 ID = String(64)
 

@@ -113,7 +113,7 @@ class NeedModel:
 def default_needs(cache_dir: Path | None = None) -> NeedModel:
     """The process-wide need model, cached on disk in ``cache_dir`` (default: the settings' cache directory)."""
     if cache_dir is None:
-        from bot.config import Settings
+        from bot.floor.config import Settings
 
         cache_dir = Settings().cache_dir
     return NeedModel.load(cache_dir)

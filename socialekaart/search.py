@@ -26,7 +26,7 @@ from itertools import takewhile
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from bot.clock import LOCAL_TZ
+from bot.floor.clock import LOCAL_TZ
 from intents.language import Dutch, dutch, find_postcode, fold, words
 from socialekaart.hours import Opening, open_at, opening
 from socialekaart.lexicon import Lexicon, default_lexicon

@@ -22,10 +22,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bot.app import open_database
-from bot.clock import LOCAL_TZ, FixedClock
-from bot.config import Settings
 from bot.core import Wijkbot
-from bot.db import Database
+from bot.floor.clock import LOCAL_TZ, FixedClock
+from bot.floor.config import Settings
+from bot.floor.db import Database
 from intents.nlu import NLU
 
 ROOT = Path(__file__).resolve().parents[1]

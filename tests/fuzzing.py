@@ -23,11 +23,11 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from sqlalchemy import select
 
 from bot.app import open_database
-from bot.clock import LOCAL_TZ, FixedClock
-from bot.config import Settings
 from bot.core import Wijkbot
-from bot.messages import Incoming, Outgoing
-from bot.models import UsageStat, User
+from bot.floor.clock import LOCAL_TZ, FixedClock
+from bot.floor.config import Settings
+from bot.floor.messages import Incoming, Outgoing
+from bot.floor.models import UsageStat, User
 
 # who talks: (channel, user id, role, linked person)
 ACCOUNTS = [("telegram", "fz-res", "resident", None), ("matrix", "@fz-res2:localhost", "resident", None),

@@ -148,7 +148,7 @@ def test_migrations_and_models_agree(database):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from bot.db import Base
+    from bot.floor.db import Base
 
     with database.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []

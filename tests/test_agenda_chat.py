@@ -6,8 +6,8 @@ from datetime import date
 
 from sqlalchemy import select
 
-from bot.messages import Incoming
-from bot.models import User
+from bot.floor.messages import Incoming
+from bot.floor.models import User
 from jobs.agenda import upcoming
 from jobs.models import Deadline, MeetingSeries, SeriesParticipant
 
@@ -127,8 +127,8 @@ def test_cancel_and_move_one_occurrence_in_chat(bot):
 def test_the_console_shows_a_reminder_between_turns_and_a_number_answers_it(bot):
     import io
 
-    from bot.broadcasts import subscribe
     from bot.console import run_console
+    from bot.floor.network import subscribe
     from jobs.changes import add_series
     from jobs.models import Rsvp
     from jobs.scheduler import ReminderScheduler

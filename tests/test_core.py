@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from bot.console import run_console
 from bot.core import Wijkbot
-from bot.messages import Incoming
-from bot.models import Conversation, UsageStat, User
+from bot.floor.messages import Incoming
+from bot.floor.models import Conversation, UsageStat, User
 
 
 def say(bot, text="", *, button=None, user="anna", chat="anna", channel="test"):
@@ -158,7 +158,7 @@ def test_console_with_piped_stdin(bot):
 def _one_wijk_bot(tmp_path, nlu, clock, records):
     """A bot on a small map of one postcode area that none of the shipped data knows."""
     from bot.app import open_database
-    from bot.config import Settings
+    from bot.floor.config import Settings
     from socialekaart.hsds import apply_records, validate_records
 
     settings = Settings(data_dir=tmp_path / "one", demo_map=False)
@@ -225,7 +225,7 @@ def test_the_english_dialogue_translates_the_dutch_one_key_for_key():
 
 
 def test_feedback_is_counted_anonymously_per_kind_of_need_and_shown_to_the_coordinator(bot):
-    from bot.models import FeedbackCount
+    from bot.floor.models import FeedbackCount
 
     answer = say(bot, "ik zoek een fysiotherapeut in de buurt van 7544 CD")
     assert values(answer) == ["followup:yes", "followup:no", "followup:wrong", "human"]

@@ -6,8 +6,8 @@ from datetime import datetime
 
 import pytest
 
-from bot.clock import LOCAL_TZ
-from bot.errors import ImportProblem
+from bot.floor.clock import LOCAL_TZ
+from bot.floor.errors import ImportProblem
 from socialekaart.csvmap import parse_csv
 from socialekaart.hours import opening, parse_notation
 from socialekaart.hsds import apply_records, export_records

@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import pytest
 
-from bot.clock import LOCAL_TZ
+from bot.floor.clock import LOCAL_TZ
 from intents.dates import DateNotUnderstood, parse_date, parse_when
 
 NOW = datetime(2026, 12, 2, 10, 0, tzinfo=LOCAL_TZ)  # a Wednesday

@@ -32,10 +32,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, func, select, text
 
-import bot.models  # noqa: F401  (every table in the metadata, for the snapshot)
+import bot.floor.models  # noqa: F401  (every table in the metadata, for the snapshot)
 import jobs.models  # noqa: F401
-from bot.db import Base, Database
-from bot.errors import ImportProblem, WijkbotError
+from bot.floor.db import Base, Database
+from bot.floor.errors import ImportProblem, WijkbotError
 from socialekaart.csvmap import COLUMNS, parse_csv
 from socialekaart.demo import DEMO_MAP
 from socialekaart.hsds import apply_records, export_records, parse_json, stats
@@ -523,7 +523,7 @@ def snapshot(session) -> dict[str, list[str]]:
 
 
 def fingerprint(session) -> dict:
-    from bot.models import ChannelState
+    from bot.floor.models import ChannelState
     from socialekaart.models import MapMeta
 
     counts = {t.name: session.scalar(select(func.count()).select_from(t)) for t in Base.metadata.sorted_tables}

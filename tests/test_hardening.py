@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select, text
 
 from bot.actions import ForgedButton, parse_button
-from bot.clock import parse_duration
-from bot.messages import Incoming
-from bot.models import UsageStat, User
+from bot.floor.clock import parse_duration
+from bot.floor.messages import Incoming
+from bot.floor.models import UsageStat, User
 from jobs.changes import add_series
 from jobs.models import MeetingSeries
 from jobs.reminders import lead_times
@@ -183,7 +183,7 @@ def cells_with(database, *needles: str) -> list[str]:
     """Every text cell of every table that holds one of the needles: table.column=value."""
     from sqlalchemy import JSON, String, Text
 
-    from bot.db import Base
+    from bot.floor.db import Base
 
     found = []
     with database.session() as session:
@@ -201,7 +201,7 @@ def files_with(settings, needle: str) -> list[str]:
 
 
 def test_vergeet_erases_every_linked_account_and_every_chat_and_leaves_no_copy_in_a_file(bot):
-    from bot.broadcasts import subscribe
+    from bot.floor.network import subscribe
 
     make(bot, "anna", "professional")
     code = last(chat(bot, "/koppel", who="anna")).split("/koppel ")[-1].strip()
@@ -243,7 +243,7 @@ def test_retention_runs_from_jobs_run_once_and_deletes_idle_users_and_their_outb
 
     from sqlalchemy import update
 
-    from bot.models import Conversation, OutboxMessage
+    from bot.floor.models import Conversation, OutboxMessage
     from tests.test_cli import wijkbot
 
     chat(bot, f"ik zoek hulp, groet {MARK}", who="u7731")  # a question left waiting
@@ -271,8 +271,8 @@ def test_retention_runs_from_jobs_run_once_and_deletes_idle_users_and_their_outb
 # --- codes and the rate limit, kept in the database -------------------------------------------------
 
 def test_invite_codes_lock_out_after_ten_wrong_tries_an_hour_also_after_a_restart(bot, clock):
-    from bot.broadcasts import create_invite
     from bot.core import Wijkbot
+    from bot.floor.network import create_invite
 
     with bot.database.session() as session:
         code = create_invite(session, "professional", organization=None, valid_for=timedelta(days=2),
@@ -313,7 +313,7 @@ def test_the_rate_limit_survives_a_restart(bot, clock):
 def test_one_conversation_per_person_in_a_chat_and_scrub_on_sqlite_and_postgresql(database):
     from datetime import UTC, datetime
 
-    from bot.models import Conversation
+    from bot.floor.models import Conversation
 
     now = datetime(2027, 1, 5, 9, 0, tzinfo=UTC)
     with database.session() as session:

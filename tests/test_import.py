@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bot.errors import ImportProblem
+from bot.floor.errors import ImportProblem
 from socialekaart.hsds import apply_records, export_records, parse_json, stats
 from tests.records import service
 
@@ -52,7 +52,7 @@ def test_import_demo_map_and_stats(database, demo_records):
 
 
 def test_export_imports_again_to_the_same_content(database, demo_records, tmp_path):
-    from bot.db import Database
+    from bot.floor.db import Database
 
     load(database, demo_records)
     first = exported(database)

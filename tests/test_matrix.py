@@ -10,12 +10,13 @@ from datetime import UTC, datetime
 from nio import AsyncClient, RoomCreateResponse, RoomMessageText
 from sqlalchemy import select
 
-from bot.broadcasts import broadcast_status, create_broadcast, subscribe
+from bot.broadcasts import broadcast_status, create_broadcast
 from bot.channels.matrix import MatrixChannel, keep_keys
 from bot.channels.telegram import TelegramChannel
 from bot.delivery import Limits, OutboxSender
-from bot.messages import Incoming
-from bot.models import User
+from bot.floor.messages import Incoming
+from bot.floor.models import User
+from bot.floor.network import subscribe
 from tests.fake_telegram import FakeTelegram
 from tests.helpers import drain_outbox
 
@@ -182,7 +183,7 @@ def test_the_invite_allow_list(bot):
 def test_a_reminder_arrives_as_numbered_options_and_the_number_answers_it(bot, synapse):
     from datetime import timedelta
 
-    from bot.clock import LOCAL_TZ, SystemClock
+    from bot.floor.clock import LOCAL_TZ, SystemClock
     from jobs.changes import add_series
     from jobs.models import Rsvp
     from jobs.scheduler import ReminderScheduler

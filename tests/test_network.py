@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.broadcasts import broadcast_status, create_broadcast, create_invite
+from bot.broadcasts import broadcast_status, create_broadcast
 from bot.delivery import Limits, OutboxSender, SendResult
-from bot.messages import Incoming
-from bot.models import OutboxMessage, User
+from bot.floor.messages import Incoming
+from bot.floor.models import OutboxMessage, User
+from bot.floor.network import create_invite
 from tests.helpers import drain_outbox
 
 
@@ -114,7 +115,7 @@ def test_outbox_delivery_honours_429_skips_blocked_and_never_duplicates(bot):
             session.add(User(channel="telegram", channel_user_id=f"u{n}", chat_id=f"u{n}", role="resident",
                              created_at=bot.clock.now(), last_seen_at=bot.clock.now()))
         session.flush()
-        from bot.broadcasts import subscribe
+        from bot.floor.network import subscribe
 
         for user in session.scalars(select(User)):
             subscribe(session, user, "events")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import bot.models  # noqa: F401 - the tables register on import
+import bot.floor.models  # noqa: F401 - the tables register on import
 import jobs.models  # noqa: F401
 import socialekaart.models  # noqa: F401
-from bot.db import PERSONAL_TABLES, Base
+from bot.floor.db import PERSONAL_TABLES, Base
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "privacy.md"
 

@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.clock import LOCAL_TZ, FixedClock
-from bot.models import OutboxMessage, Subscription, UsageStat, User
+from bot.floor.clock import LOCAL_TZ, FixedClock
+from bot.floor.models import OutboxMessage, Subscription, UsageStat, User
 from jobs.models import Deadline, MeetingSeries
 from jobs.scheduler import ReminderScheduler
 
@@ -101,9 +101,9 @@ def test_a_deadline_marked_done_gets_no_more_reminders(database):
 
 def test_retention_deletes_old_conversations_and_freshness_reports_stale_services(tmp_path, nlu):
     from bot.app import open_database
-    from bot.config import Settings
     from bot.core import Wijkbot
-    from bot.messages import Incoming
+    from bot.floor.config import Settings
+    from bot.floor.messages import Incoming
 
     settings = Settings(data_dir=tmp_path / "data", retention_days=30, freshness_months=6)
     database = open_database(settings)  # with the demo map, some of it not checked for months
@@ -130,7 +130,7 @@ def test_retention_deletes_old_conversations_and_freshness_reports_stale_service
     scheduler = ReminderScheduler(database, clock, settings)
     counts = scheduler.maintenance()
     assert counts["conversations"] == 1 and counts["rsvps"] == 1
-    from bot.models import Conversation
+    from bot.floor.models import Conversation
 
     with database.session() as session:
         assert [c.chat_id for c in session.scalars(select(Conversation))] == ["new"]
@@ -148,9 +148,9 @@ def reminders_and_more(database) -> list[OutboxMessage]:
 
 def test_agenda_in_chat(tmp_path, nlu):
     from bot.app import open_database
-    from bot.config import Settings
     from bot.core import Wijkbot
-    from bot.messages import Incoming
+    from bot.floor.config import Settings
+    from bot.floor.messages import Incoming
 
     settings = Settings(data_dir=tmp_path / "data")
     database = open_database(settings)
@@ -193,8 +193,8 @@ def deliver(database, clock, channel="telegram") -> RecordingChannel:
 
 def chat_bot(tmp_path, nlu, clock):
     from bot.app import open_database
-    from bot.config import Settings
     from bot.core import Wijkbot
+    from bot.floor.config import Settings
 
     settings = Settings(data_dir=tmp_path / "data")
     database = open_database(settings)
@@ -202,13 +202,13 @@ def chat_bot(tmp_path, nlu, clock):
 
 
 def press(bot, who: str, value: str) -> str:
-    from bot.messages import Incoming
+    from bot.floor.messages import Incoming
 
     return bot.handle(Incoming(channel="telegram", chat_id=who, user_id=who, button=value))[-1].text
 
 
 def say(bot, who: str, text: str):
-    from bot.messages import Incoming
+    from bot.floor.messages import Incoming
 
     return bot.handle(Incoming(channel="telegram", chat_id=who, user_id=who, text=text))[-1]
 
@@ -338,7 +338,7 @@ def test_apscheduler_fires_jobs_with_deterministic_ids_and_picks_up_changes(data
     """The real scheduler on the real clock: a job per item, fired on time, moved to its next time."""
     import asyncio
 
-    from bot.clock import SystemClock
+    from bot.floor.clock import SystemClock
     from jobs.changes import add_series
 
     clock = SystemClock()

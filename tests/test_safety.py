@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.clock import LOCAL_TZ
+from bot.floor.clock import LOCAL_TZ
 from intents import languages
 from intents.safety import DATA, PRIORITY, Safety, safety
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.messages import Incoming
-from bot.models import OutboxMessage, UsageStat, User
+from bot.floor.messages import Incoming
+from bot.floor.models import OutboxMessage, UsageStat, User
 from jobs.safety import follow_up_unanswered
 
 

@@ -9,7 +9,7 @@ from datetime import datetime
 
 import pytest
 
-from bot.clock import LOCAL_TZ
+from bot.floor.clock import LOCAL_TZ
 from socialekaart.hsds import apply_records, export_records, parse_json
 from socialekaart.search import Filters, MapSearch
 from tests.records import service

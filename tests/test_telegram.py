@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.broadcasts import broadcast_status, create_broadcast, subscribe
+from bot.broadcasts import broadcast_status, create_broadcast
 from bot.channels.telegram import TelegramChannel, split_text
 from bot.delivery import Limits, OutboxSender
-from bot.models import User
+from bot.floor.models import User
+from bot.floor.network import subscribe
 from tests.fake_telegram import FakeTelegram
 from tests.helpers import drain_outbox
 
@@ -125,7 +126,7 @@ def test_wijkbot_run_answers_on_telegram_delivers_queued_broadcasts_and_stops_on
 
 
 def test_a_reminder_carries_rsvp_buttons_and_a_press_is_recorded(bot):
-    from bot.clock import LOCAL_TZ, SystemClock
+    from bot.floor.clock import LOCAL_TZ, SystemClock
     from jobs.changes import add_series
     from jobs.models import Rsvp
     from jobs.scheduler import ReminderScheduler

@@ -36,7 +36,7 @@ from nio.crypto import ENCRYPTION_ENABLED
 
 from bot.channels import state
 from bot.delivery import SendResult
-from bot.messages import Button, Incoming, Outgoing, numbered
+from bot.floor.messages import Button, Incoming, Outgoing, numbered
 
 log = logging.getLogger(__name__)
 

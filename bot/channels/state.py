@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.models import ChannelState
+from bot.floor.models import ChannelState
 
 
 def load(database, channel: str, key: str, default=None):

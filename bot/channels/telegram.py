@@ -22,7 +22,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from bot.delivery import SendResult
-from bot.messages import Button, Incoming, Outgoing
+from bot.floor.messages import Button, Incoming, Outgoing
 
 log = logging.getLogger(__name__)
 MAX_LENGTH = 4096

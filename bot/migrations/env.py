@@ -1,11 +1,11 @@
-"""Alembic environment: run with a connection handed over by ``bot.db.migrate``."""
+"""Alembic environment: run with a connection handed over by ``bot.floor.db.migrate``."""
 
 from alembic import context
 
-import bot.models  # noqa: F401 - registers the tables
+import bot.floor.models  # noqa: F401 - registers the tables
 import jobs.models  # noqa: F401
 import socialekaart.models  # noqa: F401
-from bot.db import Base
+from bot.floor.db import Base
 
 config = context.config
 target_metadata = Base.metadata
@@ -14,8 +14,8 @@ target_metadata = Base.metadata
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is None:  # invoked from the alembic CLI for autogenerate
-        from bot.config import Settings
-        from bot.db import make_engine
+        from bot.floor.config import Settings
+        from bot.floor.db import make_engine
 
         engine = make_engine(Settings().effective_database_url)
         with engine.begin() as connection:

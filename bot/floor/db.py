@@ -14,11 +14,11 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from bot.config import Settings
-from bot.errors import ConfigError
+from bot.floor.config import Settings
+from bot.floor.errors import ConfigError
 
 log = logging.getLogger(__name__)
-MIGRATIONS = Path(__file__).with_name("migrations")
+MIGRATIONS = Path(__file__).parent.parent / "migrations"  # bot/migrations: the schema of every layer
 # the tables that can hold something of a person (docs/privacy.md): scrubbed after an erasure
 PERSONAL_TABLES = ("wijkbot_user", "conversation", "outbox", "subscription", "rsvp", "series_participant",
                    "throttle", "channel_state", "invite")

@@ -13,7 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.models import Throttle, User
+from bot.floor.models import Throttle, User
 
 MESSAGES = (20, timedelta(minutes=1))  # per user
 CODES_PER_ACCOUNT = (10, timedelta(hours=1))  # wrong invite/link codes

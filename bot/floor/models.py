@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Date, ForeignKey, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.db import Base, UTCDateTime
+from bot.floor.db import Base, UTCDateTime
 
 ROLES = ("resident", "professional", "coordinator", "admin")
 
@@ -30,7 +30,7 @@ class User(Base):
     blocked: Mapped[bool] = mapped_column(default=False, server_default=false())  # blocked the bot: skip broadcasts
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    rate_window_start: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)  # bot/limits.py
+    rate_window_start: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)  # bot/floor/limits.py
     rate_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     def at_least(self, role: str) -> bool:
@@ -177,7 +177,7 @@ class OutboxMessage(Base):
 
 class Throttle(Base):
     """A counter in a fixed time window, kept in the database so a restart resets nothing: wrong
-    invite/link codes per account and overall per hour (bot/limits.py; the message rate is on the user)."""
+    invite/link codes per account and overall per hour (bot/floor/limits.py; the message rate is on the user)."""
 
     __tablename__ = "throttle"
 
@@ -189,7 +189,8 @@ class Throttle(Base):
 
 
 class ChannelState(Base):
-    """Small facts a channel must keep across restarts (Matrix sync token, last buttons per room)."""
+    """Small facts a channel must keep across restarts (Matrix sync token, last buttons per room); the
+    application's own facts are in `memory`."""
 
     __tablename__ = "channel_state"
     __table_args__ = (UniqueConstraint("channel", "key"),)
@@ -197,4 +198,14 @@ class ChannelState(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     channel: Mapped[str] = mapped_column(String(32))
     key: Mapped[str] = mapped_column(String(200))
+    value: Mapped[dict] = mapped_column(JSON)
+
+
+class Memory(Base):
+    """The application's own small facts kept across restarts, by key (bot/floor/memory.py): the
+    scheduler's watermark, the agenda's revision. Never anything of a person."""
+
+    __tablename__ = "memory"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[dict] = mapped_column(JSON)
