@@ -15,10 +15,11 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/wijkbot chat
 
-# lint: style, the layer contract of docs/architecture.md
+# lint: style and format, the layer contract of docs/architecture.md, the floor's types
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 test: lint
 	$(PY) -m pytest

@@ -46,7 +46,7 @@ def _services(text: str, by_name: dict[tuple[str, str], set[str]]) -> list[set[s
     return found or None
 
 
-def play(folder: Path) -> tuple[list[dict], list[dict]]:
+def play(folder: Path) -> tuple[list[dict], list[dict]]:  # noqa: C901 - a scripted resident: one branch per kind of reply, read top to bottom
     from bot.app import open_database
     from bot.core import Wijkbot
     from bot.floor.clock import FixedClock

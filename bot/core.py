@@ -15,6 +15,7 @@ import unicodedata
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -34,17 +35,17 @@ from bot.actions import (
     SafetyAnswer,
     Subscribe,
     parse_button,
-    parse_id,
 )
-from bot.agenda_chat import AgendaChat
-from bot.broadcasts import AUDIENCE_NAMES, broadcast_status, create_broadcast
 from bot.floor import limits
 from bot.floor.clock import Clock, SystemClock
 from bot.floor.config import Settings
-from bot.floor.errors import WijkbotError
 from bot.floor.messages import Button, Incoming, Outgoing
-from bot.floor.models import Conversation, User, count_all
+from bot.floor.models import TOPICS, Conversation, User, count_all
 from bot.floor.network import finish_link, redeem_invite, start_link, subscribe, topics_of, unsubscribe
+from bot.floor.texts import say
+from bot.flows import Turn, commands
+from bot.flows.agenda import AgendaChat
+from bot.flows.announce import AnnounceChat
 from intents import languages
 from intents.nlu import NLU, default_nlu
 from intents.safety import Safety, safety
@@ -65,8 +66,6 @@ from socialekaart.search import UNKNOWN_KIND, Filters, MapSearch
 log = logging.getLogger(__name__)
 MAX_TEXT = 2000
 _POSTCODE = re.compile(r"^\s*([1-9]\d{3})\s?([a-zA-Z]{2})?\s*$")
-PRIVATE_ONLY = ("/aankondiging", "/aanmelden", "/koppel", "/terugkoppeling")  # codes and coordinator flows
-TOPIC_NAMES = {"events": "activiteiten", "wijknieuws": "wijknieuws", "meetings": "overleggen (professionals)"}
 
 
 def clean_text(text: str) -> str:
@@ -89,6 +88,9 @@ class Wijkbot:
         self.knowledge = articles or knowledge()
         self.dialogue = dialogue_data or dialogue()
         self.agenda = AgendaChat(self.dialogue)
+        self.announce = AnnounceChat(self.dialogue)
+        self.commands = self._command_handlers()
+        self.buttons = self._button_handlers()
         self.on_agenda_change: Callable[[], None] | None = None  # `wijkbot run` points this at the scheduler
 
     # --- the handler ------------------------------------------------------------------------------
@@ -143,7 +145,7 @@ class Wijkbot:
                 self.on_agenda_change()
         return [self._out(incoming, text, buttons) for text, buttons in replies]
 
-    def _respond(self, session: Session, incoming: Incoming, user: User, state: TriageState,
+    def _respond(self, session: Session, incoming: Incoming, user: User, state: TriageState,  # noqa: C901 - the order safety, flows, reply, storage is the product's rule; kept in one sequence
                  now: datetime) -> list[tuple[str, list[Button]]] | None:
         t = self.dialogue.texts_for(state.lang)
         text = clean_text(incoming.text or "")
@@ -180,7 +182,7 @@ class Wijkbot:
                 return self._ask_safety(session, found, text, state, now)
         return self._interpret(session, text, note, button, user, state, now)
 
-    def _interpret(self, session: Session, text: str, note: str, button: Action | None, user: User,
+    def _interpret(self, session: Session, text: str, note: str, button: Action | None, user: User,  # noqa: C901 - the dispatch order of a message (command, flow, button, need) in one visible sequence
                    state: TriageState, now: datetime) -> list[tuple[str, list[Button]]] | None:
         """Everything after the safety check: commands, the flows waiting for an answer, buttons, and a
         need or question in the resident's own words."""
@@ -193,9 +195,9 @@ class Wijkbot:
         if session.info.get("group") and isinstance(button, Announce | Agenda):
             return [(t["private_only"], [])]
         if state.pending == "announce_text" and text and not button and user.at_least("coordinator"):
-            return self._announce_text(text, state)
+            return self.announce.typed(Turn(session, user, state, now), text)
         if (state.pending or "").startswith("agenda_") and text and not button:
-            return self.agenda.typed(session, text, user, state, now)
+            return self.agenda.typed(Turn(session, user, state, now), text)
         if button:
             return self._button(session, button, user, state, now)
         if not text:
@@ -379,171 +381,171 @@ class Wijkbot:
     # --- commands and buttons ---------------------------------------------------------------------
 
     def _command(self, session: Session, text: str, user: User, state: TriageState, now: datetime):
+        """A command from the table of bot/flows/commands.py: who may use it, where, and its handler."""
         t = self.dialogue.texts_for(state.lang)
-        command, _, rest = text.partition(" ")
-        command = command.lower().split("@")[0]
-        rest = rest.strip()
-        if session.info.get("group") and (command in PRIVATE_ONLY or (command == "/agenda" and rest)):
+        command, rest = commands.find(text)
+        if command is None:
+            return [(t["unknown_command"], [])]
+        if session.info.get("group") and (command.private or (command.name == "agenda" and rest)):
             log.info("private command refused in a group")
             return [(t["private_only"], [])]
-        if command in ("/aanmelden", "/koppel", "/abonneren", "/afmelden", "/aankondiging"):
-            return self._network_command(session, command, rest, user, state, now)
-        if command == "/agenda":
-            return self.agenda.command(session, rest, user, state, now)
-        if command == "/start":
-            state.reset()
-            return [(t["welcome"], [])]
-        if command == "/terugkoppeling":
-            if not user.at_least("coordinator"):
-                return [(t["coordinator_only"], [])]
-            rows = feedback.report(session)
-            if not rows:
-                return [(t["feedback_none"], [])]
-            return [("\n".join([t["feedback_report"], *(
-                f"- {r['need']}: {r['helped']} ja, {r['not_helped']} nee, {r['not_fitting']} klopt niet"
-                for r in rows[:15])]), [])]
-        if command == "/help":
-            return [(t["help"], [])]
-        if command == "/opnieuw":
-            state.reset()
-            return [(t["restart"], [])]
-        if command == "/stop":
-            state.reset()
-            return [(t["stop"], [])]
-        if command == "/vergeet":
-            state.pending = "forget"
-            b = self.dialogue.buttons_for(state.lang)
-            return [(t["forget_confirm"], [Button(label=b["forget_yes"], value="forget:yes"),
-                                           Button(label=b["forget_no"], value="forget:no")])]
-        return [(t["unknown_command"], [])]
-
-    def _button(self, session: Session, pressed: Action, user: User, state: TriageState, now: datetime):
-        t = self.dialogue.texts_for(state.lang)
-        if isinstance(pressed, Forget):
-            if pressed.choice == "yes" and state.pending == "forget":
-                self.forget(session, user)
-                return None
-            state.pending = None
-            return [(t["not_forgotten"], [])]
-        if isinstance(pressed, Announce):
-            return self._announce_button(session, pressed.choice, user, state, now)
-        if isinstance(pressed, Agenda):
-            return self.agenda.pressed(session, pressed, user, state, now)
-        if isinstance(pressed, Rsvp):
-            return self.agenda.rsvp(session, pressed, user, now)
-        if isinstance(pressed, Subscribe):
-            subscribe(session, user, pressed.topic)
-            return [(t["subscribed"].format(topic=TOPIC_NAMES[pressed.topic]), [])]
-        if isinstance(pressed, Human):
-            return [(t["human"].format(human_contact=self.settings.human_contact), [])]
-        if isinstance(pressed, Followup):
-            if state.pending == "followup" and state.answered.get("services"):  # once per answer
-                feedback.record(session, state.answered["need"], state.answered["services"], pressed.choice)
-            state.reset()
-            text = {"yes": t["followup_yes"], "no": t["followup_no"], "wrong": t["followup_wrong"]}[pressed.choice]
-            return [(text, [] if pressed.choice == "yes" else [self._human_button(state.lang)])]
-        if isinstance(pressed, Answer) and state.pending == pressed.kind:
-            state.pending = None
-            if pressed.choice == "dont_know":
-                return self._continue(session, user, state, now)
-            if f"{pressed.kind}:{pressed.choice}" not in self.dialogue.answers(pressed.kind):
-                state.pending = pressed.kind  # not one of the question's answers: forged or from an old question
-                return [(t["button_unknown"], [])]
-            setattr(state, pressed.kind, pressed.choice)
-            return self._continue(session, user, state, now)
-        if isinstance(pressed, DontKnow) or (isinstance(pressed, Answer) and pressed.choice == "dont_know"):
-            state.pending = None
-            return self._continue(session, user, state, now)
-        return [(t["button_unknown"], [])]
-
-    # --- the network: roles, linked accounts, subscriptions, announcements ---------------------------
-
-    def _network_command(self, session: Session, command: str, rest: str, user: User, state: TriageState,
-                         now: datetime):
-        t = self.dialogue.texts
-        if command in ("/aanmelden", "/koppel") and rest and limits.codes_locked(session, user.id, now):
-            log.info("code refused: too many wrong codes")
-            return [(t["code_locked"], [])]
-        if command == "/aanmelden":
-            if not rest:
-                return [(t["invite_usage"], [])]
-            invite = redeem_invite(session, user, rest[:64], now)
-            if invite is None:
-                log.info("invite refused")
-                limits.wrong_code(session, user.id, now)
-                return [(t["invite_bad"], [])]
-            log.info("invite redeemed for role %s", invite.role)
-            reply = t["invite_ok"].format(role=t[f"role_{invite.role}"])
-            if "meetings" in topics_of(session, user):
-                return [(reply, [])]
-            return [(reply + " " + t["invite_offer_meetings"],
-                     [Button(label=self.dialogue.buttons["yes"], value="subscribe:meetings")])]
-        if command == "/koppel":
-            if not rest:
-                return [(t["link_code"].format(code=start_link(user, now)), [])]
-            other = finish_link(session, user, rest[:64], now)
-            if other is None:
-                limits.wrong_code(session, user.id, now)
-            return [(t["link_ok"] if other else t["link_bad"], [])]
-        if command == "/abonneren":
-            topic = rest.lower() or None
-            if topic is None or topic not in TOPIC_NAMES:
-                return [(t["subscribe_choose"], [Button(label=name.capitalize(), value=f"subscribe:{key}")
-                                                 for key, name in TOPIC_NAMES.items()])]
-            subscribe(session, user, topic)
-            return [(t["subscribed"].format(topic=TOPIC_NAMES[topic]), [])]
-        if command == "/afmelden":
-            topic = rest.lower() or None
-            if topic is not None and topic not in TOPIC_NAMES:
-                return [(t["subscribe_choose"], [])]
-            unsubscribe(session, user, topic)
-            return [(t["unsubscribed"], [])]
-        # /aankondiging: coordinators only
-        if not user.at_least("coordinator"):
+        if not user.at_least(command.role):
             log.info("coordinator command refused")
             return [(t["coordinator_only"], [])]
-        if rest.lower().startswith("status"):
-            number = parse_id(rest.split()[-1])
-            if number is None:
-                return [(t["announce_status_usage"], [])]
-            try:
-                status = broadcast_status(session, number)
-            except WijkbotError:
-                return [(t["announce_unknown"], [])]
-            return [(t["announce_status"].format(**status.as_json()), [])]
-        state.reset()
-        if rest:
-            return self._announce_text(rest, state)
-        state.pending = "announce_text"
-        return [(t["announce_ask_text"], [])]
+        return self.commands[command.name](Turn(session, user, state, now), rest)
 
-    def _announce_text(self, text: str, state: TriageState):
-        t = self.dialogue.texts
-        state.draft = {"text": text[:4000]}
-        state.pending = "announce_audience"
-        return [(t["announce_ask_audience"], [Button(label=name, value=f"announce:{key}")
-                                              for key, name in AUDIENCE_NAMES.items()])]
+    def _command_handlers(self) -> dict[str, Callable[[Turn, str], list[tuple[str, list[Button]]]]]:
+        handlers = {
+            "start": self._start, "help": self._help, "opnieuw": self._restart, "stop": self._stop,
+            "vergeet": self._forget_ask, "abonneren": self._subscribe, "afmelden": self._unsubscribe,
+            "aanmelden": self._invite, "koppel": self._link, "agenda": self.agenda.command,
+            "aankondiging": self.announce.command, "terugkoppeling": self._feedback_report,
+        }
+        if set(handlers) != {c.name for c in commands.COMMANDS}:
+            raise RuntimeError("bot/flows/commands.py and the core's handlers differ")
+        return handlers
 
-    def _announce_button(self, session: Session, choice: str, user: User, state: TriageState, now: datetime):
+    def _start(self, turn: Turn, rest: str):
+        turn.state.reset()
+        return [(self.dialogue.texts_for(turn.state.lang)["welcome"], [])]
+
+    def _help(self, turn: Turn, rest: str):
+        t = self.dialogue.texts_for(turn.state.lang)
+        lines = commands.help_lines(turn.user, turn.state.lang)
+        return [("\n".join([t["help"], "", t["help_commands"], *lines]), [])]
+
+    def _restart(self, turn: Turn, rest: str):
+        turn.state.reset()
+        return [(self.dialogue.texts_for(turn.state.lang)["restart"], [])]
+
+    def _stop(self, turn: Turn, rest: str):
+        turn.state.reset()
+        return [(self.dialogue.texts_for(turn.state.lang)["stop"], [])]
+
+    def _forget_ask(self, turn: Turn, rest: str):
+        turn.state.pending = "forget"
+        t, b = self.dialogue.texts_for(turn.state.lang), self.dialogue.buttons_for(turn.state.lang)
+        return [(t["forget_confirm"], [Button(label=b["forget_yes"], value="forget:yes"),
+                                       Button(label=b["forget_no"], value="forget:no")])]
+
+    def _feedback_report(self, turn: Turn, rest: str):
         t = self.dialogue.texts
-        if not user.at_least("coordinator") or not state.draft:
-            return [(t["coordinator_only"] if not user.at_least("coordinator") else t["announce_none"], [])]
-        if choice in AUDIENCE_NAMES and state.pending == "announce_audience":
-            state.draft["audience"] = choice
-            state.pending = "announce_confirm"
-            preview = t["announce_preview"].format(audience=AUDIENCE_NAMES[choice], text=state.draft["text"])
-            return [(preview, [Button(label=self.dialogue.buttons["send"], value="announce:send"),
-                               Button(label=self.dialogue.buttons["cancel"], value="announce:cancel")])]
-        if choice == "send" and state.pending == "announce_confirm":
-            broadcast = create_broadcast(session, state.draft["text"], state.draft["audience"], "events",
-                                         created_by=user, now=now)
-            session.flush()
-            status = broadcast_status(session, broadcast.id)
-            state.reset()
-            log.info("broadcast %s created", broadcast.id)
-            return [(t["announce_sent"].format(id=broadcast.id, count=status.queued), [])]
+        rows = feedback.report(turn.session)
+        if not rows:
+            return [(t["feedback_none"], [])]
+        lines = [say("feedback.line", need=r["need"], helped=r["helped"], not_helped=r["not_helped"],
+                     not_fitting=r["not_fitting"]) for r in rows[:15]]
+        return [("\n".join([t["feedback_report"], *lines]), [])]
+
+    def _button(self, session: Session, pressed: Action, user: User, state: TriageState, now: datetime):
+        """A pressed button, by its kind (the table of `_button_handlers`)."""
+        handler = self.buttons.get(type(pressed))
+        if handler is None:
+            return [(self.dialogue.texts_for(state.lang)["button_unknown"], [])]
+        return handler(Turn(session, user, state, now), pressed)
+
+    def _button_handlers(self) -> dict[type, Callable[[Turn, Any], list[tuple[str, list[Button]]] | None]]:
+        return {
+            Forget: self._forget_pressed, Subscribe: self._subscribe_pressed, Followup: self._followup,
+            Answer: self._answer_pressed, DontKnow: lambda turn, pressed: self._dont_know(turn),
+            Human: lambda turn, pressed: [(self.dialogue.texts_for(turn.state.lang)["human"].format(
+                human_contact=self.settings.human_contact), [])],
+            Announce: lambda turn, pressed: self.announce.pressed(turn, pressed.choice),
+            Agenda: self.agenda.pressed,
+            Rsvp: lambda turn, pressed: self.agenda.rsvp(turn.session, pressed, turn.user, turn.now),
+        }
+
+    def _forget_pressed(self, turn: Turn, pressed: Forget):
+        if pressed.choice == "yes" and turn.state.pending == "forget":
+            self.forget(turn.session, turn.user)
+            return None
+        turn.state.pending = None
+        return [(self.dialogue.texts_for(turn.state.lang)["not_forgotten"], [])]
+
+    def _subscribe_pressed(self, turn: Turn, pressed: Subscribe):
+        subscribe(turn.session, turn.user, pressed.topic)
+        return [(self.dialogue.texts_for(turn.state.lang)["subscribed"].format(
+            topic=say(f"topics.{pressed.topic}", turn.state.lang)), [])]
+
+    def _followup(self, turn: Turn, pressed: Followup):
+        state = turn.state
+        if state.pending == "followup" and state.answered.get("services"):  # once per answer
+            feedback.record(turn.session, state.answered["need"], state.answered["services"], pressed.choice)
         state.reset()
-        return [(t["announce_cancelled"], [])]
+        text = self.dialogue.texts_for(state.lang)[f"followup_{pressed.choice}"]
+        return [(text, [] if pressed.choice == "yes" else [self._human_button(state.lang)])]
+
+    def _answer_pressed(self, turn: Turn, pressed: Answer):
+        """An answer to a clarifying question: only to the question asked, and only one of its options."""
+        state = turn.state
+        if pressed.choice == "dont_know":
+            return self._dont_know(turn)
+        if state.pending != pressed.kind:
+            return [(self.dialogue.texts_for(state.lang)["button_unknown"], [])]
+        state.pending = None
+        if f"{pressed.kind}:{pressed.choice}" not in self.dialogue.answers(pressed.kind):
+            state.pending = pressed.kind  # not one of the question's answers: forged or from an old question
+            return [(self.dialogue.texts_for(state.lang)["button_unknown"], [])]
+        setattr(state, pressed.kind, pressed.choice)
+        return self._continue(turn.session, turn.user, state, turn.now)
+
+    def _dont_know(self, turn: Turn):
+        turn.state.pending = None
+        return self._continue(turn.session, turn.user, turn.state, turn.now)
+
+    # --- the network: roles, linked accounts, subscriptions ------------------------------------------
+
+    def _code_locked(self, turn: Turn, rest: str) -> bool:
+        if rest and limits.codes_locked(turn.session, turn.user.id, turn.now):
+            log.info("code refused: too many wrong codes")
+            return True
+        return False
+
+    def _invite(self, turn: Turn, rest: str):
+        t = self.dialogue.texts
+        if self._code_locked(turn, rest):
+            return [(t["code_locked"], [])]
+        if not rest:
+            return [(t["invite_usage"], [])]
+        invite = redeem_invite(turn.session, turn.user, rest[:64], turn.now)
+        if invite is None:
+            log.info("invite refused")
+            limits.wrong_code(turn.session, turn.user.id, turn.now)
+            return [(t["invite_bad"], [])]
+        log.info("invite redeemed for role %s", invite.role)
+        reply = t["invite_ok"].format(role=t[f"role_{invite.role}"])
+        if "meetings" in topics_of(turn.session, turn.user):
+            return [(reply, [])]
+        return [(reply + " " + t["invite_offer_meetings"],
+                 [Button(label=self.dialogue.buttons["yes"], value="subscribe:meetings")])]
+
+    def _link(self, turn: Turn, rest: str):
+        t = self.dialogue.texts
+        if self._code_locked(turn, rest):
+            return [(t["code_locked"], [])]
+        if not rest:
+            return [(t["link_code"].format(code=start_link(turn.user, turn.now)), [])]
+        other = finish_link(turn.session, turn.user, rest[:64], turn.now)
+        if other is None:
+            limits.wrong_code(turn.session, turn.user.id, turn.now)
+        return [(t["link_ok"] if other else t["link_bad"], [])]
+
+    def _subscribe(self, turn: Turn, rest: str):
+        t = self.dialogue.texts
+        topic = rest.lower() or None
+        if topic is None or topic not in TOPICS:
+            return [(t["subscribe_choose"], [Button(label=say(f"topics.{key}").capitalize(), value=f"subscribe:{key}")
+                                             for key in TOPICS])]
+        subscribe(turn.session, turn.user, topic)
+        return [(t["subscribed"].format(topic=say(f"topics.{topic}")), [])]
+
+    def _unsubscribe(self, turn: Turn, rest: str):
+        t = self.dialogue.texts
+        topic = rest.lower() or None
+        if topic is not None and topic not in TOPICS:
+            return [(t["subscribe_choose"], [])]
+        unsubscribe(turn.session, turn.user, topic)
+        return [(t["unsubscribed"], [])]
 
     def forget(self, session: Session, user: User) -> None:
         """Erase everything stored about this person (AVG/GDPR art. 17): every linked account, every

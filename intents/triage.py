@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections import ChainMap, Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -120,9 +120,9 @@ class TriageState:
     def reset(self) -> None:
         """Forget everything of the conversation so far (a new question, an escalation, /opnieuw); the
         language of the replies stays."""
-        lang = self.lang
-        self.__init__()
-        self.lang = lang
+        for name, f in self.__dataclass_fields__.items():
+            if name != "lang":
+                setattr(self, name, f.default_factory() if f.default_factory is not MISSING else f.default)
 
     @classmethod
     def from_dict(cls, data: dict | None) -> TriageState:

@@ -7,7 +7,7 @@ is placed in its IANA time zone, so a 14:00 meeting is at 14:00 on both sides of
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import MAXYEAR, UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -79,7 +79,7 @@ def check_year(when: date, what: str) -> None:
         raise WijkbotError(f"{what}: {when.isoformat()} is not between {FIRST_YEAR} and {LAST_YEAR}")
 
 
-def validate_series(rrule_text: str, start_local: str, tz: str, remind: list[str],
+def validate_series(rrule_text: str, start_local: str, tz: str, remind: list[str],  # noqa: C901 - one flat check per RFC 5545 part of a series
                     names: dict[str, str] = CLI_NAMES) -> None:
     """A series the agenda can expand; WijkbotError naming the first thing wrong. `names` are the names
     of the fields in the messages (the CLI's options, or the properties of an .ics file)."""
@@ -129,7 +129,7 @@ def _check_occurrences(rule: rrule, first: datetime) -> None:
     BYMONTH=2;BYMONTHDAY=30) would take seconds here and in every expansion. Whether it has any is asked
     of the same rule moved by whole 400-year cycles (the calendar is the same) to between 400 and 800
     years before 9999, without COUNT and UNTIL: that search ends at 9999 however it goes."""
-    shift = -(-(datetime.max.year - 2 * _CYCLE + 1 - first.year) // _CYCLE) * _CYCLE
+    shift = -(-(MAXYEAR - 2 * _CYCLE + 1 - first.year) // _CYCLE) * _CYCLE
     moved = rule.replace(dtstart=first.replace(year=first.year + shift), count=None, until=None)
     if next(iter(moved), None) is None:
         raise WijkbotError("has no occurrence at all (its BY... parts exclude each other)")

@@ -47,7 +47,7 @@ def _storable(text: str) -> str:
     return text
 
 
-def _check_extra(value: Any, depth: int = 0) -> None:
+def _check_extra(value: Any, depth: int = 0) -> None:  # noqa: C901 - one flat bound per HSDS field kind
     if depth > EXTRA_DEPTH:
         raise ValueError(f"nested deeper than {EXTRA_DEPTH} levels")
     if isinstance(value, dict):

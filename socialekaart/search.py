@@ -241,7 +241,7 @@ class SearchIndex:
     # --- building -------------------------------------------------------------------------------
 
     @classmethod
-    def build(cls, docs: list[ServiceDoc], lexicon: Lexicon | None = None,
+    def build(cls, docs: list[ServiceDoc], lexicon: Lexicon | None = None,  # noqa: C901 - builds every index array in one pass over the map
               needs: NeedModel | None = None) -> SearchIndex:
         nl = dutch()
         lexicon = lexicon or default_lexicon()
@@ -410,7 +410,7 @@ class SearchIndex:
         return {k: RELATIVE_WEIGHT for k in self._keys_starting(prefix, 20)
                 if k != key and len(prefix) >= 0.75 * len(k)}
 
-    def read_query(self, text: str) -> list[_Slot]:
+    def read_query(self, text: str) -> list[_Slot]:  # noqa: C901 - the query reading pipeline (spelling, synonyms, needs, place) in order; measured as a whole
         nl = self.nl or dutch()
         toks = words(text)
         word_slots: list[_Slot | None] = []
@@ -510,7 +510,7 @@ class SearchIndex:
             matched.append((slot, np.flatnonzero(best)))
         return scores, matched
 
-    def search(self, query: str, filters: Filters | None = None, *, limit: int = 10,
+    def search(self, query: str, filters: Filters | None = None, *, limit: int = 10,  # noqa: C901 - the ranking pipeline in order; measured as a whole (benchmarks/search_*)
                now: datetime | None = None, needs: bool = True, prior: dict[str, float] | None = None,
                contacts: bool = False) -> list[Hit]:
         """The best services for a query. `prior`: service id -> a factor for its score (the residents'

@@ -137,7 +137,7 @@ TEMPLATE_COLUMNS = ["name", "organization", "description", "address", "postcode"
 
 
 @st.composite
-def csv_files(draw) -> bytes | str:
+def csv_files(draw) -> bytes | str:  # noqa: C901 - a Hypothesis strategy drawing every CSV variant
     """A valid CSV template file, then (mostly) a few mutations: junk cells, ragged rows, a broken
     header, another delimiter, quoting, line ending or encoding, damaged bytes."""
     columns = list(draw(st.sampled_from([TEMPLATE_COLUMNS, list(COLUMNS), ["name", "organization"]])))
@@ -283,7 +283,7 @@ def _ids(tree) -> list[str]:
 
 
 @st.composite
-def hsds_files(draw) -> bytes | str:
+def hsds_files(draw) -> bytes | str:  # noqa: C901 - a Hypothesis strategy drawing every HSDS variant
     """A valid HSDS file, then (mostly) mutations of its fields: deleted, retyped, nested wrongly, junk,
     raw JSON (NaN, huge numbers, deep nesting), duplicate ids; another top-level shape or encoding."""
     records = [draw(hsds_service(n)) for n in range(draw(st.integers(1, 4)))]

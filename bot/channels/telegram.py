@@ -23,14 +23,10 @@ from telegram.ext import Application, CallbackQueryHandler, ContextTypes, Messag
 
 from bot.delivery import SendResult
 from bot.floor.messages import Button, Incoming, Outgoing
+from bot.flows import commands
 
 log = logging.getLogger(__name__)
 MAX_LENGTH = 4096
-COMMANDS = [
-    ("start", "Begin"), ("help", "Uitleg"), ("opnieuw", "Nieuwe vraag"), ("stop", "Stoppen"),
-    ("vergeet", "Wis alles over mij"), ("abonneren", "Berichten ontvangen"), ("afmelden", "Geen berichten meer"),
-    ("aanmelden", "Aanmelden met een code"), ("koppel", "Koppel uw andere app"), ("agenda", "Wat staat er gepland"),
-]
 
 
 def split_text(text: str, limit: int = MAX_LENGTH) -> list[str]:
@@ -74,7 +70,7 @@ class TelegramChannel:
 
     async def start(self) -> None:
         await self.app.initialize()
-        await self.app.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
+        await self.app.bot.set_my_commands([BotCommand(c, d) for c, d in commands.menu()])
         await self.app.start()
         await self.app.updater.start_polling(timeout=self.poll_timeout, poll_interval=0.0)
         log.info("telegram: polling")

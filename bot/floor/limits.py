@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -45,7 +45,7 @@ def _row(session: Session, scope: str, user_id: int | None, now: datetime) -> Th
         session.flush()
     else:
         session.execute(dialect.insert(Throttle).values(values).on_conflict_do_nothing(index_elements=["scope"]))
-    return session.scalar(select(Throttle).where(Throttle.scope == scope))
+    return session.scalars(select(Throttle).where(Throttle.scope == scope)).one()
 
 
 def _ended(start: datetime | None, window: timedelta, now: datetime) -> bool:
@@ -88,4 +88,5 @@ def wrong_code(session: Session, user_id: int, now: datetime) -> None:
 def expire(session: Session, now: datetime) -> int:
     """Rows whose window ended long ago say nothing any more (retention)."""
     longest = max(MESSAGES[1], CODES_PER_ACCOUNT[1], CODES_OVERALL[1])
-    return session.execute(delete(Throttle).where(Throttle.window_start < now - longest)).rowcount or 0
+    result: CursorResult = session.execute(delete(Throttle).where(Throttle.window_start < now - longest))  # type: ignore[assignment]
+    return result.rowcount or 0

@@ -36,6 +36,8 @@ def mark_retry(session: Session, message_id: int, now: datetime, delay: timedelt
     """A temporary failure (429, 5xx, network): try again after `delay` (default: 2^attempts s, at
     most a minute), or give up after MAX_ATTEMPTS."""
     message = session.get(OutboxMessage, message_id)
+    if message is None:  # erased by /vergeet while it was being sent
+        return
     message.attempts += 1
     if delay is None:
         delay = timedelta(seconds=min(60, 2 ** message.attempts))
@@ -49,6 +51,8 @@ def mark_retry(session: Session, message_id: int, now: datetime, delay: timedelt
 def mark_blocked(session: Session, message_id: int, error: str) -> None:
     """The recipient blocked the bot (403): skip this and every later broadcast to them."""
     message = session.get(OutboxMessage, message_id)
+    if message is None:
+        return
     message.status, message.error, message.attempts = "blocked", error[:200], message.attempts + 1
     if message.user_id:
         user = session.get(User, message.user_id)

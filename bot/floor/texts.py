@@ -1,8 +1,9 @@
 """User-facing sentences as data, so wording can be reviewed (B1 Dutch) without reading Python.
 
-``bot/floor/data/texts.nl.yaml`` holds every sentence the chat, the reminders and the announcements
-show, in sections (``agenda:``, ``reminders:``, ...); ``texts.en.yaml`` the English fallback for the
-keys that have one. A key is ``section.name``; ``{name}`` is a placeholder filled by the code.
+The files ``bot/floor/data/*.nl.yaml`` hold every sentence the chat, the reminders and the
+announcements show, in sections (``agenda:``, ``reminders:``, ...), one file per subject; the
+``*.en.yaml`` files the English fallback for the keys that have one. A key is ``section.name``;
+``{name}`` is a placeholder filled by the code.
 Lists (day and month names) are read with ``words``.
 
 Checked at load (an English text must translate a Dutch one, with the same placeholders) and by
@@ -12,7 +13,6 @@ call passes are exactly the text's placeholders).
 
 from __future__ import annotations
 
-import re
 import string
 from functools import cache
 from pathlib import Path
@@ -54,10 +54,15 @@ class Catalogue:
 
     @classmethod
     def load(cls, directory: Path = DATA) -> Catalogue:
-        texts = {}
+        texts: dict[str, dict[str, str | list[str]]] = {}
         for lang in LANGUAGES:
-            path = directory / f"texts.{lang}.yaml"
-            texts[lang] = _flatten(yaml.safe_load(path.read_text(encoding="utf-8"))) if path.exists() else {}
+            texts[lang] = {}
+            for path in sorted(directory.glob(f"*.{lang}.yaml")):
+                found = _flatten(yaml.safe_load(path.read_text(encoding="utf-8")))
+                twice = sorted(set(found) & set(texts[lang]))
+                if twice:
+                    raise ValueError(f"{path.name}: {', '.join(twice)} defined twice")
+                texts[lang].update(found)
         return cls(texts)
 
     def problems(self) -> list[str]:
@@ -69,7 +74,7 @@ class Catalogue:
                 found.append(f"{key} (en) has no Dutch text")
             elif type(text) is not type(dutch[key]):
                 found.append(f"{key} (en) is not of the same kind as the Dutch text")
-            elif isinstance(text, str) and placeholders(text) != placeholders(dutch[key]):
+            elif isinstance(text, str) and placeholders(text) != placeholders(str(dutch[key])):
                 found.append(f"{key} (en): placeholders differ from the Dutch text")
         return found
 
