@@ -32,6 +32,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from tests.test_fuzz_imports import (  # noqa: E402
+    REGRESSIONS,
     Baseline,
     assert_unchanged,
     check_calendar_import,
@@ -90,6 +91,23 @@ def run(name: str, database, before: Baseline, examples: int, run_seed: int, sho
     return {"counts": counts, "crashes": crashes}
 
 
+def time_regressions(database, before: Baseline) -> None:
+    """The inputs that once broke an import (some took quadratic time) as ratios of the median one: a
+    pathological input must cost about what an ordinary one costs, on any machine and any load."""
+    seconds = []
+    for kind, data, _, _ in REGRESSIONS:
+        started = time.perf_counter()
+        if kind == "ics":
+            check_calendar_import(database, data, before=before)
+        else:
+            check_map_import(database, data, kind, before=before)
+        seconds.append((time.perf_counter() - started, kind, len(data)))
+    median = sorted(s for s, _, _ in seconds)[len(seconds) // 2]
+    worst = max(seconds)
+    print(f"regression inputs: {len(seconds)}; the slowest ({worst[1]}, {worst[2]:,} bytes) took "
+          f"{worst[0] / median:.1f}x the median one")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--examples", type=int, default=1000, help="examples per import")
@@ -108,6 +126,7 @@ def main() -> int:
             c = results[name]["counts"]
             print(f"{name:7} tried {c['tried']:6}  imported {c['imported']:6}  clear errors {c['rejected']:6}  "
                   f"crashes {c['crashes']:4}  {c['seconds']:7.1f} s", flush=True)
+        time_regressions(database, before)
         database.dispose()
     total = sum(r["counts"]["crashes"] for r in results.values())
     for name, result in results.items():

@@ -707,16 +707,15 @@ REGRESSIONS = [  # (import, input, expected outcome, a piece of the problem line
 
 
 def test_inputs_that_broke_an_import(fuzz_db):
-    import time
-
+    """Each input that once crashed an import or took quadratic time now gets its clear outcome (how long
+    they take is measured by benchmarks/fuzz_imports.py, not asserted here: a timed test fails under load)."""
     for kind, data, expected, fragment in REGRESSIONS:
-        started, problems = time.perf_counter(), []
+        problems: list[str] = []
         if kind == "ics":
             outcome = check_calendar_import(fuzz_db.database, data, before=fuzz_db.before, problems=problems)
         else:
             outcome = check_map_import(fuzz_db.database, data, kind, before=fuzz_db.before, problems=problems)
         assert outcome == expected, (kind, data[:200], problems)
-        assert time.perf_counter() - started < 5, (kind, data[:200])
         assert fragment is None or any(fragment in line for line in problems), (fragment, problems)
 
 
