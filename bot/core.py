@@ -131,9 +131,8 @@ class Wijkbot:
                 self.database.scrub()
                 return [self._out(incoming, self.dialogue.texts["forgotten"])]
             if fresh or expired or not conversation.state.get("_disclosed"):
-                prefix = self.dialogue.texts_for(state.lang)["disclosure"]
-                if expired:
-                    prefix += " Welkom terug! Ons vorige gesprek was gestopt, dus we beginnen opnieuw."
+                t = self.dialogue.texts_for(state.lang)
+                prefix = t["disclosure"] + (" " + t["expired"] if expired else "")
                 if session.info.get("escalated"):  # in an emergency what to do comes first, who we are after
                     replies[0] = (replies[0][0] + "\n\n" + prefix, replies[0][1])
                 else:

@@ -250,3 +250,19 @@ def test_the_feedback_prior_is_bounded_however_many_answers():
     assert factor(0, 0, 0) == 1.0
     assert 1.0 < factor(1, 0, 0) < factor(10, 0, 0) < factor(10_000, 0, 0) <= 1 + STRENGTH
     assert 1 - STRENGTH <= factor(0, 10_000, 10_000) < factor(0, 1, 0) < 1.0
+
+
+def test_help_lists_the_commands_a_person_may_use_from_the_one_command_table(bot):
+    from bot.flows.commands import COMMANDS, menu
+
+    resident = say(bot, "/help")[0].text
+    assert "/opnieuw: Nieuwe vraag" in resident and "/vergeet" in resident
+    assert "/aankondiging" not in resident and "/terugkoppeling" not in resident
+    with bot.database.session() as session:
+        session.scalar(select(User).where(User.channel_user_id == "anna")).role = "coordinator"
+        session.commit()
+    coordinator = say(bot, "/help")[0].text
+    assert "/aankondiging: Een aankondiging versturen" in coordinator and "/terugkoppeling" in coordinator
+    # the Telegram menu is the same table: only what everyone may use
+    assert [name for name, _ in menu()] == [c.name for c in COMMANDS if c.role == "resident"]
+    assert "/nietbestaand" not in coordinator and "ken ik niet" in say(bot, "/nietbestaand")[0].text
