@@ -11,8 +11,10 @@ from sqlalchemy.orm import Session
 
 from bot.floor.errors import WijkbotError
 from bot.floor.models import AUDIENCE_ROLES, AUDIENCES, TOPICS, Broadcast, OutboxMessage, Subscription, User
+from bot.floor.texts import labels
 
-AUDIENCE_NAMES = {"residents": "Bewoners", "professionals": "Professionals", "all": "Iedereen"}  # as people see them
+AUDIENCE_NAMES = labels(residents="broadcasts.audience_residents", professionals="broadcasts.audience_professionals",
+                        all="broadcasts.audience_all")  # as people see them
 
 
 def create_broadcast(session: Session, text: str, audience: str, topic: str, *, created_by: User | None,

@@ -12,6 +12,7 @@ from typing import TextIO
 
 from bot.floor.messages import Button, Incoming, Outgoing, numbered
 from bot.floor.outbox import due_messages, mark_sent
+from bot.floor.texts import catalogue
 
 
 def render(out: Outgoing) -> str:
@@ -36,6 +37,7 @@ def deliver_outbox(bot, chat_id: str) -> list[Outgoing]:
 
 def run_console(bot, stdin: TextIO | None = None, stdout: TextIO | None = None, *, user: str | None = None) -> None:
     """Chat on stdin/stdout until end of input or /stop. A number answers the last buttons."""
+    catalogue()  # a broken texts.*.yaml stops the start (CatalogueError), not the first reminder
     stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
     user = user or getpass.getuser()
     interactive = stdin.isatty()

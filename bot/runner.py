@@ -15,6 +15,7 @@ from bot.app import open_database
 from bot.core import Wijkbot
 from bot.delivery import Limits, OutboxSender
 from bot.floor.config import Settings
+from bot.floor.texts import catalogue
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ def configured_channels(core: Wijkbot, settings: Settings) -> list:
 
 
 async def run(settings: Settings, stop: asyncio.Event | None = None) -> int:
+    catalogue()  # a broken texts.*.yaml stops the start (CatalogueError), not the first reminder
     database = open_database(settings)
     core = Wijkbot(database, settings=settings)
     channels = configured_channels(core, settings)

@@ -12,24 +12,22 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import date, datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
-WEEKDAYS = {"maandag": 0, "ma": 0, "dinsdag": 1, "di": 1, "woensdag": 2, "wo": 2, "donderdag": 3, "do": 3,
-            "vrijdag": 4, "vr": 4, "zaterdag": 5, "za": 5, "zondag": 6, "zo": 6}
-MONTHS = {"januari": 1, "jan": 1, "februari": 2, "feb": 2, "maart": 3, "mrt": 3, "mar": 3, "april": 4, "apr": 4,
-          "mei": 5, "juni": 6, "jun": 6, "juli": 7, "jul": 7, "augustus": 8, "aug": 8, "september": 9, "sep": 9,
-          "sept": 9, "oktober": 10, "okt": 10, "oct": 10, "november": 11, "nov": 11, "december": 12, "dec": 12}
+from bot.floor.texts import say, words
+
+# the day and month names and their short forms are calendar.* of bot/floor/data/texts.nl.yaml; these
+# spellings are read too
+OTHER_SPELLINGS = {"mar": 3, "sept": 9, "oct": 10}
 RELATIVE = {"vandaag": 0, "morgen": 1, "overmorgen": 2}
 FILLER = {"om", "op", "de", "het", "van", "uur", "u", "vanaf", "begint", "start", "aanvang", "tijd", "datum"}
-DAY_NAMES = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
 
 _ISO = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})(?:t|\b)")
 _NUMERIC_YEAR = re.compile(r"\b(\d{1,2})[-/.](\d{1,2})[-/.](\d{4}|\d{2})\b")
 _WORD_DATE = re.compile(r"\b(\d{1,2})\s+([a-z]+)\.?(?:\s+(\d{4}))?\b")
 _NUMERIC = re.compile(r"\b(\d{1,2})[-/](\d{1,2})\b")  # no '.': 14.00 is a time
 _TIME = re.compile(r"\b([01]?\d|2[0-3])[:.]([0-5]\d)\b|\b([01]?\d|2[0-3])\s*(?:uur|u|h)\b")
-MONTH_NAMES = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober",
-               "november", "december")
 
 
 class DateNotUnderstood(ValueError):
@@ -42,11 +40,27 @@ def _fold(text: str) -> str:
     return " ".join(text.replace(",", " ").split())
 
 
+def _numbered(*lists: list[str], start: int) -> dict[str, int]:
+    return {_fold(name): n for names in lists for n, name in enumerate(names, start)}
+
+
+@cache
+def weekdays() -> dict[str, int]:
+    """Day names and their short forms, folded -> 0 (Monday) ... 6."""
+    return _numbered(words("calendar.days"), words("calendar.days_short"), start=0)
+
+
+@cache
+def months() -> dict[str, int]:
+    """Month names, their short forms and OTHER_SPELLINGS, folded -> 1 ... 12."""
+    return {**_numbered(words("calendar.months"), words("calendar.months_short"), start=1), **OTHER_SPELLINGS}
+
+
 def _make_date(year: int, month: int, day: int) -> date:
     try:
         return date(year, month, day)
     except ValueError:
-        raise DateNotUnderstood(f"{day} {_month(month)} {year} bestaat niet.") from None
+        raise DateNotUnderstood(say("dates.no_such_date", day=day, month=_month(month), year=year)) from None
 
 
 def _without_year(month: int, day: int, today: date) -> date:
@@ -58,11 +72,11 @@ def _without_year(month: int, day: int, today: date) -> date:
             continue  # 29 February
         if candidate >= today:
             return candidate
-    raise DateNotUnderstood(f"{day} {_month(month)} bestaat niet.")
+    raise DateNotUnderstood(say("dates.no_such_day", day=day, month=_month(month)))
 
 
 def _month(month: int) -> str:
-    return MONTH_NAMES[month - 1] if 1 <= month <= 12 else f"maand {month}"
+    return words("calendar.months")[month - 1] if 1 <= month <= 12 else say("dates.month_number", number=month)
 
 
 def _take(text: str, m: re.Match) -> str:
@@ -81,7 +95,7 @@ def parse_day(text: str, today: date) -> tuple[date, str]:
         folded = _take(folded, m)
     else:
         for m in _WORD_DATE.finditer(folded):
-            month = MONTHS.get(m.group(2))
+            month = months().get(m.group(2))
             if month is not None:
                 day = int(m.group(1))
                 found = _make_date(int(m.group(3)), month, day) if m.group(3) else _without_year(month, day, today)
@@ -94,8 +108,8 @@ def parse_day(text: str, today: date) -> tuple[date, str]:
     rest = []
     for word in folded.split():
         w = word.rstrip(".")
-        if w in WEEKDAYS and weekday is None:
-            weekday = WEEKDAYS[w]
+        if w in weekdays() and weekday is None:
+            weekday = weekdays()[w]
         elif w in RELATIVE and found is None:
             found = today + timedelta(days=RELATIVE[w])
         else:
@@ -104,10 +118,11 @@ def parse_day(text: str, today: date) -> tuple[date, str]:
         ahead = (weekday - today.weekday()) % 7 or 7  # "dinsdag" on a Tuesday: next week's
         found = today + timedelta(days=ahead)
     if found is None:
-        raise DateNotUnderstood("Ik zie geen datum.")
+        raise DateNotUnderstood(say("dates.no_date"))
     if weekday is not None and found.weekday() != weekday:
-        raise DateNotUnderstood(f"{found.day} {MONTH_NAMES[found.month - 1]} {found.year} is een "
-                                f"{DAY_NAMES[found.weekday()]}, geen {DAY_NAMES[weekday]}.")
+        days = words("calendar.days")
+        raise DateNotUnderstood(say("dates.wrong_weekday", day=found.day, month=_month(found.month), year=found.year,
+                                    weekday=days[found.weekday()], typed=days[weekday]))
     return found, " ".join(rest)
 
 
@@ -116,7 +131,7 @@ def parse_date(text: str, today: date) -> date:
     day, rest = parse_day(text, today)
     leftover = [w for w in rest.split() if w not in FILLER]
     if leftover:
-        raise DateNotUnderstood(f"Ik begrijp \"{' '.join(leftover)}\" niet.")
+        raise DateNotUnderstood(say("dates.not_understood", words=" ".join(leftover)))
     return day
 
 
@@ -126,12 +141,12 @@ def parse_when(text: str, now: datetime, tz: ZoneInfo) -> datetime:
     day, rest = parse_day(text, today)
     m = _TIME.search(rest)
     if not m:
-        raise DateNotUnderstood("Ik zie geen tijd. Typ de tijd zo: 14:00.")
+        raise DateNotUnderstood(say("dates.no_time"))
     hour, minute = (int(m.group(1)), int(m.group(2))) if m.group(1) else (int(m.group(3)), 0)
     rest = rest[:m.start()] + " " + rest[m.end():]
     leftover = [w for w in rest.split() if w not in FILLER]
     if leftover:
-        raise DateNotUnderstood(f"Ik begrijp \"{' '.join(leftover)}\" niet.")
+        raise DateNotUnderstood(say("dates.not_understood", words=" ".join(leftover)))
     return wall_clock(day, time(hour, minute), tz)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from bot.floor import limits
 from bot.floor.models import ChannelState, Conversation, OutboxMessage, Subscription, User
 from bot.floor.network import linked_accounts
+from bot.floor.texts import say
 from jobs.models import Rsvp, SeriesParticipant
 from socialekaart.models import Service
 
@@ -27,11 +28,12 @@ def queue_freshness_reminder(session: Session, now: datetime, older_than: timede
     stale = stale_services(session, now, older_than)
     if not stale:
         return 0
-    months = round(older_than.days / 30)
-    lines = [f"De sociale kaart heeft {len(stale)} diensten die langer dan {months} maanden niet zijn gecontroleerd:"]
-    lines += [f"- {s.name} (laatst: {s.assured_date.isoformat() if s.assured_date else 'nooit'})" for s in stale[:50]]
+    lines = [say("maintenance.stale", count=len(stale), months=round(older_than.days / 30))]
+    lines += [say("maintenance.stale_service", name=s.name,
+                  checked=s.assured_date.isoformat() if s.assured_date else say("maintenance.never_checked"))
+              for s in stale[:50]]
     if len(stale) > 50:
-        lines.append(f"... en nog {len(stale) - 50}. Zie: wijkbot kaart export")
+        lines.append(say("maintenance.stale_more", count=len(stale) - 50))
     text = "\n".join(lines)
     queued = 0
     existing = set(session.scalars(select(OutboxMessage.idempotency_key).where(

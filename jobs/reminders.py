@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from bot.floor.clock import parse_duration
 from bot.floor.models import AUDIENCE_ROLES, OutboxMessage, Subscription, User, count_usage
+from bot.floor.texts import labels, say, words
 from jobs.agenda import Occurrence, exceptions_by_series, occurrence_stamp, series_occurrences, zone
 from jobs.models import Deadline, MeetingSeries, SeriesParticipant
 from jobs.participants import participants_of, takes_part
@@ -29,10 +30,7 @@ from jobs.participants import participants_of, takes_part
 log = logging.getLogger(__name__)
 LATE_AFTER = timedelta(minutes=10)  # a reminder sent more than this after its time says it is late
 DEADLINE_TIME = time(9, 0)  # deadline reminders go out at 09:00 local
-DAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
-MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober",
-          "november", "december")
-RSVP_LABELS = {"yes": "Ik kom", "no": "Ik kom niet", "maybe": "Misschien"}
+RSVP_LABELS = labels(yes="rsvp.yes", no="rsvp.no", maybe="rsvp.maybe")  # the buttons under a reminder
 
 
 @dataclass
@@ -50,11 +48,14 @@ class Reminder:
 
 
 def dutch_when(when: datetime) -> str:
-    return f"{DAYS[when.weekday()]} {when.day} {MONTHS[when.month - 1]} om {when:%H.%M} uur"
+    """The day and time in Dutch words: dinsdag 13 april om 14.00 uur."""
+    return say("calendar.when", date=dutch_day(when), time=f"{when:%H.%M}")
 
 
 def dutch_day(when: date) -> str:
-    return f"{DAYS[when.weekday()]} {when.day} {MONTHS[when.month - 1]}"
+    """The day in Dutch words: dinsdag 13 april."""
+    return say("calendar.day", weekday=words("calendar.days")[when.weekday()], day=when.day,
+               month=words("calendar.months")[when.month - 1])
 
 
 def lead_times(remind: list[str] | None) -> list[tuple[str, timedelta]]:
@@ -188,17 +189,15 @@ def rsvp_buttons(occurrence: Occurrence) -> list[dict]:
 
 def text_of(reminder: Reminder, late: bool) -> str:
     local = reminder.starts.astimezone(zone("Europe/Amsterdam"))
-    if reminder.kind == "meeting":
-        body = f"Herinnering: {reminder.title}, {dutch_when(local)}"
-        body += f", {reminder.where}." if reminder.where else "."
-        body += " Komt u?"
+    if reminder.kind == "meeting" and reminder.where:
+        body = say("reminders.meeting_at", title=reminder.title, when=dutch_when(local), where=reminder.where)
+    elif reminder.kind == "meeting":
+        body = say("reminders.meeting", title=reminder.title, when=dutch_when(local))
+    elif reminder.owners:
+        body = say("reminders.deadline_owners", title=reminder.title, day=dutch_day(local), owners=reminder.owners)
     else:
-        body = f"Herinnering: deadline {reminder.title} op {dutch_day(local)}."
-        if reminder.owners:
-            body += f" Wie: {reminder.owners}."
-    if late:
-        body += " Let op: deze herinnering komt later dan gepland."
-    return body
+        body = say("reminders.deadline", title=reminder.title, day=dutch_day(local))
+    return f"{body} {say('reminders.late')}" if late else body
 
 
 def existing_keys(session: Session, keys: Iterable[str]) -> set[str]:
@@ -296,12 +295,15 @@ def notify_change(session: Session, series: MeetingSeries, before: Occurrence, a
     local = before.start.astimezone(zone(series.timezone))
     if after is None:
         return _notify(session, prefixes, f"notice:series:{before.ref}:cancel",
-                       f"Gaat niet door: {series.title}, {dutch_when(local)}.", None, now)
+                       say("reminders.cancelled", title=series.title, when=dutch_when(local)), None, now)
     new = after.start.astimezone(zone(series.timezone))
-    text = f"Verplaatst: {series.title} is nu {dutch_when(new)} (was {dutch_when(local)})."
-    text += f" Plaats: {series.location}." if series.location else ""
+    if series.location:
+        text = say("reminders.moved_at", title=series.title, after=dutch_when(new), before=dutch_when(local),
+                   where=series.location)
+    else:
+        text = say("reminders.moved", title=series.title, after=dutch_when(new), before=dutch_when(local))
     return _notify(session, prefixes, f"notice:series:{before.ref}:move:{occurrence_stamp(new)}",
-                   text + " Komt u?", rsvp_buttons(after), now)
+                   text, rsvp_buttons(after), now)
 
 
 def notify_deadline(session: Session, deadline: Deadline, new_due: date | None, now: datetime) -> int:
@@ -309,7 +311,8 @@ def notify_deadline(session: Session, deadline: Deadline, new_due: date | None, 
     prefixes = {deadline_prefix(deadline), f"notice:deadline:{deadline.id}:"}
     if new_due is None:
         return _notify(session, prefixes, f"notice:deadline:{deadline.id}:{deadline.due:%Y%m%d}:cancel",
-                       f"Vervalt: deadline {deadline.title} op {dutch_day(deadline.due)}.", None, now)
+                       say("reminders.deadline_cancelled", title=deadline.title, day=dutch_day(deadline.due)),
+                       None, now)
     return _notify(session, prefixes, f"notice:deadline:{deadline.id}:{new_due:%Y%m%d}:move",
-                   f"Verschoven: deadline {deadline.title} is nu op {dutch_day(new_due)} "
-                   f"(was {dutch_day(deadline.due)}).", None, now)
+                   say("reminders.deadline_moved", title=deadline.title, after=dutch_day(new_due),
+                       before=dutch_day(deadline.due)), None, now)

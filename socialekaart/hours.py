@@ -16,11 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from intents.dates import weekdays as day_numbers
+
 DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
-_DUTCH_DAYS = {
-    "ma": 0, "maandag": 0, "di": 1, "dinsdag": 1, "wo": 2, "woensdag": 2, "do": 3, "donderdag": 3,
-    "vr": 4, "vrijdag": 4, "za": 5, "zaterdag": 5, "zo": 6, "zondag": 6,
-}
 _ORDINALS = {"1e": 1, "eerste": 1, "2e": 2, "tweede": 2, "3e": 3, "derde": 3, "4e": 4, "vierde": 4,
              "laatste": -1}
 _BYDAY = re.compile(r"^([+-]?[1-5])?(MO|TU|WE|TH|FR|SA|SU)$")
@@ -95,6 +93,7 @@ def _hhmm(h: str, m: str | None) -> str:
 def parse_notation(text: str) -> list[dict]:
     """Parse the CSV opening-hours notation into HSDS schedule fields; raise ValueError when unclear."""
     schedules = []
+    dutch_days = day_numbers()  # maandag, ma, ... (calendar.days and calendar.days_short) -> 0 ... 6
     for raw in text.split(";"):
         entry = " ".join(raw.lower().split())
         if not entry:
@@ -105,19 +104,19 @@ def parse_notation(text: str) -> list[dict]:
         ordinal_word, days_text = m.group("ord"), m.group("days").replace(" ", "")
         if ordinal_word and ordinal_word not in _ORDINALS:
             days_text = f"{ordinal_word},{days_text}"
-            if ordinal_word not in _DUTCH_DAYS:
+            if ordinal_word not in dutch_days:
                 raise ValueError(f"'{ordinal_word}' is not 1e, 2e, 3e, 4e or laatste")
             ordinal_word = None
         weekdays: list[int] = []
         for chunk in days_text.split(","):
             if "-" in chunk:
                 first, _, last = chunk.partition("-")
-                if first not in _DUTCH_DAYS or last not in _DUTCH_DAYS:
+                if first not in dutch_days or last not in dutch_days:
                     raise ValueError(f"'{chunk}' is not a range of days such as ma-vr")
-                a, b = _DUTCH_DAYS[first], _DUTCH_DAYS[last]
+                a, b = dutch_days[first], dutch_days[last]
                 weekdays.extend(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
-            elif chunk in _DUTCH_DAYS:
-                weekdays.append(_DUTCH_DAYS[chunk])
+            elif chunk in dutch_days:
+                weekdays.append(dutch_days[chunk])
             else:
                 raise ValueError(f"'{chunk}' is not a day (ma di wo do vr za zo)")
         opens, closes = _hhmm(m.group(3), m.group(4)), _hhmm(m.group(5), m.group(6))

@@ -54,7 +54,6 @@ PROXIMITY_BOOST = 0.6  # at distance 0 a service scores 1.6x; the boost halves a
 MIN_RELATIVE_SCORE = 0.12
 SPECIFIC_SHARE = 0.05  # a word used by at most this share of services says what is needed
 PROXIMITY_AREAS = 12  # postcode areas tried, at most, to see whether a postcode would change the answer
-WHY_NL = ("past bij: {words}", "onderwerp: {topics}", "{km} km van de postcode")
 NEED_WEIGHT = 1.5  # the need model's share, relative to the query's best word score
 UNKNOWN_KIND = "onbekend"  # the kind of need of a question the need model cannot place
 CONTACT_NAME_WEIGHT = 0.8  # a contact person's name in a professional's query, relative to the best word score
@@ -151,10 +150,16 @@ class Hit:
     said: tuple[str, ...] = ()  # the query's own words that matched this service
     concepts: tuple[str, ...] = ()  # the lexicon's concepts that matched it
 
-    def describe(self, said: str = WHY_NL[0], topic: str = WHY_NL[1], distance: str = WHY_NL[2],
+    def describe(self, said: str | None = None, topic: str | None = None, distance: str | None = None,
                  decimal: str = ",") -> str:
         """Why it was found, worded by templates with {words}, {topics} and {km} (the chat passes the
-        resident's language from the dialogue; the default is the Dutch of the command line)."""
+        resident's language from the dialogue; the default, for the command line, is the dialogue's Dutch)."""
+        if None in (said, topic, distance):
+            from intents.triage import dialogue
+
+            dutch = dialogue().texts
+            said, topic = said or dutch["why_said"], topic or dutch["why_topic"]
+            distance = distance or dutch["why_distance"]
         parts = []
         if self.said:
             parts.append(said.format(words=", ".join(self.said)))

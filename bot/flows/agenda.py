@@ -77,7 +77,7 @@ def remind_text(leads: list[str]) -> str:
     for lead in leads:
         number, unit = lead[:-1].removesuffix("mi"), lead[-1].lower()
         if unit in LEAD_UNITS and number.isdigit():
-            parts.append(f"{number} {words('agenda.unit_' + LEAD_UNITS[unit])[int(number) != 1]}")
+            parts.append(f"{number} {words(f'agenda.unit_{LEAD_UNITS[unit]}')[int(number) != 1]}")
         else:
             parts.append(lead)
     return say("agenda.before", leads=", ".join(parts))
