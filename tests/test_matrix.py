@@ -14,6 +14,7 @@ from bot.broadcasts import broadcast_status, create_broadcast
 from bot.channels.matrix import MatrixChannel, keep_keys
 from bot.channels.telegram import TelegramChannel
 from bot.delivery import Limits, OutboxSender
+from bot.floor.clock import SystemClock
 from bot.floor.messages import Incoming
 from bot.floor.models import User
 from bot.floor.network import subscribe
@@ -219,3 +220,38 @@ def test_a_reminder_arrives_as_numbered_options_and_the_number_answers_it(bot, s
     asyncio.run(scenario())
     with bot.database.session() as session:
         assert [r.answer for r in session.scalars(select(Rsvp))] == ["no"]
+
+
+def test_after_a_restart_a_broadcast_reaches_a_room_that_was_quiet_since(bot, synapse, tmp_path):
+    """With encryption on (as `wijkbot run` has it) nio sends only to rooms it knows, and a sync resumed
+    from the saved token names only rooms that changed: the restart loads the full state of every room."""
+    bot.clock = SystemClock()
+    bot_user = synapse.register("quiet" + uuid.uuid4().hex[:6], "pw-bot")
+    store = tmp_path / "matrix-store"
+
+    async def scenario():
+        bea = Resident(synapse, "bea" + uuid.uuid4().hex[:6])
+        await bea.login()
+        channel = MatrixChannel(bot, synapse.url, bot_user, password="pw-bot", sync_timeout_ms=500, store_path=store)
+        await channel.start()
+        room = await bea.open_chat(bot_user)
+        assert await bea.joined(room, bot_user)
+        await bea.say(room, "/abonneren events")
+        assert await bea.replies(room, bot_user, 1)
+        await channel.stop()
+
+        again = MatrixChannel(bot, synapse.url, bot_user, password="pw-bot", sync_timeout_ms=500, store_path=store)
+        await again.start()
+        assert again.encrypted and room in again.client.rooms
+        with bot.database.session() as session:
+            broadcast_id = create_broadcast(session, "Koffieochtend vrijdag", "all", "events", created_by=None,
+                                            now=datetime.now(UTC)).id
+            session.commit()
+        await drain_outbox(bot.database, broadcast_id, OutboxSender(bot.database, "matrix", again.send_outbox,
+                                                                    Limits()), rounds=50)
+        assert "Koffieochtend vrijdag" in (await bea.replies(room, bot_user, 2))[1]
+        await again.stop()
+        await bea.client.close()
+
+    asyncio.run(scenario())
+

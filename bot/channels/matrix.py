@@ -23,11 +23,13 @@ from nio import (
     AsyncClientConfig,
     InviteMemberEvent,
     JoinError,
+    LocalProtocolError,
     LoginError,
     MatrixRoom,
     MegolmEvent,
     RoomMessageText,
     RoomSendError,
+    SendRetryError,
     SyncError,
     SyncResponse,
     WhoamiError,
@@ -72,9 +74,30 @@ class MatrixChannel:
     # --- lifecycle ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        await self._log_in()
+        await self._keys()
+        since = state.load(self.database, self.name, "next_batch")
+        if since is None:  # first start: take the current position, do not answer history
+            first = await self.client.sync(timeout=0, full_state=True)
+            if isinstance(first, SyncError):
+                raise RuntimeError(f"matrix: first sync failed ({first.message})")
+            for room_id in first.rooms.invite:
+                await self._join(room_id, None)
+            state.save(self.database, self.name, "next_batch", first.next_batch)
+        self.client.add_event_callback(self._on_message, RoomMessageText)
+        self.client.add_event_callback(self._on_undecryptable, MegolmEvent)
+        self.client.add_event_callback(self._on_invite, InviteMemberEvent)
+        if since is not None:
+            await self._catch_up(since)
+        self._stop.clear()
+        self._task = asyncio.create_task(self._sync_forever())
+        log.info("matrix: syncing")
+
+    async def _log_in(self) -> None:
+        """The device saved last time, else a new login whose device is saved: a restart keeps the device,
+        and with it its encryption keys."""
         session = state.load(self.database, self.name, "session")
         if session and session.get("user_id") == self.client.user:
-            # the same device as last time: its crypto store (keys) stays valid
             self.client.restore_login(session["user_id"], session["device_id"], session["access_token"])
         elif self.token:
             self.client.access_token = self.token
@@ -91,21 +114,17 @@ class MatrixChannel:
         state.save(self.database, self.name, "session", {
             "user_id": self.client.user_id, "device_id": self.client.device_id,
             "access_token": self.client.access_token})
+
+    async def _catch_up(self, since: str) -> None:
+        """After a restart, before anything is sent: what came in meanwhile is answered, and with encryption
+        the full state of every joined room is loaded. nio then sends only to rooms it knows, and an
+        incremental sync names only the rooms that changed: a broadcast to a room that was quiet since the
+        restart would fail."""
+        response = await self.client.sync(timeout=0, since=since, full_state=self.encrypted)
+        if isinstance(response, SyncError):
+            raise RuntimeError(f"matrix: sync after the restart failed ({response.message})")
+        state.save(self.database, self.name, "next_batch", response.next_batch)
         await self._keys()
-        since = state.load(self.database, self.name, "next_batch")
-        if since is None:  # first start: take the current position, do not answer history
-            first = await self.client.sync(timeout=0, full_state=True)
-            if isinstance(first, SyncError):
-                raise RuntimeError(f"matrix: first sync failed ({first.message})")
-            for room_id in first.rooms.invite:
-                await self._join(room_id, None)
-            state.save(self.database, self.name, "next_batch", first.next_batch)
-        self.client.add_event_callback(self._on_message, RoomMessageText)
-        self.client.add_event_callback(self._on_undecryptable, MegolmEvent)
-        self.client.add_event_callback(self._on_invite, InviteMemberEvent)
-        self._stop.clear()
-        self._task = asyncio.create_task(self._sync_forever())
-        log.info("matrix: syncing")
 
     async def stop(self) -> None:
         self._stop.set()
@@ -205,7 +224,10 @@ class MatrixChannel:
         return result
 
     async def _send_once(self, room_id: str, content: dict) -> SendResult:
-        response = await self.client.room_send(room_id, "m.room.message", content, ignore_unverified_devices=True)
+        try:
+            response = await self.client.room_send(room_id, "m.room.message", content, ignore_unverified_devices=True)
+        except (LocalProtocolError, SendRetryError) as exc:  # e.g. a room the bot is not in (any more)
+            return SendResult(error=type(exc).__name__)
         if isinstance(response, RoomSendError):
             if response.status_code == "M_LIMIT_EXCEEDED":
                 return SendResult(retry_after=(response.retry_after_ms or 1000) / 1000, error="M_LIMIT_EXCEEDED")
