@@ -3,6 +3,13 @@
 The sender is the only place that turns outbox rows into network calls. It runs as its own task,
 beside the interactive handler, with a rate budget below the channel's limit so that replies to
 people who are chatting are never queued behind a broadcast.
+
+Delivery after a crash: a row is marked sent after the channel confirmed it, so a crash in between
+leaves it queued and it is sent again. The sender awaits one send at a time, so at most one row per
+channel is in that state. A channel that can make a repeated send harmless gets the row's idempotency
+key (`keyed=True`; Matrix uses it for its transaction id, and the homeserver returns the first event
+instead of a second); Telegram has no such key, so there a crash can repeat that one row
+(all of its parts, when a long text was split).
 """
 
 from __future__ import annotations
@@ -79,15 +86,18 @@ class Limits:
 
 
 class OutboxSender:
-    def __init__(self, database, channel: str, send: Callable[[str, str, list[Button]], Awaitable[SendResult]],
+    def __init__(self, database, channel: str, send: Callable[..., Awaitable[SendResult]],
                  limits: Limits | None = None, *, is_group: Callable[[str], bool] = lambda chat: False,
-                 clock: Clock | None = None):
+                 clock: Clock | None = None, keyed: bool = False):
+        """`send(chat_id, text, buttons)` delivers one row; with `keyed` it is also given the row's
+        idempotency key (`key=`) and promises that sending one key twice delivers it once."""
         self.database = database
         self.clock = clock or SystemClock()
         self.channel = channel
         self.send = send
         self.limits = limits or Limits()
         self.is_group = is_group
+        self.keyed = keyed
         # never more than the limit in any second, with 1% margin for jitter between us and the server
         self.window = SlidingWindow(self.limits.per_second, seconds=1.01)
         self.last_to_chat: dict[str, float] = {}
@@ -119,19 +129,21 @@ class OutboxSender:
         """Send what is due now; returns how many rows were handled. Stops between messages when told."""
         now = self.clock.now()
         with self.database.session() as session:
-            rows = [(m.id, m.chat_id, m.text, [Button(**b) for b in m.buttons or []])
+            rows = [(m.id, m.chat_id, m.text, [Button(**b) for b in m.buttons or []], m.idempotency_key)
                     for m in due_messages(session, self.channel, now, batch)]
         handled = 0
         # one message per chat per pass keeps the per-chat interval from stalling the others
         seen: set[str] = set()
-        for message_id, chat_id, text, buttons in rows:
+        for message_id, chat_id, text, buttons, key in rows:
             if stop is not None and stop.is_set():
                 break
             if chat_id in seen:
                 continue
             seen.add(chat_id)
             await self._wait_for_budget(chat_id)
-            result = await self.send(chat_id, text, buttons)
+            # one send at a time: a crash leaves at most this one row sent but not marked
+            keyword = {"key": key} if self.keyed else {}
+            result = await self.send(chat_id, text, buttons, **keyword)
             self.last_to_chat[chat_id] = time.monotonic()
             with self.database.session() as session:
                 stamp = self.clock.now()

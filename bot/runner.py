@@ -69,7 +69,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> int:
         reminders.start()
         core.on_agenda_change = reminders.changed  # a change made in chat: new jobs at once
         senders = [OutboxSender(database, c.name, c.send_outbox, Limits(per_second=settings.broadcast_rate),
-                                is_group=c.is_group) for c in started]
+                                is_group=c.is_group, keyed=getattr(c, "keyed_outbox", False)) for c in started]
         tasks = [asyncio.create_task(s.run(stop)) for s in senders]
         print(f"Wijkbot runs on: {', '.join(c.name for c in started)}. Stop with Ctrl+C.", flush=True)
         await stop.wait()

@@ -6,6 +6,12 @@
 - Invites are accepted automatically (optionally only from an allow-list of users or :servers).
 - Buttons become numbered options; a reply with just that number presses the button. The options
   of the last reply per room are saved, so numbers still work after a restart.
+- Outbox rows are sent exactly once: the transaction id of a row's send is a function of its
+  idempotency key (`transaction_id`), and Matrix makes a repeated PUT of one transaction id from one
+  device idempotent: the homeserver answers with the first event instead of storing a second.
+  Synapse remembers a transaction id for 24 hours (table event_txn_id_device_id; besides a
+  30-60 minute cache in memory); a row resent later than that after a crash can arrive twice. This
+  holds because the device is kept across restarts (the saved session below).
 - End-to-end encryption when matrix-nio's e2e extra is installed (vodozemac): the crypto store lives
   in the data directory and the device (id + access token) is saved, so a restart keeps the same
   device and its keys. Unencrypted rooms work without it.
@@ -15,19 +21,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import html
 import logging
+import secrets
+import uuid
 
 from nio import (
     AsyncClient,
     AsyncClientConfig,
     InviteMemberEvent,
     JoinError,
+    LocalProtocolError,
     LoginError,
     MatrixRoom,
     MegolmEvent,
     RoomMessageText,
     RoomSendError,
+    SendRetryError,
     SyncError,
     SyncResponse,
     WhoamiError,
@@ -53,6 +64,7 @@ async def keep_keys(client: AsyncClient) -> None:
 
 class MatrixChannel:
     name = "matrix"
+    keyed_outbox = True  # send_outbox takes the row's idempotency key (OutboxSender(keyed=True))
 
     def __init__(self, core, homeserver: str, user_id: str, *, password: str | None = None,
                  token: str | None = None, allow: str = "", sync_timeout_ms: int = 3000, store_path=None):
@@ -68,13 +80,36 @@ class MatrixChannel:
         self.sync_timeout_ms = sync_timeout_ms
         self._task: asyncio.Task | None = None
         self._stop = asyncio.Event()
+        self._txn_scope = ""
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        await self._log_in()
+        self._txn_scope = state.load(self.database, self.name, "txn_scope") or self._new_txn_scope()
+        await self._keys()
+        since = state.load(self.database, self.name, "next_batch")
+        if since is None:  # first start: take the current position, do not answer history
+            first = await self.client.sync(timeout=0, full_state=True)
+            if isinstance(first, SyncError):
+                raise RuntimeError(f"matrix: first sync failed ({first.message})")
+            for room_id in first.rooms.invite:
+                await self._join(room_id, None)
+            state.save(self.database, self.name, "next_batch", first.next_batch)
+        self.client.add_event_callback(self._on_message, RoomMessageText)
+        self.client.add_event_callback(self._on_undecryptable, MegolmEvent)
+        self.client.add_event_callback(self._on_invite, InviteMemberEvent)
+        if since is not None:
+            await self._catch_up(since)
+        self._stop.clear()
+        self._task = asyncio.create_task(self._sync_forever())
+        log.info("matrix: syncing")
+
+    async def _log_in(self) -> None:
+        """The device saved last time, else a new login whose device is saved: a restart keeps the device,
+        and with it its encryption keys and the scope of the transaction ids (exactly-once sends)."""
         session = state.load(self.database, self.name, "session")
         if session and session.get("user_id") == self.client.user:
-            # the same device as last time: its crypto store (keys) stays valid
             self.client.restore_login(session["user_id"], session["device_id"], session["access_token"])
         elif self.token:
             self.client.access_token = self.token
@@ -91,21 +126,29 @@ class MatrixChannel:
         state.save(self.database, self.name, "session", {
             "user_id": self.client.user_id, "device_id": self.client.device_id,
             "access_token": self.client.access_token})
+
+    async def _catch_up(self, since: str) -> None:
+        """After a restart, before anything is sent: what came in meanwhile is answered, and with encryption
+        the full state of every joined room is loaded. nio then sends only to rooms it knows, and an
+        incremental sync names only the rooms that changed: a broadcast to a room that was quiet since the
+        restart would fail."""
+        response = await self.client.sync(timeout=0, since=since, full_state=self.encrypted)
+        if isinstance(response, SyncError):
+            raise RuntimeError(f"matrix: sync after the restart failed ({response.message})")
+        state.save(self.database, self.name, "next_batch", response.next_batch)
         await self._keys()
-        since = state.load(self.database, self.name, "next_batch")
-        if since is None:  # first start: take the current position, do not answer history
-            first = await self.client.sync(timeout=0, full_state=True)
-            if isinstance(first, SyncError):
-                raise RuntimeError(f"matrix: first sync failed ({first.message})")
-            for room_id in first.rooms.invite:
-                await self._join(room_id, None)
-            state.save(self.database, self.name, "next_batch", first.next_batch)
-        self.client.add_event_callback(self._on_message, RoomMessageText)
-        self.client.add_event_callback(self._on_undecryptable, MegolmEvent)
-        self.client.add_event_callback(self._on_invite, InviteMemberEvent)
-        self._stop.clear()
-        self._task = asyncio.create_task(self._sync_forever())
-        log.info("matrix: syncing")
+
+    def _new_txn_scope(self) -> str:
+        scope = secrets.token_hex(4)
+        state.save(self.database, self.name, "txn_scope", scope)
+        return scope
+
+    def transaction_id(self, key: str) -> str:
+        """The Matrix transaction id of an outbox row: the same for every send of one idempotency key,
+        URL-safe and short (`wb.` + this database's scope + `.` + 32 hex digits of SHA-256 of the key).
+        The scope is random once per database: a fresh database that reuses the bot's device (an
+        access token in the settings) starts its keys at broadcast:1 again and must not collide."""
+        return f"wb.{self._txn_scope}.{hashlib.sha256(key.encode()).hexdigest()[:32]}"
 
     async def stop(self) -> None:
         self._stop.set()
@@ -190,22 +233,29 @@ class MatrixChannel:
         return {"msgtype": "m.text", "body": plain, "format": "org.matrix.custom.html", "formatted_body": rich}
 
     async def send(self, out: Outgoing) -> None:
+        tx_id = str(uuid.uuid4())  # one reply, one transaction: a retry after a lost answer is not a second reply
         for attempt in range(3):
-            result = await self._send_once(out.chat_id, self.render(out))
+            result = await self._send_once(out.chat_id, self.render(out), tx_id)
             if result.ok or result.blocked:
                 return
             await asyncio.sleep(result.retry_after if result.retry_after is not None else 0.5 * (attempt + 1))
 
-    async def send_outbox(self, chat_id: str, text: str, buttons: list[Button] | None = None) -> SendResult:
-        """One outbox message; numbered options when it has buttons (an RSVP), answered by number."""
+    async def send_outbox(self, chat_id: str, text: str, buttons: list[Button] | None = None, *,
+                          key: str | None = None) -> SendResult:
+        """One outbox message; numbered options when it has buttons (an RSVP), answered by number.
+        With the row's idempotency key a repeated send (after a crash) is delivered once."""
         out = Outgoing(channel=self.name, chat_id=chat_id, text=text, buttons=buttons or [])
-        result = await self._send_once(chat_id, self.render(out))
+        result = await self._send_once(chat_id, self.render(out), self.transaction_id(key) if key else None)
         if result.ok and out.buttons:
             self._remember_buttons(chat_id, out.buttons)
         return result
 
-    async def _send_once(self, room_id: str, content: dict) -> SendResult:
-        response = await self.client.room_send(room_id, "m.room.message", content, ignore_unverified_devices=True)
+    async def _send_once(self, room_id: str, content: dict, tx_id: str | None = None) -> SendResult:
+        try:
+            response = await self.client.room_send(room_id, "m.room.message", content, tx_id=tx_id,
+                                                   ignore_unverified_devices=True)
+        except (LocalProtocolError, SendRetryError) as exc:  # e.g. a room the bot is not in (any more)
+            return SendResult(error=type(exc).__name__)
         if isinstance(response, RoomSendError):
             if response.status_code == "M_LIMIT_EXCEEDED":
                 return SendResult(retry_after=(response.retry_after_ms or 1000) / 1000, error="M_LIMIT_EXCEEDED")
