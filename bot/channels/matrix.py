@@ -48,6 +48,7 @@ from nio.crypto import ENCRYPTION_ENABLED
 from bot.channels import state
 from bot.delivery import SendResult
 from bot.floor.messages import Button, Incoming, Outgoing, numbered
+from bot.floor.texts import say
 
 log = logging.getLogger(__name__)
 
@@ -227,9 +228,9 @@ class MatrixChannel:
         rich = html.escape(out.text).replace("\n", "<br>")
         if out.buttons:
             plain += "\n" + "\n".join(f"{n}. {b.label}" for n, b in enumerate(out.buttons, 1))
-            plain += "\nTyp het nummer van uw keuze."
+            plain += "\n" + say("matrix.choose")
             rich += "<ol>" + "".join(f"<li>{html.escape(b.label)}</li>" for b in out.buttons) + "</ol>"
-            rich += "Typ het nummer van uw keuze."
+            rich += html.escape(say("matrix.choose"))
         return {"msgtype": "m.text", "body": plain, "format": "org.matrix.custom.html", "formatted_body": rich}
 
     async def send(self, out: Outgoing) -> None:
