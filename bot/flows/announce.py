@@ -42,8 +42,9 @@ class AnnounceChat:
             return [(self.t["announce_status"].format(**status.as_json()), [])]
         turn.state.reset()
         turn.state.draft = {}
-        if rest:
-            return self.flow.typed(turn, rest) if self._at(turn, "text") else []
+        if rest:  # the text came with the command: it answers the first question
+            turn.state.pending = "announce_text"
+            return self.flow.typed(turn, rest)
         return self.flow.ask(turn, "text")
 
     def typed(self, turn: Turn, text: str) -> list[Reply]:
@@ -60,10 +61,6 @@ class AnnounceChat:
             turn.state.reset()
             return [(self.t["announce_cancelled"], [])]
         return replies
-
-    def _at(self, turn: Turn, step: str) -> bool:
-        turn.state.pending = f"announce_{step}"
-        return True
 
     def _preview(self, turn: Turn) -> str:
         return self.t["announce_preview"].format(audience=AUDIENCE_NAMES[turn.draft["audience"]],
