@@ -12,7 +12,6 @@ call passes are exactly the text's placeholders).
 
 from __future__ import annotations
 
-import re
 import string
 from functools import cache
 from pathlib import Path
