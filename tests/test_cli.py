@@ -54,6 +54,52 @@ def out(result) -> str:
     return result.stdout.decode()
 
 
+GROUPS = ["agenda", "broadcast", "chat", "feedback", "invite", "jobs", "kaart", "nlu", "run", "triage", "user"]
+
+
+def listed_commands(help_text: str) -> dict[str, str]:
+    """The Commands section of a --help: name -> the summary shown beside it."""
+    section = help_text.split("Commands:\n", 1)[1]
+    return dict(line.split(maxsplit=1) for line in section.splitlines() if line.strip())
+
+
+def test_help_lists_every_command_group_as_the_group_describes_itself(tmp_path):
+    """`wijkbot --help` lists the groups without importing them, from summaries of their own (a fresh process,
+    so no group is loaded yet); each must agree with the group's own help."""
+    listed = listed_commands(out(wijkbot(tmp_path, "--help", process=True)))
+    assert list(listed) == GROUPS
+    for name, summary in listed.items():
+        own = " ".join(out(wijkbot(tmp_path, name, "--help")).split())
+        assert summary.removesuffix("...") in own, name
+
+
+def imported_after(tmp_path: Path, *args: str) -> set[str]:
+    """Which of spaCy, the SQLAlchemy ORM and APScheduler a fresh `wijkbot ARGS` process has imported."""
+    probe = ("import sys\n"
+             "from bot.cli import main\n"
+             f"main({list(args)!r}, prog_name='wijkbot', standalone_mode=False)\n"
+             "print(' '.join(m for m in ('spacy', 'sqlalchemy.orm', 'apscheduler') if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "WIJKBOT_DATA_DIR": str(tmp_path / "data")}, timeout=120)
+    assert done.returncode == 0 and "Commands:" in done.stdout, done.stderr
+    return set(done.stdout.splitlines()[-1].split())
+
+
+def test_help_loads_no_command_group_until_one_is_asked_for(tmp_path):
+    assert imported_after(tmp_path, "--help") == set()
+    assert "sqlalchemy.orm" in imported_after(tmp_path, "kaart", "--help")  # the probe sees a group's imports
+
+
+def test_an_unknown_command_is_one_usage_error_naming_the_nearest(tmp_path):
+    typo = wijkbot(tmp_path, "agnda")
+    assert typo.returncode == 2
+    assert "No such command 'agnda'. Did you mean 'agenda'?" in typo.stderr.decode()
+    unknown = wijkbot(tmp_path, "nonsense", "--json")
+    assert unknown.returncode == 2
+    err = unknown.stderr.decode()
+    assert "Usage: wijkbot" in err and "No such command 'nonsense'." in err and "Traceback" not in err
+
+
 def test_first_run_loads_the_demo_map_into_the_embedded_default(tmp_path):
     stats = json.loads(out(wijkbot(tmp_path, "kaart", "stats", "--json", process=True)))
     demo = json.loads(DEMO_MAP.read_text(encoding="utf-8"))
@@ -75,6 +121,7 @@ def test_import_replace_export_round_trip(tmp_path):
     second = tmp_path / "export2.json"
     out(wijkbot(tmp_path, "kaart", "export", str(second)))
     assert json.loads(second.read_text()) == json.loads(exported.read_text())
+    assert json.loads(out(wijkbot(tmp_path, "kaart", "export", "-"))) == json.loads(exported.read_text())
     # the demo map is not loaded again into a map that was replaced
     assert json.loads(out(wijkbot(tmp_path, "kaart", "stats", "--json")))["services"] == 2
 
@@ -101,7 +148,8 @@ def test_a_bad_file_exits_non_zero_lists_problems_and_changes_nothing(tmp_path):
 
 
 def test_csv_template_imports_from_the_command_line(tmp_path):
-    assert "3 new" in out(wijkbot(tmp_path, "kaart", "import", str(ROOT / "docs" / "kaart-template.csv")))
+    template = ROOT / "docs" / "kaart-template.csv"
+    assert "3 new" in out(wijkbot(tmp_path, "kaart", "import", str(template), process=True))
 
 
 def test_search_json_and_batch_from_stdin(tmp_path):
@@ -173,3 +221,6 @@ def test_invite_create_prints_a_code_and_notes_an_organisation_not_on_the_map(tm
     exact = wijkbot(tmp_path, "invite", "create", "--role", "professional", "--organization",
                     "Huisartsenpraktijk De Vlinderhof")
     assert exact.returncode == 0 and exact.stderr.decode() == ""
+    resident = wijkbot(tmp_path, "invite", "create", "--role", "resident")  # a resident needs no invite
+    assert resident.returncode == 2
+    assert "'resident' is not one of 'professional', 'coordinator'" in resident.stderr.decode()
