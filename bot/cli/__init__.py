@@ -21,7 +21,7 @@ COMMANDS = {
                       "Announcements to opted-in users on every channel, through the persistent outbox."),
     "chat": Lazy("bot.cli.conversation:chat", "Chat with Wijkbot in the console (the embedded default)."),
     "feedback": Lazy("bot.cli.feedback:feedback_command",
-                     'Anonymous answers to "Heeft u hier iets aan?" per kind of need, most "nee" first.'),
+                     'Anonymous answers to the follow-up question per kind of need, most "no" first.'),
     "invite": Lazy("bot.cli.network:invite",
                    "One-time codes that make a user a professional, coordinator or admin (/aanmelden CODE)."),
     "jobs": Lazy("bot.cli.jobs:jobs", "The scheduler: meeting and deadline reminders into the outbox."),

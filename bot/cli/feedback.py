@@ -15,12 +15,12 @@ from bot.feedback import report
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def feedback_command(ctx: click.Context, as_json: bool) -> None:
-    """Anonymous answers to "Heeft u hier iets aan?" per kind of need, most "nee" first."""
+    """Anonymous answers to the follow-up question per kind of need, most "no" first."""
     with database(ctx).session() as session:
         rows = report(session)
     if as_json:
         print_json(rows)
         return
     for r in rows:
-        click.echo(f"{r['need']:<24} {r['helped']:>5} ja {r['not_helped']:>5} nee {r['not_fitting']:>5} klopt niet"
-                   f"   ({r['share_no']:.0%} nee)")
+        click.echo(f"{r['need']:<24} {r['helped']:>5} helped {r['not_helped']:>5} not helped {r['not_fitting']:>5} "
+                   f"not fitting   ({r['share_no']:.0%} no)")

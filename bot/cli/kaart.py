@@ -129,6 +129,6 @@ def kaart_search(ctx: click.Context, query: str, postcode: str | None, free: boo
         print_json({"query": query, "hits": [h.as_json() for h in hits]})
         return
     if not hits:
-        click.echo("Niets gevonden. Probeer andere woorden.")
+        click.echo("nothing found")
     for n, h in enumerate(hits, 1):
         click.echo(f"{n}. {h.name} ({h.organization}) - {h.why}")
