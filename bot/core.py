@@ -42,7 +42,7 @@ from bot.floor.config import Settings
 from bot.floor.messages import Button, Incoming, Outgoing
 from bot.floor.models import TOPICS, Conversation, User, count_all
 from bot.floor.network import finish_link, redeem_invite, start_link, subscribe, topics_of, unsubscribe
-from bot.floor.texts import say
+from bot.floor.texts import catalogue, say
 from bot.flows import Turn, commands
 from bot.flows.agenda import AgendaChat
 from bot.flows.announce import AnnounceChat
@@ -78,6 +78,7 @@ class Wijkbot:
     def __init__(self, database, *, clock: Clock | None = None, settings: Settings | None = None,
                  nlu: NLU | None = None, red_flags: Safety | None = None, articles: Knowledge | None = None,
                  dialogue_data: Dialogue | None = None):
+        catalogue()  # a broken bot/floor/data/*.yaml stops here (CatalogueError), not at a resident's message
         self.database = database
         self.clock = clock or SystemClock()
         self.settings = settings or Settings()
