@@ -211,9 +211,10 @@ class ReminderScheduler:
         self.run_due(loaded=loaded[1])
         self.sync_jobs(loaded)
 
-    def start(self) -> None:
+    def start(self, paused: bool = False) -> None:
         """Start the scheduler; the start-up work runs as its first job, on the worker thread, so a
-        long catch-up never holds up the chats."""
+        long catch-up never holds up the chats. `paused`: APScheduler keeps the jobs but runs none
+        until resumed (a test runs them itself, on an injected clock)."""
         self.scheduler.add_job(self.prepare, id="agenda:start", replace_existing=True)
         self.scheduler.add_job(self.sweep, IntervalTrigger(minutes=1), id="agenda:sweep", replace_existing=True)
         self.scheduler.add_job(self.follow_up_safety, IntervalTrigger(minutes=1), id="safety:followup",
@@ -222,7 +223,7 @@ class ReminderScheduler:
                                replace_existing=True)
         self.scheduler.add_job(self.maintenance, CronTrigger(hour=3, minute=30, timezone=LOCAL_TZ),
                                id="maintenance:daily", replace_existing=True)
-        self.scheduler.start()
+        self.scheduler.start(paused=paused)
 
     def shutdown(self) -> None:
         if self.scheduler.running:

@@ -119,14 +119,14 @@ def test_outbox_delivery_honours_429_skips_blocked_and_never_duplicates(bot):
 
         for user in session.scalars(select(User)):
             subscribe(session, user, "events")
-        created = create_broadcast(session, "Buurtfeest!", "all", "events", created_by=None,
-                                   now=datetime.now(UTC) - timedelta(seconds=1))
+        created = create_broadcast(session, "Buurtfeest!", "all", "events", created_by=None, now=bot.clock.now())
         session.commit()
         broadcast_id = created.id
     channel = FakeChannel()
-    sender = OutboxSender(bot.database, "telegram", channel.send, Limits(per_second=50, per_chat_interval=0))
+    sender = OutboxSender(bot.database, "telegram", channel.send, Limits(per_second=50, per_chat_interval=0),
+                          clock=bot.clock)  # the 502's retry comes due when drain_outbox moves the clock on
 
-    asyncio.run(drain_outbox(bot.database, broadcast_id, sender, rounds=40))
+    asyncio.run(drain_outbox(bot.database, broadcast_id, sender, rounds=40, clock=bot.clock))
     with bot.database.session() as session:
         status = broadcast_status(session, broadcast_id)
         assert (status.sent, status.blocked, status.queued, status.failed) == (7, 1, 0, 0)

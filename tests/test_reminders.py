@@ -334,15 +334,37 @@ def test_the_watermark_waits_for_a_job_that_has_not_run_so_a_crash_loses_nothing
     assert all("later dan gepland" in r.text for r in reminders(database))
 
 
+def run_as_apscheduler(aps, job_id: str) -> None:
+    """Run one job the way APScheduler 3 does when its time has come (BaseScheduler._process_jobs, then
+    the executor): the job moves on to its trigger's next time, or leaves the store when there is none
+    (a DateTrigger's), and apscheduler.executors.base.run_job calls it. Here on the test's thread at the
+    moment the test chooses, instead of on the worker thread at a wall-clock time."""
+    from apscheduler.executors.base import run_job
+
+    job = aps.get_job(job_id)
+    run_time = job.next_run_time
+    following = job.trigger.get_next_fire_time(run_time, run_time)
+    if following:
+        aps.modify_job(job_id, next_run_time=following)
+    else:
+        aps.remove_job(job_id)
+    for event in run_job(job, "default", [run_time], "apscheduler.executors.default"):
+        if getattr(event, "exception", None) is not None:
+            raise event.exception
+
+
+def due_reminder_jobs(aps, now: datetime) -> list[str]:
+    return [job.id for job in aps.get_jobs() if job.id.startswith("reminders:") and job.next_run_time <= now]
+
+
 def test_apscheduler_fires_jobs_with_deterministic_ids_and_picks_up_changes(database):
-    """The real scheduler on the real clock: a job per item, fired on time, moved to its next time."""
+    """The real APScheduler, started paused on an injected clock: a job per reminder time, with the time
+    as its id, run when the clock reaches it, the item moved on to its next time, changes picked up."""
     import asyncio
 
-    from bot.floor.clock import SystemClock
-    from jobs.changes import add_series
+    from jobs.changes import add_deadline, add_series, move_deadline
 
-    clock = SystemClock()
-    soon = (clock.now() + timedelta(days=1, seconds=2)).astimezone(LOCAL_TZ)
+    clock = FixedClock(local(2027, 4, 12, 9, 0))  # Monday morning
     with database.session() as session:
         user = User(channel="telegram", channel_user_id="p", chat_id="p", role="professional",
                     created_at=clock.now(), last_seen_at=clock.now())
@@ -350,51 +372,55 @@ def test_apscheduler_fires_jobs_with_deterministic_ids_and_picks_up_changes(data
         session.flush()
         session.add(Subscription(user_id=user.id, topic="meetings"))
         add_series(session, title="Netwerk", rrule="FREQ=DAILY;COUNT=3", duration_minutes=60, remind=["1d"],
-                   start_local=soon.replace(tzinfo=None).isoformat(timespec="seconds"), now=clock.now())
+                   start_local="2027-04-13T14:00", now=clock.now())
         session.commit()
+    first = local(2027, 4, 12, 14, 0)  # the 1d reminder of Tuesday's meeting
+    second = first + timedelta(days=1)  # and of Wednesday's
 
     async def scenario():
-        scheduler = ReminderScheduler(database)
-        scheduler.start()
+        scheduler = ReminderScheduler(database, clock)
+        scheduler.start(paused=True)  # APScheduler holds the jobs; this test runs them
+        aps = scheduler.scheduler
         try:
-            for _ in range(50):  # the start-up work is the first job, on the worker thread
-                await asyncio.sleep(0.05)
-                if "series:1" in scheduler._next:
-                    break
-            first = scheduler._next["series:1"]
-            ids = sorted(j.id for j in scheduler.scheduler.get_jobs())
+            run_as_apscheduler(aps, "agenda:start")  # the start-up work is the first job
+            assert scheduler._next == {"series:1": first}
+            ids = sorted(j.id for j in aps.get_jobs())
             assert ids == ["agenda:sweep", "conversations:expire", "maintenance:daily", ReminderScheduler.job_id(first),
-                       "safety:followup"]
-            assert ids[3] == f"reminders:{first.astimezone(UTC):%Y%m%dT%H%M%S}Z"  # deterministic: the time
-            for _ in range(60):  # the 1d reminder of the first occurrence fires about 2 s from now
-                await asyncio.sleep(0.1)
-                if reminders(database):
-                    break
+                           "safety:followup"]
+            assert ids[3] == "reminders:20270412T120000Z"  # deterministic: the time, in UTC
+            assert aps.get_job(ids[3]).next_run_time == first  # when the injected clock says, not the wall clock
+            clock.set(first - timedelta(seconds=1))
+            assert due_reminder_jobs(aps, clock.now()) == []
+            assert reminders(database) == []
+            clock.set(first)
+            assert due_reminder_jobs(aps, clock.now()) == [ids[3]]
+            run_as_apscheduler(aps, ids[3])
             assert len(reminders(database)) == 1
-            second = first + timedelta(days=1)  # the next occurrence's reminder: a job for that time
-            for _ in range(50):  # the job moves the series on after recording it: wait for that, not a fixed time
-                if scheduler._next.get("series:1") == second:
-                    break
-                await asyncio.sleep(0.1)
-            assert scheduler._next["series:1"] == second
-            assert scheduler.scheduler.get_job(ReminderScheduler.job_id(second)).next_run_time == second
-            assert scheduler.scheduler.get_job(ReminderScheduler.job_id(first)) is None
-            # a change (here: a deadline) made elsewhere is picked up by a sweep
+            assert scheduler._next["series:1"] == second  # moved on: a job for the next occurrence's reminder
+            assert aps.get_job(ReminderScheduler.job_id(second)).next_run_time == second
+            assert aps.get_job(ReminderScheduler.job_id(first)) is None
+            assert due_reminder_jobs(aps, clock.now()) == []
+            # a change in this process (here: a deadline) is picked up at once by the job changed() adds
             with database.session() as session:
-                from jobs.changes import add_deadline
-
-                add_deadline(session, title="Wijkplan", due=(clock.now() + timedelta(days=30)).date(), remind=["7d"],
-                             now=clock.now())
+                add_deadline(session, title="Wijkplan", due=date(2027, 5, 12), remind=["7d"], now=clock.now())
                 session.commit()
             scheduler.changed()
-            for _ in range(50):
-                await asyncio.sleep(0.1)
-                if "deadline:1" in scheduler._next:
-                    break
-            assert scheduler.scheduler.get_job(ReminderScheduler.job_id(scheduler._next["deadline:1"]))
+            run_as_apscheduler(aps, "agenda:changed")
+            deadline_at = local(2027, 5, 5, 9, 0)  # 7 days before, at 09:00
+            assert scheduler._next["deadline:1"] == deadline_at
+            assert aps.get_job(ReminderScheduler.job_id(deadline_at)).next_run_time == deadline_at
+            # one made by another process (say the CLI: the deadline a week later) by the sweep of every minute
+            with database.session() as session:
+                move_deadline(session, 1, date(2027, 5, 19), clock.now())
+                session.commit()
+            run_as_apscheduler(aps, "agenda:sweep")
+            moved_at = local(2027, 5, 12, 9, 0)
+            assert scheduler._next["deadline:1"] == moved_at
+            assert aps.get_job(ReminderScheduler.job_id(moved_at)).next_run_time == moved_at
+            assert aps.get_job(ReminderScheduler.job_id(deadline_at)) is None  # the old time's job is gone
         finally:
             scheduler.shutdown()
-        again = ReminderScheduler(database)  # restarted: nothing twice
+        again = ReminderScheduler(database, clock)  # restarted: nothing twice
         assert again.run_due() == (0, 0)
 
     asyncio.run(scenario())

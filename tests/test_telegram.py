@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -40,7 +40,8 @@ def test_a_conversation_with_buttons_and_callbacks(bot):
             uid = fake.push_message(502, "hoi")
             fake.push_message(502, "hoi", update_id=uid)
             await asyncio.to_thread(fake.wait_for, lambda f: f.messages_to(502))
-            await asyncio.sleep(0.5)
+            fake.push_message(503, "hoi")  # updates are handled in order: once this one is answered, so was the copy
+            await asyncio.to_thread(fake.wait_for, lambda f: f.messages_to(503))
             assert len(fake.messages_to(502)) == 1
         finally:
             await channel.stop()
@@ -60,7 +61,7 @@ def test_escaping_and_splitting():
 
 def test_broadcast_through_the_outbox_with_429_and_blocked_users(bot):
     with bot.database.session() as session:
-        now = datetime.now(UTC) - timedelta(seconds=1)
+        now = bot.clock.now()  # the sender's clock: a retry comes due when drain_outbox moves it on
         for n in range(1, 13):
             user = User(channel="telegram", channel_user_id=str(700 + n), chat_id=str(700 + n), role="resident",
                         created_at=now, last_seen_at=now)
@@ -75,9 +76,9 @@ def test_broadcast_through_the_outbox_with_429_and_blocked_users(bot):
         channel = TelegramChannel(bot, "123:ABC", base_url=fake.base_url, poll_timeout=1)
         await channel.app.initialize()
         sender = OutboxSender(bot.database, "telegram", channel.send_outbox,
-                              Limits(per_second=30, per_chat_interval=1.0), is_group=channel.is_group)
+                              Limits(per_second=30, per_chat_interval=1.0), is_group=channel.is_group, clock=bot.clock)
         try:
-            await drain_outbox(bot.database, broadcast_id, sender)
+            await drain_outbox(bot.database, broadcast_id, sender, clock=bot.clock)
         finally:
             await channel.app.shutdown()
 
