@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test lint bench
+.PHONY: run test test-fast lint bench
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -23,6 +23,11 @@ lint: $(STAMP)
 
 test: lint
 	$(PY) -m pytest
+
+# test-fast: the loop while working: no Synapse, no PostgreSQL and none of the tests that take more than
+# about 2 s each (markers set in tests/conftest.py). `make test` runs everything.
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not synapse and not postgres and not slow"
 
 bench: $(STAMP)
 	$(PY) benchmarks/search_quality.py ../shared/eval

@@ -199,3 +199,101 @@ def synapse(tmp_path_factory):
     server = Synapse(tmp_path_factory.mktemp("synapse")).start()
     yield server
     server.stop()
+
+
+# --- markers: what a test needs, for `make test-fast` (pytest -m "not synapse and not postgres and not slow") ---
+
+# Tests that take more than about 2 s on their own on a 2-core machine, by "file::function" (every
+# parametrization): listed here rather than marked in their files, so that files other work is editing
+# need no change. A listed function that no longer exists is an error, so the list cannot rot quietly.
+SLOW: dict[str, str] = {
+    "tests/test_cli.py::test_chat_reads_piped_stdin_like_the_run_command":
+        "`wijkbot chat` as a process: imports and models load anew",
+    "tests/test_cli.py::test_triage_json_and_batch":
+        "four wijkbot commands on a fresh data dir: migrations and the demo map, the models",
+    "tests/test_cli.py::test_search_json_and_batch_from_stdin":
+        "wijkbot commands on a fresh data dir: migrations and the demo map",
+    "tests/test_cli.py::test_user_role_command":
+        "wijkbot commands on a fresh data dir, then a chat: the models load",
+    "tests/test_cli.py::test_first_run_loads_the_demo_map_into_the_embedded_default":
+        "`wijkbot kaart stats` as a process on the first run: migrations and the demo map",
+    "tests/test_cli.py::test_csv_template_imports_from_the_command_line":
+        "wijkbot commands on a fresh data dir: migrations and the demo map",
+    "tests/test_cli.py::test_duplicates_json":
+        "wijkbot commands on a fresh data dir: migrations and the demo map",
+    "tests/test_cli.py::test_import_replace_export_round_trip":
+        "wijkbot commands on a fresh data dir: migrations and the demo map",
+    "tests/test_cli.py::test_a_bad_file_exits_non_zero_lists_problems_and_changes_nothing":
+        "wijkbot commands on a fresh data dir: migrations and the demo map",
+    "tests/test_cli.py::test_invite_create_prints_a_code_and_notes_an_organisation_not_on_the_map":
+        "wijkbot commands on a fresh data dir: migrations and the demo map",
+    "tests/test_agenda.py::test_a_monthly_mdo_stays_at_14_00_local_on_both_sides_of_dst":
+        "wijkbot agenda commands on a fresh data dir: migrations and the demo map on first run",
+    "tests/test_agenda.py::test_weekly_series_across_the_autumn_change_and_holidays":
+        "wijkbot agenda commands on a fresh data dir: migrations and the demo map on first run",
+    "tests/test_agenda.py::test_cancel_and_move_one_occurrence":
+        "wijkbot agenda commands on a fresh data dir: migrations and the demo map on first run",
+    "tests/test_agenda.py::test_deadlines_and_done":
+        "wijkbot agenda commands on a fresh data dir: migrations and the demo map on first run",
+    "tests/test_agenda.py::test_bad_agenda_input_is_one_clear_line":
+        "wijkbot agenda commands on a fresh data dir: migrations and the demo map on first run",
+    "tests/test_agenda.py::test_ics_round_trip_and_bad_files":
+        "wijkbot agenda commands on a fresh data dir: migrations and the demo map on first run",
+    "tests/test_agenda.py::test_an_occurrence_moved_far_is_found_where_it_went_and_can_then_be_cancelled":
+        "wijkbot agenda commands on a fresh data dir: migrations and the demo map on first run",
+    "tests/test_agenda.py::test_participants_from_the_social_map_with_suggestions_and_rsvp_tallies":
+        "wijkbot agenda commands on a fresh data dir: migrations and the demo map on first run",
+    "tests/test_reminders.py::test_retention_deletes_old_conversations_and_freshness_reports_stale_services":
+        "open_database on a fresh data dir (migrations and the demo map) and a Wijkbot",
+    "tests/test_reminders.py::test_agenda_in_chat":
+        "open_database on a fresh data dir (migrations and the demo map) and a Wijkbot",
+    "tests/test_reminders.py::test_rsvp_buttons_record_one_answer_per_person_and_the_coordinator_sees_the_tally":
+        "open_database on a fresh data dir (migrations and the demo map) and a Wijkbot",
+    "tests/test_reminders.py::test_cancel_and_move_tell_who_was_reminded_and_cancel_waiting_reminders":
+        "open_database on a fresh data dir (migrations and the demo map) and a Wijkbot",
+    "tests/test_import.py::test_import_demo_map_and_stats":
+        "imports the whole demo map",
+    "tests/test_import.py::test_export_imports_again_to_the_same_content":
+        "imports the demo map three times",
+    "tests/test_search.py::test_index_follows_changes_to_the_map":
+        "builds the search index twice",
+    "tests/test_fuzz_core.py::test_no_input_crashes_leaks_or_escalates":
+        "hypothesis examples through the whole bot",
+    "tests/test_telegram.py::test_wijkbot_run_answers_on_telegram_delivers_queued_broadcasts_and_stops_on_sigterm":
+        "`wijkbot run` as a process against the fake Telegram server, until SIGTERM",
+    "tests/test_telegram.py::test_a_conversation_with_buttons_and_callbacks":
+        "python-telegram-bot polling the fake server",
+    "tests/test_telegram.py::test_broadcast_through_the_outbox_with_429_and_blocked_users":
+        "the sender honours the fake server's 429s (retry_after 1 s) in real time",
+}
+
+
+def _on_postgres(item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params.values() if callspec else ()
+    return "postgres_server" in getattr(item, "fixturenames", ()) or any(
+        isinstance(v, str) and v == "postgresql" for v in params)
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects, so that these markers select
+def pytest_collection_modifyitems(config, items):
+    """Mark each test by what it uses: `synapse` (the fixture, directly or through another fixture),
+    `postgres` (the postgresql case of a backend-parametrized fixture such as db_url, or the server
+    itself) and `slow` (SLOW)."""
+    modules = {}
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if "synapse" in fixtures:
+            item.add_marker(pytest.mark.synapse)
+        if _on_postgres(item):
+            item.add_marker(pytest.mark.postgres)
+        path = item.path.relative_to(ROOT).as_posix()
+        name = getattr(item, "originalname", item.name)
+        if f"{path}::{name}" in SLOW:
+            item.add_marker(pytest.mark.slow)
+        if getattr(item, "module", None) is not None:
+            modules[path] = item.module
+    for key in SLOW:
+        path, name = key.split("::")
+        if path in modules and not hasattr(modules[path], name):
+            raise pytest.UsageError(f"tests/conftest.py SLOW names {key}, which does not exist (renamed?)")
