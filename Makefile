@@ -18,6 +18,7 @@ run: $(STAMP)
 # lint: style and format, the layer contract of docs/architecture.md, the floor's types
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 

@@ -46,21 +46,37 @@ def main(argv: list[str] | None = None) -> int:
     database = open_database(settings)
     now = datetime.now(UTC)
     with database.session() as session:
-        session.execute(insert(User), [
-            {"channel": "telegram", "channel_user_id": str(10_000 + n), "chat_id": str(10_000 + n),
-             "role": "resident", "created_at": now, "last_seen_at": now, "blocked": False}
-            for n in range(args.subscribers)])
+        session.execute(
+            insert(User),
+            [
+                {
+                    "channel": "telegram",
+                    "channel_user_id": str(10_000 + n),
+                    "chat_id": str(10_000 + n),
+                    "role": "resident",
+                    "created_at": now,
+                    "last_seen_at": now,
+                    "blocked": False,
+                }
+                for n in range(args.subscribers)
+            ],
+        )
         ids = list(session.scalars(select(User.id)))
         session.execute(insert(Subscription), [{"user_id": i, "topic": "events"} for i in ids])
-        broadcast_id = create_broadcast(session, "Gezondheidsmarkt zaterdag 10-14 uur in De Cocon", "all",
-                                        "events", created_by=None, now=now).id
+        broadcast_id = create_broadcast(
+            session, "Gezondheidsmarkt zaterdag 10-14 uur in De Cocon", "all", "events", created_by=None, now=now
+        ).id
         session.commit()
 
     with FakeTelegram() as fake:
         fake.fail_429_every, fake.retry_after = args.every_429, 1
         env = {k: v for k, v in os.environ.items() if not k.startswith("WIJKBOT_")}
-        env.update(WIJKBOT_DATA_DIR=str(tmp), WIJKBOT_TELEGRAM_TOKEN="123:ABC",
-                   WIJKBOT_TELEGRAM_BASE_URL=fake.base_url, WIJKBOT_BROADCAST_RATE=str(args.rate))
+        env.update(
+            WIJKBOT_DATA_DIR=str(tmp),
+            WIJKBOT_TELEGRAM_TOKEN="123:ABC",
+            WIJKBOT_TELEGRAM_BASE_URL=fake.base_url,
+            WIJKBOT_BROADCAST_RATE=str(args.rate),
+        )
         command = [sys.executable, "-m", "bot.cli", "run"]
         started = time.monotonic()
         first = subprocess.Popen(command, env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -98,8 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"lost                 {lost}   (must be 0)")
     print(f"killed (-9) after    {killed_at} messages; restarted; 429 answers injected: {fake.count_429}")
     print(f"configured limit     {args.rate:.0f} messages/s")
-    print(f"achieved rate        {achieved:.0f} messages/s = {achieved / args.rate:.0%} of the limit while sending, "
-          f"{fake.count_429} x {fake.retry_after} s of 429 pauses included (target >= 90%)")
+    print(
+        f"achieved rate        {achieved:.0f} messages/s = {achieved / args.rate:.0%} of the limit while sending, "
+        f"{fake.count_429} x {fake.retry_after} s of 429 pauses included (target >= 90%)"
+    )
     print(f"busiest second       {peak} messages (the limiter must hold the limit)")
     print(f"wall time            {total:.1f} s (including the restart)")
     database.dispose()

@@ -41,8 +41,11 @@ MAX_STEPS = 12
 
 def _services(text: str, by_name: dict[tuple[str, str], set[str]]) -> list[set[str]] | None:
     """The services an answer names, as a user reads them (each a set: alike names share one line)."""
-    found = [by_name.get((m.group(1), m.group(2)), set()) for line in text.splitlines()
-             if (m := ANSWER_LINE.match(line.strip()))]
+    found = [
+        by_name.get((m.group(1), m.group(2)), set())
+        for line in text.splitlines()
+        if (m := ANSWER_LINE.match(line.strip()))
+    ]
     return found or None
 
 
@@ -56,8 +59,11 @@ def play(folder: Path) -> tuple[list[dict], list[dict]]:  # noqa: C901 - a scrip
     from intents.triage import dialogue
     from socialekaart.hsds import apply_records, parse_json
 
-    conversations = [json.loads(line) for line in (folder / "conversations.jsonl").read_text(encoding="utf-8")
-                     .splitlines() if line.strip()]
+    conversations = [
+        json.loads(line)
+        for line in (folder / "conversations.jsonl").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
     records = parse_json((folder / "socialmap.json").read_bytes())
     by_name: dict[tuple[str, str], set[str]] = {}
     for r in records:
@@ -79,8 +85,15 @@ def play(folder: Path) -> tuple[list[dict], list[dict]]:  # noqa: C901 - a scrip
             chat = f"conv{n}"
             if conv["audience"] == "professional":
                 with database.session() as session:
-                    session.add(User(channel="bench", channel_user_id=chat, role="professional",
-                                     created_at=clock.now(), last_seen_at=clock.now()))
+                    session.add(
+                        User(
+                            channel="bench",
+                            channel_user_id=chat,
+                            role="professional",
+                            created_at=clock.now(),
+                            last_seen_at=clock.now(),
+                        )
+                    )
                     session.commit()
             if conv.get("sent_at"):
                 clock.set(datetime.fromisoformat(conv["sent_at"]))
@@ -128,8 +141,9 @@ def play(folder: Path) -> tuple[list[dict], list[dict]]:  # noqa: C901 - a scrip
         # what the first turn alone would have found: did the questions change the answer?
         index = bot.map.index()
         for conv, out in zip(conversations, outcomes, strict=True):
-            out["unasked"] = [by_name.get((h.name, h.organization), {h.id})
-                              for h in index.search(conv["turns"][0], limit=3)]
+            out["unasked"] = [
+                by_name.get((h.name, h.organization), {h.id}) for h in index.search(conv["turns"][0], limit=3)
+            ]
         database.dispose()
     return conversations, outcomes
 
@@ -141,14 +155,20 @@ def _hit(named: list[set[str]] | None, relevant: list[str]) -> bool:
 def score(conversations: list[dict], outcomes: list[dict]) -> dict:
     out: dict = {}
     for audience in ("resident", "professional"):
-        rows = [(c, o) for c, o in zip(conversations, outcomes, strict=True)
-                if c["audience"] == audience and c.get("relevant")]
+        rows = [
+            (c, o)
+            for c, o in zip(conversations, outcomes, strict=True)
+            if c["audience"] == audience and c.get("relevant")
+        ]
         if not rows:
             continue
         vague = [(c, o) for c, o in rows if c.get("vague")]
         asked = [(c, o) for c, o in rows if o["asked"]]
-        changed = [(c, o) for c, o in asked if [sorted(x) for x in (o["first_answer"] or [])]
-                   != [sorted(x) for x in o["unasked"]]]
+        changed = [
+            (c, o)
+            for c, o in asked
+            if [sorted(x) for x in (o["first_answer"] or [])] != [sorted(x) for x in o["unasked"]]
+        ]
         out[audience] = {
             "n": len(rows),
             "hit@3_first_answer": round(sum(_hit(o["first_answer"], c["relevant"]) for c, o in rows) / len(rows), 3),
@@ -160,18 +180,22 @@ def score(conversations: list[dict], outcomes: list[dict]) -> dict:
             "vague_with_a_question": sum(bool([k for k in o["asked"] if k != "postcode"]) for _, o in vague),
             "with_a_question": len(asked),
             "question_changed_answer": len(changed),
-            "change_helped": sum(_hit(o["first_answer"], c["relevant"]) and not _hit(o["unasked"], c["relevant"])
-                                 for c, o in changed),
-            "change_hurt": sum(not _hit(o["first_answer"], c["relevant"]) and _hit(o["unasked"], c["relevant"])
-                               for c, o in changed),
+            "change_helped": sum(
+                _hit(o["first_answer"], c["relevant"]) and not _hit(o["unasked"], c["relevant"]) for c, o in changed
+            ),
+            "change_hurt": sum(
+                not _hit(o["first_answer"], c["relevant"]) and _hit(o["unasked"], c["relevant"]) for c, o in changed
+            ),
         }
     danger = [(c, o) for c, o in zip(conversations, outcomes, strict=True) if c.get("escalation")]
     calm = [(c, o) for c, o in zip(conversations, outcomes, strict=True) if not c.get("escalation")]
     out["red_flags"] = {
         "n": len(danger),
         "caught": sum(any(t >= (c.get("danger_turn") or 0) for t, _ in o["events"]) for c, o in danger),
-        "right_resource": sum(any(t >= (c.get("danger_turn") or 0) and k == f"escalation:{c['escalation']}"
-                                  for t, k in o["events"]) for c, o in danger),
+        "right_resource": sum(
+            any(t >= (c.get("danger_turn") or 0) and k == f"escalation:{c['escalation']}" for t, k in o["events"])
+            for c, o in danger
+        ),
         "false_escalations": sum(any(k.startswith("escalation:") for _, k in o["events"]) for _, o in calm),
         "calm": len(calm),
     }
@@ -193,16 +217,24 @@ def main(argv: list[str] | None = None) -> int:
             s = summary.get(audience)
             if not s:
                 continue
-            print(f"{audience}: n={s['n']}  hit@3 of the first answer {s['hit@3_first_answer']:.3f}  "
-                  f"(answered {s['answered']})")
+            print(
+                f"{audience}: n={s['n']}  hit@3 of the first answer {s['hit@3_first_answer']:.3f}  "
+                f"(answered {s['answered']})"
+            )
             print(f"  questions: mean {s['questions_mean']}, max {s['questions_max']}, {s['asked_what']}")
-            print(f"  vague openings {s['vague']}, of which with a question (not the postcode) "
-                  f"{s['vague_with_a_question']}")
-            print(f"  a question changed the answer in {s['question_changed_answer']} of {s['with_a_question']}: "
-                  f"helped {s['change_helped']}, hurt {s['change_hurt']}")
+            print(
+                f"  vague openings {s['vague']}, of which with a question (not the postcode) "
+                f"{s['vague_with_a_question']}"
+            )
+            print(
+                f"  a question changed the answer in {s['question_changed_answer']} of {s['with_a_question']}: "
+                f"helped {s['change_helped']}, hurt {s['change_hurt']}"
+            )
         r = summary["red_flags"]
-        print(f"red flags in later turns: caught {r['caught']} of {r['n']}, right resource {r['right_resource']}; "
-              f"false escalations {r['false_escalations']} of {r['calm']}")
+        print(
+            f"red flags in later turns: caught {r['caught']} of {r['n']}, right resource {r['right_resource']}; "
+            f"false escalations {r['false_escalations']} of {r['calm']}"
+        )
     if args.misses:
         for c, o in zip(conversations, outcomes, strict=True):
             if c.get("relevant") and not _hit(o["first_answer"], c["relevant"]):

@@ -25,8 +25,10 @@ from bot.floor.config import Settings
 from bot.floor.messages import Incoming
 from bot.floor.models import count_usage
 
-STORY = ("goedemiddag, ik wilde vragen of er in de wijk een wandelgroep is voor mijn moeder, ze is 79 en woont "
-         "sinds vorig jaar alleen. ze is wat somber en ik maak me zorgen, wie kan er eens langsgaan?")
+STORY = (
+    "goedemiddag, ik wilde vragen of er in de wijk een wandelgroep is voor mijn moeder, ze is 79 en woont "
+    "sinds vorig jaar alleen. ze is wat somber en ik maak me zorgen, wie kan er eens langsgaan?"
+)
 SCRIPTS = [
     ["ik heb schulden en de deurwaarder stuurt brieven", "7543AB", "followup:yes"],
     ["ik wil meer bewegen", "dont_know", "followup:no"],
@@ -60,8 +62,13 @@ def main(argv: list[str] | None = None) -> int:
             user = f"u{n}"
             for step in SCRIPTS[n % len(SCRIPTS)]:
                 is_button = ":" in step or step == "dont_know"
-                incoming = Incoming(channel="bench", chat_id=user, user_id=user,
-                                    text="" if is_button else step, button=step if is_button else None)
+                incoming = Incoming(
+                    channel="bench",
+                    chat_id=user,
+                    user_id=user,
+                    text="" if is_button else step,
+                    button=step if is_button else None,
+                )
                 t = time.perf_counter()
                 bot.handle(incoming)
                 latencies.append((time.perf_counter() - t) * 1000)
@@ -92,11 +99,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"throughput      {len(latencies) / elapsed:.0f} messages/s   (target >= 300)")
     print(f"latency p50     {statistics.median(latencies):.2f} ms")
     print(f"latency p95     {percentile(latencies, 0.95):.2f} ms   (target <= 20)")
-    print(f"of which, alone: safety check p50 {statistics.median(check):.2f} ms (a 40-word story "
-          f"{statistics.median(story):.2f} ms), map search p50 {statistics.median(search):.2f} ms")
+    print(
+        f"of which, alone: safety check p50 {statistics.median(check):.2f} ms (a 40-word story "
+        f"{statistics.median(story):.2f} ms), map search p50 {statistics.median(search):.2f} ms"
+    )
     floor = statistics.median(bare)
-    print(f"baseline in the same process: one bare SQLite transaction p50 {floor:.2f} ms; a message costs "
-          f"{statistics.median(latencies) / floor:.1f}× that, the safety check {statistics.median(check) / floor:.1f}×")
+    print(
+        f"baseline in the same process: one bare SQLite transaction p50 {floor:.2f} ms; a message costs "
+        f"{statistics.median(latencies) / floor:.1f}× that, the safety check {statistics.median(check) / floor:.1f}×"
+    )
     return 0
 
 

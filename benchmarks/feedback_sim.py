@@ -30,19 +30,24 @@ from socialekaart.search import UNKNOWN_KIND, SearchIndex, ServiceDoc
 
 def answer(index: SearchIndex, query: str, counts: dict) -> tuple[str, list[str]]:
     kind, hits = index.search_for_need(
-        query, lambda kind: {sid: factor(*c) for (k, sid), c in counts.items() if k == kind})
+        query, lambda kind: {sid: factor(*c) for (k, sid), c in counts.items() if k == kind}
+    )
     return kind or UNKNOWN_KIND, [h.id for h in hits]
 
 
 def measure(index: SearchIndex, queries: list[dict], counts: dict) -> dict:
     shown = [answer(index, q["query"], counts)[1] for q in queries]
     firsts = Counter(ids[0] for ids in shown if ids)
-    return {"hit@3": round(sum(any(i in q["relevant"] for i in ids) for q, ids in zip(queries, shown, strict=True))
-                           / len(queries), 3),
-            "hit@1": round(sum(bool(ids) and ids[0] in q["relevant"] for q, ids in zip(queries, shown, strict=True))
-                           / len(queries), 3),
-            "top_share": round(max(firsts.values()) / len(queries), 3) if firsts else 0.0,
-            "distinct_first": len(firsts)}
+    return {
+        "hit@3": round(
+            sum(any(i in q["relevant"] for i in ids) for q, ids in zip(queries, shown, strict=True)) / len(queries), 3
+        ),
+        "hit@1": round(
+            sum(bool(ids) and ids[0] in q["relevant"] for q, ids in zip(queries, shown, strict=True)) / len(queries), 3
+        ),
+        "top_share": round(max(firsts.values()) / len(queries), 3) if firsts else 0.0,
+        "distinct_first": len(firsts),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     residents = [q for q in queries if q["audience"] == "resident"]
     rng = random.Random(args.seed)
     rng.shuffle(residents)
-    asked, held_out = residents[: len(residents) // 2], residents[len(residents) // 2:]
+    asked, held_out = residents[: len(residents) // 2], residents[len(residents) // 2 :]
     index = SearchIndex.build([ServiceDoc.from_record(r) for r in active], needs=default_needs())
     counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     before = {"asked": measure(index, asked, counts), "held_out": measure(index, held_out, counts)}
@@ -69,13 +74,17 @@ def main(argv: list[str] | None = None) -> int:
             for sid in ids:
                 counts[(kind, sid)][0 if helped else 1] += 1
     after = {"asked": measure(index, asked, counts), "held_out": measure(index, held_out, counts)}
-    print(f"{len(asked)} queries asked {args.rounds}x by simulated residents ({args.noise:.0%} press the other "
-          f"button), {len(held_out)} held out")
+    print(
+        f"{len(asked)} queries asked {args.rounds}x by simulated residents ({args.noise:.0%} press the other "
+        f"button), {len(held_out)} held out"
+    )
     print(f"{'queries':<10}{'':>7}{'hit@1':>7}{'hit@3':>7}{'top share':>11}{'distinct 1st':>14}")
     for part in ("asked", "held_out"):
         for when, m in (("before", before[part]), ("after", after[part])):
-            print(f"{part:<10}{when:>7}{m['hit@1']:>7.3f}{m['hit@3']:>7.3f}{m['top_share']:>11.3f}"
-                  f"{m['distinct_first']:>14}")
+            print(
+                f"{part:<10}{when:>7}{m['hit@1']:>7.3f}{m['hit@3']:>7.3f}{m['top_share']:>11.3f}"
+                f"{m['distinct_first']:>14}"
+            )
     return 0
 
 

@@ -36,9 +36,16 @@ def main() -> int:
         w = fuzzing.world(Path(tmp) / "data")
         w.strict = False
         started = time.perf_counter()
-        run_state_machine_as_test(fuzzing.CoreMachine, settings=settings(
-            max_examples=args.examples, stateful_step_count=args.steps, deadline=None, database=None,
-            suppress_health_check=list(HealthCheck)))
+        run_state_machine_as_test(
+            fuzzing.CoreMachine,
+            settings=settings(
+                max_examples=args.examples,
+                stateful_step_count=args.steps,
+                deadline=None,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            ),
+        )
         fuzzed = time.perf_counter() - started
         started = time.perf_counter()
         for n in range(w.inputs):

@@ -45,14 +45,23 @@ from tests.test_fuzz_imports import (  # noqa: E402
 )
 
 IMPORTS = {
-    "csv": (st.tuples(csv_files(), st.booleans()),
-            lambda db, before, ex: check_map_import(db, ex[0], "csv", replace=ex[1], before=before)),
-    "json": (st.tuples(hsds_files(), st.booleans()),
-             lambda db, before, ex: check_map_import(db, ex[0], "json", replace=ex[1], before=before)),
+    "csv": (
+        st.tuples(csv_files(), st.booleans()),
+        lambda db, before, ex: check_map_import(db, ex[0], "csv", replace=ex[1], before=before),
+    ),
+    "json": (
+        st.tuples(hsds_files(), st.booleans()),
+        lambda db, before, ex: check_map_import(db, ex[0], "json", replace=ex[1], before=before),
+    ),
     "ics": (ics_files(), lambda db, before, ex: check_calendar_import(db, ex, before=before)),
-    "random": (st.tuples(random_input, st.sampled_from(["csv", "json", "ics"])),
-               lambda db, before, ex: check_calendar_import(db, ex[0], before=before) if ex[1] == "ics"
-               else check_map_import(db, ex[0], ex[1], before=before)),
+    "random": (
+        st.tuples(random_input, st.sampled_from(["csv", "json", "ics"])),
+        lambda db, before, ex: (
+            check_calendar_import(db, ex[0], before=before)
+            if ex[1] == "ics"
+            else check_map_import(db, ex[0], ex[1], before=before)
+        ),
+    ),
 }
 
 
@@ -61,8 +70,13 @@ def run(name: str, database, before: Baseline, examples: int, run_seed: int, sho
     counts: Counter = Counter()
     crashes: dict[tuple[str, str], list[str]] = {}
 
-    @settings(max_examples=examples, database=None, deadline=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=examples,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @seed(run_seed)
     @given(example=strategy)
     def fuzz(example):
@@ -73,8 +87,9 @@ def run(name: str, database, before: Baseline, examples: int, run_seed: int, sho
             counts["crashes"] += 1
             frames = traceback.extract_tb(exc.__traceback__)
             ours = [f for f in frames if f.filename.startswith(str(ROOT)) and "/.venv/" not in f.filename]
-            where = " -> ".join(f"{Path(f.filename).name}:{f.lineno}" for f in [*ours[-1:], frames[-1]]
-                                if f is not None)
+            where = " -> ".join(
+                f"{Path(f.filename).name}:{f.lineno}" for f in [*ours[-1:], frames[-1]] if f is not None
+            )
             key = (type(exc).__name__, where)
             crashes.setdefault(key, [])
             if len(crashes[key]) < show:
@@ -104,8 +119,10 @@ def time_regressions(database, before: Baseline) -> None:
         seconds.append((time.perf_counter() - started, kind, len(data)))
     median = sorted(s for s, _, _ in seconds)[len(seconds) // 2]
     worst = max(seconds)
-    print(f"regression inputs: {len(seconds)}; the slowest ({worst[1]}, {worst[2]:,} bytes) took "
-          f"{worst[0] / median:.1f}x the median one")
+    print(
+        f"regression inputs: {len(seconds)}; the slowest ({worst[1]}, {worst[2]:,} bytes) took "
+        f"{worst[0] / median:.1f}x the median one"
+    )
 
 
 def main() -> int:
@@ -124,8 +141,11 @@ def main() -> int:
         for name in args.only.split(","):
             results[name] = run(name, database, before, args.examples, run_seed, args.show)
             c = results[name]["counts"]
-            print(f"{name:7} tried {c['tried']:6}  imported {c['imported']:6}  clear errors {c['rejected']:6}  "
-                  f"crashes {c['crashes']:4}  {c['seconds']:7.1f} s", flush=True)
+            print(
+                f"{name:7} tried {c['tried']:6}  imported {c['imported']:6}  clear errors {c['rejected']:6}  "
+                f"crashes {c['crashes']:4}  {c['seconds']:7.1f} s",
+                flush=True,
+            )
         time_regressions(database, before)
         database.dispose()
     total = sum(r["counts"]["crashes"] for r in results.values())

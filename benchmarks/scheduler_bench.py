@@ -35,8 +35,13 @@ from jobs.models import MeetingSeries  # noqa: E402
 from jobs.reminders import enqueue_due, planned  # noqa: E402
 from jobs.scheduler import ReminderScheduler  # noqa: E402
 
-RULES = ["FREQ=MONTHLY;BYDAY=2TU", "FREQ=WEEKLY;BYDAY=MO", "FREQ=MONTHLY;BYDAY=-1TH", "FREQ=WEEKLY;INTERVAL=2;BYDAY=WE",
-         "FREQ=MONTHLY;BYDAY=1FR"]
+RULES = [
+    "FREQ=MONTHLY;BYDAY=2TU",
+    "FREQ=WEEKLY;BYDAY=MO",
+    "FREQ=MONTHLY;BYDAY=-1TH",
+    "FREQ=WEEKLY;INTERVAL=2;BYDAY=WE",
+    "FREQ=MONTHLY;BYDAY=1FR",
+]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,12 +52,24 @@ def main(argv: list[str] | None = None) -> int:
     database = open_database(Settings(data_dir=Path(tempfile.mkdtemp()), demo_map=False))
     now = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)
     with database.session() as session:
-        session.execute(insert(MeetingSeries), [
-            {"title": f"Overleg {n}", "rrule": rng.choice(RULES),
-             "start_local": f"2027-01-{rng.randint(4, 28):02d}T{rng.randint(9, 16):02d}:00",
-             "timezone": "Europe/Amsterdam", "duration_minutes": 60, "location": "Wijkcentrum",
-             "audience": "professionals", "remind": ["7d", "1d", "2h"], "skip_holidays": False, "created_at": now}
-            for n in range(args.series)])
+        session.execute(
+            insert(MeetingSeries),
+            [
+                {
+                    "title": f"Overleg {n}",
+                    "rrule": rng.choice(RULES),
+                    "start_local": f"2027-01-{rng.randint(4, 28):02d}T{rng.randint(9, 16):02d}:00",
+                    "timezone": "Europe/Amsterdam",
+                    "duration_minutes": 60,
+                    "location": "Wijkcentrum",
+                    "audience": "professionals",
+                    "remind": ["7d", "1d", "2h"],
+                    "skip_holidays": False,
+                    "created_at": now,
+                }
+                for n in range(args.series)
+            ],
+        )
         session.commit()
     clock = FixedClock(now)
 
@@ -91,8 +108,14 @@ def main(argv: list[str] | None = None) -> int:
     # the running scheduler: a job firing, an idle sweep, a resync after a change
     with database.session() as session:
         for n in range(5):
-            user = User(channel="telegram", channel_user_id=f"pro{n}", chat_id=f"pro{n}", role="professional",
-                        created_at=now, last_seen_at=now)
+            user = User(
+                channel="telegram",
+                channel_user_id=f"pro{n}",
+                chat_id=f"pro{n}",
+                role="professional",
+                created_at=now,
+                last_seen_at=now,
+            )
             session.add(user)
             session.flush()
             session.add(Subscription(user_id=user.id, topic="meetings"))
@@ -132,8 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"next 1,000 reminders     {next_1000 * 1000:.0f} ms (window doubling from 1 day)")
     print(f"baseline: whole year     {baseline * 1000:.0f} ms  ->  {baseline / next_1000:.1f}x")
     print(f"one job fires            {fire * 1000:.0f} ms  ({due} series due at that time, all rescheduled)")
-    print(f"baseline: a full scan    {full_scan * 1000:.0f} ms, which a job per series did each: "
-          f"{due} x {full_scan:.2f} s = {due * full_scan:.0f} s  ->  {due * full_scan / fire:.0f}x")
+    print(
+        f"baseline: a full scan    {full_scan * 1000:.0f} ms, which a job per series did each: "
+        f"{due} x {full_scan:.2f} s = {due * full_scan:.0f} s  ->  {due * full_scan / fire:.0f}x"
+    )
     print(f"sweep, nothing changed   {idle_sweep * 1000:.1f} ms (every minute)")
     print(f"sweep after a change     {resync * 1000:.0f} ms (every job derived again)")
     print(f"catch-up after 1 day     {catch_up:.2f} s  ({queued} reminders queued, {dropped} dropped)")

@@ -25,8 +25,9 @@ from socialekaart.search import SearchIndex, ServiceDoc
 def load(folder: Path, social_map: Path | None = None):
     records = parse_json((social_map or folder / "socialmap.json").read_bytes())
     active = [r.model_dump(mode="json") for r in records if r.status == "active"]
-    queries = [json.loads(line) for line in (folder / "queries.jsonl").read_text(encoding="utf-8").splitlines()
-               if line.strip()]
+    queries = [
+        json.loads(line) for line in (folder / "queries.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
     return active, queries
 
 
@@ -40,8 +41,12 @@ def metrics(ranked: list[list[str]], queries: list[dict]) -> dict:
         for r, q in rows:
             rank = next((k for k, i in enumerate(r[:10], 1) if i in q["relevant"]), None)
             rr += 1 / rank if rank else 0.0
-        out[audience] = {"n": len(rows), "hit@1": round(hit1, 3), "hit@3": round(hit3, 3),
-                         "mrr": round(rr / len(rows), 3)}
+        out[audience] = {
+            "n": len(rows),
+            "hit@1": round(hit1, 3),
+            "hit@3": round(hit3, 3),
+            "mrr": round(rr / len(rows), 3),
+        }
     return out
 
 
@@ -60,8 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     index = SearchIndex.build([ServiceDoc.from_record(r) for r in active], needs=needs)
     build = time.perf_counter() - started
     # a professional searches as in a private chat, where contact persons' names count; a resident never
-    ours = [[h.id for h in index.search(q["query"], limit=10, contacts=q.get("audience") == "professional")]
-            for q in queries]
+    ours = [
+        [h.id for h in index.search(q["query"], limit=10, contacts=q.get("audience") == "professional")]
+        for q in queries
+    ]
 
     choices = [f"{r['name']} {r.get('description') or ''}" for r in active]
     naive = []
@@ -69,8 +76,13 @@ def main(argv: list[str] | None = None) -> int:
         found = process.extract(q["query"], choices, scorer=fuzz.WRatio, processor=utils.default_process, limit=10)
         naive.append([active[i]["id"] for _, _, i in found])
 
-    result = {"wijkbot": metrics(ours, queries), "baseline_wratio": metrics(naive, queries),
-              "services": len(active), "queries": len(queries), "index_build_s": round(build, 3)}
+    result = {
+        "wijkbot": metrics(ours, queries),
+        "baseline_wratio": metrics(naive, queries),
+        "services": len(active),
+        "queries": len(queries),
+        "index_build_s": round(build, 3),
+    }
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -84,8 +96,11 @@ def main(argv: list[str] | None = None) -> int:
         names = {r["id"]: r["name"] for r in active}
         for q, r in zip(queries, ours, strict=True):
             if not any(i in q["relevant"] for i in r[:3]):
-                print(f"MISS {q['id']} {q['query']!r}\n   want {[names[i] for i in q['relevant']]}"
-                      f"\n   got  {[names[i] for i in r[:3]]}", file=sys.stderr)
+                print(
+                    f"MISS {q['id']} {q['query']!r}\n   want {[names[i] for i in q['relevant']]}"
+                    f"\n   got  {[names[i] for i in r[:3]]}",
+                    file=sys.stderr,
+                )
     return 0
 
 

@@ -56,9 +56,13 @@ def run(size: int, repeats: int, baseline_queries: int) -> dict:
         process.extract(q, choices, scorer=fuzz.WRatio, processor=utils.default_process, limit=10)
         naive.append((time.perf_counter() - t) * 1000)
     return {
-        "services": size, "build_s": round(build, 2), "build_peak_mb": round(peak / 2**20, 1),
-        "wijkbot_p50_ms": round(statistics.median(ours), 2), "wijkbot_p95_ms": round(percentile(ours, 0.95), 2),
-        "baseline_p50_ms": round(statistics.median(naive), 1), "baseline_p95_ms": round(percentile(naive, 0.95), 1),
+        "services": size,
+        "build_s": round(build, 2),
+        "build_peak_mb": round(peak / 2**20, 1),
+        "wijkbot_p50_ms": round(statistics.median(ours), 2),
+        "wijkbot_p95_ms": round(percentile(ours, 0.95), 2),
+        "baseline_p50_ms": round(statistics.median(naive), 1),
+        "baseline_p95_ms": round(percentile(naive, 0.95), 1),
         "speedup_p50": round(statistics.median(naive) / statistics.median(ours), 1),
         "speedup_p95": round(percentile(naive, 0.95) / percentile(ours, 0.95), 1),
     }
@@ -77,12 +81,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'services':>9} {'build s':>8} {'peak MB':>8} {'ours p50':>9} {'ours p95':>9} "
-          f"{'naive p50':>10} {'naive p95':>10} {'x p50':>7} {'x p95':>7}")
+    print(
+        f"{'services':>9} {'build s':>8} {'peak MB':>8} {'ours p50':>9} {'ours p95':>9} "
+        f"{'naive p50':>10} {'naive p95':>10} {'x p50':>7} {'x p95':>7}"
+    )
     for r in rows:
-        print(f"{r['services']:>9} {r['build_s']:>8} {r['build_peak_mb']:>8} {r['wijkbot_p50_ms']:>9} "
-              f"{r['wijkbot_p95_ms']:>9} {r['baseline_p50_ms']:>10} {r['baseline_p95_ms']:>10} "
-              f"{r['speedup_p50']:>7} {r['speedup_p95']:>7}")
+        print(
+            f"{r['services']:>9} {r['build_s']:>8} {r['build_peak_mb']:>8} {r['wijkbot_p50_ms']:>9} "
+            f"{r['wijkbot_p95_ms']:>9} {r['baseline_p50_ms']:>10} {r['baseline_p95_ms']:>10} "
+            f"{r['speedup_p50']:>7} {r['speedup_p95']:>7}"
+        )
     print("(latencies in ms; x = baseline / Wijkbot, same process, same queries)")
     return 0
 

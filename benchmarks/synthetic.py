@@ -31,22 +31,61 @@ KINDS = [
     ("Dagbesteding", "zorg.dagbesteding", "Een zinvolle dag voor mensen met dementie of een beperking."),
     ("Vrijwilligerscentrale", "welzijn.vrijwilligerswerk", "Vrijwilligerswerk vinden dat bij u past."),
 ]
-PLACES = ["De Linde", "Het Anker", "De Brug", "Zonnehof", "De Esch", "Het Baken", "De Molen", "Kastanjehof",
-          "De Horst", "Het Veld", "De Wilg", "Beukenhof", "De Poort", "Het Plein", "De Hoeve", "Eikenlaan"]
+PLACES = [
+    "De Linde",
+    "Het Anker",
+    "De Brug",
+    "Zonnehof",
+    "De Esch",
+    "Het Baken",
+    "De Molen",
+    "Kastanjehof",
+    "De Horst",
+    "Het Veld",
+    "De Wilg",
+    "Beukenhof",
+    "De Poort",
+    "Het Plein",
+    "De Hoeve",
+    "Eikenlaan",
+]
 STREETS = ["Lindelaan", "Kerkstraat", "Molenweg", "Dorpsstraat", "Stationsweg", "Schoolstraat", "Parklaan"]
 FIRST = ["Anna", "Mohamed", "Sanne", "Peter", "Fatima", "Jan", "Emma", "Kees", "Yusuf", "Lotte", "Ahmed", "Ingrid"]
 LAST = ["de Vries", "Jansen", "Bakker", "El Amrani", "Visser", "Smit", "Yilmaz", "Meijer", "de Boer", "Mulder"]
 TITLES = ["coördinator", "consulent", "wijkverpleegkundige", "opbouwwerker", "praktijkondersteuner", "coach"]
-EXTRA = ["Aanmelden kan via de website.", "U kunt zonder afspraak binnenlopen.", "Bel gerust voor informatie.",
-         "Ook voor bewoners uit de omliggende wijken.", "Er is een lift en een invalidentoilet."]
+EXTRA = [
+    "Aanmelden kan via de website.",
+    "U kunt zonder afspraak binnenlopen.",
+    "Bel gerust voor informatie.",
+    "Ook voor bewoners uit de omliggende wijken.",
+    "Er is een lift en een invalidentoilet.",
+]
 QUERIES = [
-    "hulp bij schulden", "fysiotherpeut in de buurt", "ik voel me eenzaam", "dokter 's avonds",
-    "wandelen met anderen", "mijn moeder heeft dementie, waar kan ze overdag heen", "nederlands leren",
-    "ruzie met de buren over geluid", "stoppen met roken", "ik heb weinig geld voor eten",
-    "hulp bij formulieren van de belasting", "mijn zoon stottert", "tandarts betalen in termijnen",
-    "bewegen voor ouderen met rollator", "vrijwilligerswerk", "mantelzorger en moe", "klusjes in huis",
-    "opvoeden ruzie kinderen", "wondzorg thuis", "somber en angstig", "medicijnen ophalen", "valpreventie",
-    "I need a doctor", "Anna Jansen coördinator", "diëtist voor afvallen",
+    "hulp bij schulden",
+    "fysiotherpeut in de buurt",
+    "ik voel me eenzaam",
+    "dokter 's avonds",
+    "wandelen met anderen",
+    "mijn moeder heeft dementie, waar kan ze overdag heen",
+    "nederlands leren",
+    "ruzie met de buren over geluid",
+    "stoppen met roken",
+    "ik heb weinig geld voor eten",
+    "hulp bij formulieren van de belasting",
+    "mijn zoon stottert",
+    "tandarts betalen in termijnen",
+    "bewegen voor ouderen met rollator",
+    "vrijwilligerswerk",
+    "mantelzorger en moe",
+    "klusjes in huis",
+    "opvoeden ruzie kinderen",
+    "wondzorg thuis",
+    "somber en angstig",
+    "medicijnen ophalen",
+    "valpreventie",
+    "I need a doctor",
+    "Anna Jansen coördinator",
+    "diëtist voor afvallen",
 ]
 
 
@@ -60,23 +99,67 @@ def synthetic_map(size: int, seed: int = 7) -> list[dict]:
         place = rng.choice(PLACES)
         lat, lon = 52.0 + rng.random() * 0.5, 6.0 + rng.random() * 0.8
         pc = f"{7500 + rng.randrange(60)}{rng.choice('ABCDEFGH')}{rng.choice('ABCDEFGH')}"
-        records.append({
-            "id": uid(), "name": f"{kind} {place} {n}", "description": f"{text} {rng.choice(EXTRA)}",
-            "status": "active", "organization": rng.choice(orgs),
-            "service_at_locations": [{"id": uid(), "location": {
-                "id": uid(), "name": place, "latitude": lat, "longitude": lon,
-                "addresses": [{"id": uid(), "address_1": f"{rng.choice(STREETS)} {rng.randrange(1, 200)}",
-                               "city": "Oosterwaarde", "postal_code": pc, "country": "NL"}]}}],
-            "phones": [{"id": uid(), "number": f"053-555{rng.randrange(10000):04d}"}],
-            "contacts": [{"id": uid(), "name": f"{rng.choice(FIRST)} {rng.choice(LAST)}",
-                          "title": rng.choice(TITLES), "phones": []}],
-            "schedules": [{"id": uid(), "freq": "WEEKLY", "byday": rng.choice(["MO,TU,WE,TH,FR", "TU", "WE,FR"]),
-                           "opens_at": "09:00", "closes_at": "17:00"}],
-            "attributes": [{"id": uid(), "taxonomy_term": {"id": code, "code": code, "name": code.split(".")[1],
-                                                          "taxonomy": "wijkkaart"}}],
-            "languages": [{"id": uid(), "name": "Nederlands", "code": "nl"}],
-            "service_areas": [{"id": uid(), "name": "Oosterwaarde"}],
-            "cost_options": [{"id": uid(), "amount": 0, "currency": "EUR", "option": "gratis"}]
-            if rng.random() < 0.4 else [],
-        })
+        records.append(
+            {
+                "id": uid(),
+                "name": f"{kind} {place} {n}",
+                "description": f"{text} {rng.choice(EXTRA)}",
+                "status": "active",
+                "organization": rng.choice(orgs),
+                "service_at_locations": [
+                    {
+                        "id": uid(),
+                        "location": {
+                            "id": uid(),
+                            "name": place,
+                            "latitude": lat,
+                            "longitude": lon,
+                            "addresses": [
+                                {
+                                    "id": uid(),
+                                    "address_1": f"{rng.choice(STREETS)} {rng.randrange(1, 200)}",
+                                    "city": "Oosterwaarde",
+                                    "postal_code": pc,
+                                    "country": "NL",
+                                }
+                            ],
+                        },
+                    }
+                ],
+                "phones": [{"id": uid(), "number": f"053-555{rng.randrange(10000):04d}"}],
+                "contacts": [
+                    {
+                        "id": uid(),
+                        "name": f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+                        "title": rng.choice(TITLES),
+                        "phones": [],
+                    }
+                ],
+                "schedules": [
+                    {
+                        "id": uid(),
+                        "freq": "WEEKLY",
+                        "byday": rng.choice(["MO,TU,WE,TH,FR", "TU", "WE,FR"]),
+                        "opens_at": "09:00",
+                        "closes_at": "17:00",
+                    }
+                ],
+                "attributes": [
+                    {
+                        "id": uid(),
+                        "taxonomy_term": {
+                            "id": code,
+                            "code": code,
+                            "name": code.split(".")[1],
+                            "taxonomy": "wijkkaart",
+                        },
+                    }
+                ],
+                "languages": [{"id": uid(), "name": "Nederlands", "code": "nl"}],
+                "service_areas": [{"id": uid(), "name": "Oosterwaarde"}],
+                "cost_options": [{"id": uid(), "amount": 0, "currency": "EUR", "option": "gratis"}]
+                if rng.random() < 0.4
+                else [],
+            }
+        )
     return records

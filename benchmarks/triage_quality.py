@@ -65,26 +65,35 @@ def score_messages(rows: list[dict], results: list[dict]) -> dict:
     calm = {}
     for kind in ("lookalike", "ordinary"):
         group = [(r, x) for r, x in pairs if not r.get("escalation") and _kind(r) == kind]
-        calm[kind] = {"n": len(group),
-                      "escalated": sum(1 for _, x in group if x["escalation"]),
-                      "safety_question": sum(1 for _, x in group if not x["escalation"] and x.get("safety_check"))}
+        calm[kind] = {
+            "n": len(group),
+            "escalated": sum(1 for _, x in group if x["escalation"]),
+            "safety_question": sum(1 for _, x in group if not x["escalation"] and x.get("safety_check")),
+        }
     not_flagged = [(r, x) for r, x in pairs if not r.get("escalation")]
     with_stream = [(r, x) for r, x in pairs if r.get("stream")]
     hard = [(r, x) for r, x in with_stream if r.get("hard_stream")]
     confusion = Counter((r["stream"], x["stream"]) for r, x in with_stream)
     return {
-        "messages": len(rows), "red_flags": len(flagged),
+        "messages": len(rows),
+        "red_flags": len(flagged),
         "caught": _rate(len(caught), len(flagged)),
         "right_resource_direct": _rate(sum(1 for r, x in flagged if x["escalation"] == r["escalation"]), len(flagged)),
-        "safety_questions_on_red_flags": _rate(sum(1 for _, x in flagged if not x["escalation"]
-                                                   and x.get("safety_check")), len(flagged)),
-        "by_resource": {k: {"n": n, "caught": _rate(c, n), "right_direct": _rate(d, n)}
-                        for k, (n, c, d) in sorted(by_resource.items())},
-        "by_language": {k: {"n": n, "caught": _rate(c, n), "right_direct": _rate(d, n)}
-                        for k, (n, c, d) in sorted(by_language.items())},
+        "safety_questions_on_red_flags": _rate(
+            sum(1 for _, x in flagged if not x["escalation"] and x.get("safety_check")), len(flagged)
+        ),
+        "by_resource": {
+            k: {"n": n, "caught": _rate(c, n), "right_direct": _rate(d, n)}
+            for k, (n, c, d) in sorted(by_resource.items())
+        },
+        "by_language": {
+            k: {"n": n, "caught": _rate(c, n), "right_direct": _rate(d, n)}
+            for k, (n, c, d) in sorted(by_language.items())
+        },
         "false_escalations": _rate(sum(1 for _, x in not_flagged if x["escalation"]), len(not_flagged)),
-        "safety_questions_on_others": _rate(sum(1 for _, x in not_flagged if not x["escalation"]
-                                                and x.get("safety_check")), len(not_flagged)),
+        "safety_questions_on_others": _rate(
+            sum(1 for _, x in not_flagged if not x["escalation"] and x.get("safety_check")), len(not_flagged)
+        ),
         "others": calm,
         "stream_accuracy": _rate(sum(1 for r, x in with_stream if x["stream"] == r["stream"]), len(with_stream)),
         "hard_stream_accuracy": _rate(sum(1 for r, x in hard if x["stream"] == r["stream"]), len(hard)),
@@ -155,11 +164,16 @@ def score_conversations(conversations: list[dict], outcomes: list[dict]) -> dict
         right += any(k == f"escalation:{c['escalation']}" for kinds in o["events"][turn:] for k in kinds)
         late_only += turn > 0 and hit is not None
     later = [c for c, _ in danger if (c.get("danger_turn") or 0) > 0]
-    return {"conversations": len(conversations), "with_danger": len(danger),
-            "caught": _rate(caught, len(danger)), "right_resource_direct": _rate(right, len(danger)),
-            "danger_in_a_later_turn": len(later), "caught_when_later": _rate(late_only, len(later)),
-            "alarm_before_the_danger": early,
-            "false_alarms_without_danger": sum(1 for _, o in calm if first(o["events"]))}
+    return {
+        "conversations": len(conversations),
+        "with_danger": len(danger),
+        "caught": _rate(caught, len(danger)),
+        "right_resource_direct": _rate(right, len(danger)),
+        "danger_in_a_later_turn": len(later),
+        "caught_when_later": _rate(late_only, len(later)),
+        "alarm_before_the_danger": early,
+        "false_alarms_without_danger": sum(1 for _, o in calm if first(o["events"])),
+    }
 
 
 def _print(summary: dict) -> None:
@@ -169,8 +183,11 @@ def _print(summary: dict) -> None:
     print(f"direct escalation to the right resource           {s['right_resource_direct']:.3f}   (target >= 0.90)")
     print(f"safety question instead of escalation             {s['safety_questions_on_red_flags']:.3f}")
     for title, table in (("resource", s["by_resource"]), ("language", s["by_language"])):
-        print(f"  by {title}: " + ", ".join(f"{k} {v['caught']:.2f}/{v['right_direct']:.2f} (n={v['n']})"
-                                            for k, v in table.items()) + "   caught/right")
+        print(
+            f"  by {title}: "
+            + ", ".join(f"{k} {v['caught']:.2f}/{v['right_direct']:.2f} (n={v['n']})" for k, v in table.items())
+            + "   caught/right"
+        )
     print(f"false escalations on the others                   {s['false_escalations']:.3f}   (target <= 0.03)")
     print(f"safety questions on the others                    {s['safety_questions_on_others']:.3f}   (target <= 0.10)")
     for kind, c in s["others"].items():
@@ -181,18 +198,22 @@ def _print(summary: dict) -> None:
     else:
         print(f"stream accuracy                                   {s['stream_accuracy']:.3f}   (target >= 0.90)")
         if s["hard_stream_cases"]:
-            print(f"  on the {s['hard_stream_cases']} hard stream cases                     "
-                  f"{s['hard_stream_accuracy']:.3f}")
+            print(
+                f"  on the {s['hard_stream_cases']} hard stream cases                     "
+                f"{s['hard_stream_accuracy']:.3f}"
+            )
         print("confusion (rows: expected, columns: predicted)")
         print(f"{'':>12}" + "".join(f"{x:>11}" for x in STREAMS))
         for a in STREAMS:
             print(f"{a:>12}" + "".join(f"{s['confusion'].get(f'{a}->{b}', 0):>11}" for b in STREAMS))
     if "conversations" in s:
         c = s["conversations"]
-        print(f"conversations: {c['caught']:.3f} of {c['with_danger']} with danger caught "
-              f"({c['caught_when_later']:.3f} of the {c['danger_in_a_later_turn']} where it shows later), "
-              f"right resource {c['right_resource_direct']:.3f}; alarms before the danger "
-              f"{c['alarm_before_the_danger']}, false alarms without danger {c['false_alarms_without_danger']}")
+        print(
+            f"conversations: {c['caught']:.3f} of {c['with_danger']} with danger caught "
+            f"({c['caught_when_later']:.3f} of the {c['danger_in_a_later_turn']} where it shows later), "
+            f"right resource {c['right_resource_direct']:.3f}; alarms before the danger "
+            f"{c['alarm_before_the_danger']}, false alarms without danger {c['false_alarms_without_danger']}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -209,8 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     results = [triage_message(r["text"], index, now=_when(r)) for r in rows]
     summary = score_messages(rows, results)
     if args.conversations:
-        conversations = [json.loads(line) for line in args.conversations.read_text(encoding="utf-8").splitlines()
-                         if line.strip()]
+        conversations = [
+            json.loads(line) for line in args.conversations.read_text(encoding="utf-8").splitlines() if line.strip()
+        ]
         outcomes = play_conversations(conversations)
         summary["conversations"] = score_conversations(conversations, outcomes)
     if args.json:
@@ -221,12 +243,17 @@ def main(argv: list[str] | None = None) -> int:
         for r, x in zip(rows, results, strict=True):
             said = x["escalation"] or (f"?{x['safety_check']}" if x.get("safety_check") else None)
             if said != r.get("escalation") or (r.get("stream") and x["stream"] != r["stream"]):
-                print(f"MISS {r['id']}: want {r.get('stream')}/{r.get('escalation')} got {x['stream']}/"
-                      f"{said}: {r['text']}", file=sys.stderr)
+                print(
+                    f"MISS {r['id']}: want {r.get('stream')}/{r.get('escalation')} got {x['stream']}/"
+                    f"{said}: {r['text']}",
+                    file=sys.stderr,
+                )
         if args.conversations:
             for c, o in zip(conversations, outcomes, strict=True):
-                print(f"CONV {c['id']}: want {c.get('escalation')} at turn {c.get('danger_turn')}, got {o['events']}",
-                      file=sys.stderr)
+                print(
+                    f"CONV {c['id']}: want {c.get('escalation')} at turn {c.get('danger_turn')}, got {o['events']}",
+                    file=sys.stderr,
+                )
     return 0
 
 

@@ -58,8 +58,20 @@ class Announce(_Action):
     choice: Literal["residents", "professionals", "all", "send", "cancel"]
 
 
-AGENDA_PLAIN = ("stop", "new_meeting", "new_deadline", "cancel_meeting", "move_meeting", "deadline_change",
-                "do_move", "save", "location", "participants", "owners", "deadline_do_move")
+AGENDA_PLAIN = (
+    "stop",
+    "new_meeting",
+    "new_deadline",
+    "cancel_meeting",
+    "move_meeting",
+    "deadline_change",
+    "do_move",
+    "save",
+    "location",
+    "participants",
+    "owners",
+    "deadline_do_move",
+)
 AGENDA_WORD = ("repeat", "duration", "audience", "remind")
 AGENDA_ID = ("deadline_done", "deadline_pick", "deadline_move", "deadline_cancel", "deadline_do_cancel")
 AGENDA_REF = ("pick_cancel", "pick_move", "do_cancel")
@@ -134,15 +146,27 @@ class DontKnow(_Action):
     kind: Literal["dont_know"]
 
 
-Action = Annotated[SafetyAnswer | Forget | Announce | Agenda | Rsvp | Subscribe | Human | Followup | Answer | DontKnow,
-                   Field(discriminator="kind")]
+Action = Annotated[
+    SafetyAnswer | Forget | Announce | Agenda | Rsvp | Subscribe | Human | Followup | Answer | DontKnow,
+    Field(discriminator="kind"),
+]
 _ADAPTER = TypeAdapter(Action)
 # the parts of a value after its kind, in order; the last field takes the rest (an agenda occurrence has a colon)
-_FIELDS = {"safety": ("choice", "resource"), "forget": ("choice",), "announce": ("choice",),
-           "agenda": ("action", "arg"), "rsvp": ("series", "stamp", "answer"), "subscribe": ("topic",), "human": (),
-           "followup": ("choice",),
-           "stream": ("choice",), "topic": ("choice",), "for_whom": ("choice",), "postcode": ("choice",),
-           "dont_know": ()}
+_FIELDS = {
+    "safety": ("choice", "resource"),
+    "forget": ("choice",),
+    "announce": ("choice",),
+    "agenda": ("action", "arg"),
+    "rsvp": ("series", "stamp", "answer"),
+    "subscribe": ("topic",),
+    "human": (),
+    "followup": ("choice",),
+    "stream": ("choice",),
+    "topic": ("choice",),
+    "for_whom": ("choice",),
+    "postcode": ("choice",),
+    "dont_know": (),
+}
 
 
 def _digits(value: str) -> str:
@@ -180,4 +204,3 @@ def parse_button(value: str) -> Action:
         return _ADAPTER.validate_python({"kind": kind, **fields})
     except ValidationError:
         raise ForgedButton("does not match the schema") from None
-

@@ -13,12 +13,16 @@ from bot.floor.errors import WijkbotError
 from bot.floor.models import AUDIENCE_ROLES, AUDIENCES, TOPICS, Broadcast, OutboxMessage, Subscription, User
 from bot.floor.texts import labels
 
-AUDIENCE_NAMES = labels(residents="broadcasts.audience_residents", professionals="broadcasts.audience_professionals",
-                        all="broadcasts.audience_all")  # as people see them
+AUDIENCE_NAMES = labels(
+    residents="broadcasts.audience_residents",
+    professionals="broadcasts.audience_professionals",
+    all="broadcasts.audience_all",
+)  # as people see them
 
 
-def create_broadcast(session: Session, text: str, audience: str, topic: str, *, created_by: User | None,
-                     now: datetime) -> Broadcast:
+def create_broadcast(
+    session: Session, text: str, audience: str, topic: str, *, created_by: User | None, now: datetime
+) -> Broadcast:
     """Record the broadcast and one outbox row per opted-in recipient, in one transaction."""
     text = text.strip()
     if not text:
@@ -29,22 +33,31 @@ def create_broadcast(session: Session, text: str, audience: str, topic: str, *, 
         raise WijkbotError(f"audience must be one of: {', '.join(AUDIENCES)}")
     if topic not in TOPICS:
         raise WijkbotError(f"topic must be one of: {', '.join(TOPICS)}")
-    broadcast = Broadcast(text=text, audience=audience, topic=topic, created_by=created_by.id if created_by else None,
-                          created_at=now)
+    broadcast = Broadcast(
+        text=text, audience=audience, topic=topic, created_by=created_by.id if created_by else None, created_at=now
+    )
     session.add(broadcast)
     session.flush()
     roles = AUDIENCE_ROLES[audience]
     recipients = session.scalars(
-        select(User).join(Subscription, Subscription.user_id == User.id)
-        .where(Subscription.topic == topic, User.role.in_(roles), User.chat_id.is_not(None),
-               User.blocked.is_(False))
+        select(User)
+        .join(Subscription, Subscription.user_id == User.id)
+        .where(Subscription.topic == topic, User.role.in_(roles), User.chat_id.is_not(None), User.blocked.is_(False))
         .order_by(User.id)
     )
     for user in recipients:
-        session.add(OutboxMessage(
-            idempotency_key=f"broadcast:{broadcast.id}:user:{user.id}", broadcast_id=broadcast.id,
-            user_id=user.id, channel=user.channel, chat_id=user.chat_id, text=text, status="queued",
-            next_attempt_at=now))
+        session.add(
+            OutboxMessage(
+                idempotency_key=f"broadcast:{broadcast.id}:user:{user.id}",
+                broadcast_id=broadcast.id,
+                user_id=user.id,
+                channel=user.channel,
+                chat_id=user.chat_id,
+                text=text,
+                status="queued",
+                next_attempt_at=now,
+            )
+        )
     return broadcast
 
 
@@ -63,8 +76,13 @@ class BroadcastStatus:
 def broadcast_status(session: Session, broadcast_id: int) -> BroadcastStatus:
     if session.get(Broadcast, broadcast_id) is None:
         raise WijkbotError(f"there is no broadcast {broadcast_id}")
-    counts = dict(session.execute(
-        select(OutboxMessage.status, func.count()).where(OutboxMessage.broadcast_id == broadcast_id)
-        .group_by(OutboxMessage.status)).all())
-    return BroadcastStatus(broadcast_id, counts.get("queued", 0), counts.get("sent", 0), counts.get("failed", 0),
-                           counts.get("blocked", 0))
+    counts = dict(
+        session.execute(
+            select(OutboxMessage.status, func.count())
+            .where(OutboxMessage.broadcast_id == broadcast_id)
+            .group_by(OutboxMessage.status)
+        ).all()
+    )
+    return BroadcastStatus(
+        broadcast_id, counts.get("queued", 0), counts.get("sent", 0), counts.get("failed", 0), counts.get("blocked", 0)
+    )

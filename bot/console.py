@@ -27,8 +27,10 @@ def deliver_outbox(bot, chat_id: str) -> list[Outgoing]:
     now = bot.clock.now()
     with bot.database.session() as session:
         rows = due_messages(session, "console", now, chat_id=chat_id)
-        out = [Outgoing(channel="console", chat_id=chat_id, text=m.text, buttons=[Button(**b) for b in m.buttons or []])
-               for m in rows]
+        out = [
+            Outgoing(channel="console", chat_id=chat_id, text=m.text, buttons=[Button(**b) for b in m.buttons or []])
+            for m in rows
+        ]
         for m in rows:
             mark_sent(session, m.id, now)
         session.commit()

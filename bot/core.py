@@ -75,9 +75,17 @@ def clean_text(text: str) -> str:
 
 
 class Wijkbot:
-    def __init__(self, database, *, clock: Clock | None = None, settings: Settings | None = None,
-                 nlu: NLU | None = None, red_flags: Safety | None = None, articles: Knowledge | None = None,
-                 dialogue_data: Dialogue | None = None):
+    def __init__(
+        self,
+        database,
+        *,
+        clock: Clock | None = None,
+        settings: Settings | None = None,
+        nlu: NLU | None = None,
+        red_flags: Safety | None = None,
+        articles: Knowledge | None = None,
+        dialogue_data: Dialogue | None = None,
+    ):
         catalogue()  # a broken bot/floor/data/*.yaml stops here (CatalogueError), not at a resident's message
         self.database = database
         self.clock = clock or SystemClock()
@@ -105,8 +113,13 @@ class Wijkbot:
         except Exception as exc:  # the last line of defence: every message gets a reply
             error_id = secrets.token_hex(4)
             where = traceback.extract_tb(exc.__traceback__)[-1]
-            log.error("handling failed, error id %s: %s at %s:%s", error_id, type(exc).__name__,
-                      Path(where.filename).name, where.lineno)
+            log.error(
+                "handling failed, error id %s: %s at %s:%s",
+                error_id,
+                type(exc).__name__,
+                Path(where.filename).name,
+                where.lineno,
+            )
             reply = self.dialogue.texts["failed"].format(error_id=error_id)
             try:
                 found = self.safety.assess(clean_text(incoming.text or "")[:MAX_TEXT], self.clock.now())
@@ -145,8 +158,14 @@ class Wijkbot:
                 self.on_agenda_change()
         return [self._out(incoming, text, buttons) for text, buttons in replies]
 
-    def _respond(self, session: Session, incoming: Incoming, user: User, state: TriageState,  # noqa: C901 - the order safety, flows, reply, storage is the product's rule; kept in one sequence
-                 now: datetime) -> list[tuple[str, list[Button]]] | None:
+    def _respond(  # noqa: C901 - the order safety, flows, reply, storage is the product's rule; kept in one sequence
+        self,
+        session: Session,
+        incoming: Incoming,
+        user: User,
+        state: TriageState,
+        now: datetime,
+    ) -> list[tuple[str, list[Button]]] | None:
         t = self.dialogue.texts_for(state.lang)
         text = clean_text(incoming.text or "")
         note = ""
@@ -182,8 +201,16 @@ class Wijkbot:
                 return self._ask_safety(session, found, text, state, now)
         return self._interpret(session, text, note, button, user, state, now)
 
-    def _interpret(self, session: Session, text: str, note: str, button: Action | None, user: User,  # noqa: C901 - the dispatch order of a message (command, flow, button, need) in one visible sequence
-                   state: TriageState, now: datetime) -> list[tuple[str, list[Button]]] | None:
+    def _interpret(  # noqa: C901 - the dispatch order of a message (command, flow, button, need) in one visible sequence
+        self,
+        session: Session,
+        text: str,
+        note: str,
+        button: Action | None,
+        user: User,
+        state: TriageState,
+        now: datetime,
+    ) -> list[tuple[str, list[Button]]] | None:
         """Everything after the safety check: commands, the flows waiting for an answer, buttons, and a
         need or question in the resident's own words."""
         t = self.dialogue.texts_for(state.lang)
@@ -226,8 +253,9 @@ class Wijkbot:
         if parse.intent == "knowledge_question":
             article = self.knowledge.answer(text)
             if article:
-                return [(note + f"{article.title}\n{article.answer}\n" + t["knowledge_more"].format(link=article.link),
-                         [])]
+                return [
+                    (note + f"{article.title}\n{article.answer}\n" + t["knowledge_more"].format(link=article.link), [])
+                ]
         if parse.intent == "who_does_what" or (user.at_least("professional") and parse.intent != "need_help"):
             return [(note + self._who_does_what(text, user, self._sees_contacts(session, user), state.lang), [])]
         # 4. triage: clarify, then answer
@@ -242,8 +270,9 @@ class Wijkbot:
 
     # --- safety: escalation and the direct safety question -------------------------------------------
 
-    def _escalate(self, session: Session, resource: str, language: str, state: TriageState, now: datetime,
-                  prefix: str = "") -> list[tuple[str, list[Button]]]:
+    def _escalate(
+        self, session: Session, resource: str, language: str, state: TriageState, now: datetime, prefix: str = ""
+    ) -> list[tuple[str, list[Button]]]:
         self._count(session, now, f"escalation:{resource}", f"stream:{ESCALATION_STREAM[resource]}")
         log.info("escalated to %s", resource)
         session.info["escalated"] = True
@@ -254,18 +283,31 @@ class Wijkbot:
         """Ask one direct question (113 advises asking about suicide directly); the message waits."""
         self._count(session, now, f"safety_check:{found.check}")
         log.info("safety question for %s", found.check)
-        state.safety = {"resource": found.check, "language": found.language, "asked_at": now.isoformat(),
-                        "text": text, "pending": state.pending}
+        state.safety = {
+            "resource": found.check,
+            "language": found.language,
+            "asked_at": now.isoformat(),
+            "text": text,
+            "pending": state.pending,
+        }
         state.pending = "safety"
-        return [(self.safety.question(found.check, found.language, found.about_other),
-                 self._safety_buttons(found.check, found.language))]
+        return [
+            (
+                self.safety.question(found.check, found.language, found.about_other),
+                self._safety_buttons(found.check, found.language),
+            )
+        ]
 
     def _safety_buttons(self, resource: str, language: str) -> list[Button]:
-        return [*(Button(label=self.safety.button(key, language), value=f"safety:{key}:{resource}")
-                  for key in ("yes", "no", "dont_know")), self._human_button("en" if language == "en" else "nl")]
+        return [
+            *(
+                Button(label=self.safety.button(key, language), value=f"safety:{key}:{resource}")
+                for key in ("yes", "no", "dont_know")
+            ),
+            self._human_button("en" if language == "en" else "nl"),
+        ]
 
-    def _safety_pressed(self, session: Session, pressed: SafetyAnswer, user: User, state: TriageState,
-                        now: datetime):
+    def _safety_pressed(self, session: Session, pressed: SafetyAnswer, user: User, state: TriageState, now: datetime):
         choice, resource = pressed.choice, pressed.resource
         if resource not in self.safety.resources:
             return [(self.dialogue.texts["button_unknown"], [])]
@@ -275,8 +317,7 @@ class Wijkbot:
             return self._resume_after_safety(session, user, state, now)
         return self._escalate(session, resource, language, state, now)
 
-    def _safety_answered(self, session: Session, text: str, note: str, user: User, state: TriageState,
-                         now: datetime):
+    def _safety_answered(self, session: Session, text: str, note: str, user: User, state: TriageState, now: datetime):
         """A typed reply to the safety question: a short, clear no goes on with the waiting message; yes,
         a doubt, a new danger or anything else that is no answer escalates (and a new question is then
         answered too)."""
@@ -305,8 +346,9 @@ class Wijkbot:
         state.cleared = sorted({*state.cleared, asked.get("resource", "")} - {""})  # asked, answered: not again
         return [(safe, []), *replies]
 
-    def _continue(self, session: Session, user: User, state: TriageState, now: datetime,
-                  parse=None) -> list[tuple[str, list[Button]]]:
+    def _continue(
+        self, session: Session, user: User, state: TriageState, now: datetime, parse=None
+    ) -> list[tuple[str, list[Button]]]:
         index = self.map.index()
         parse = parse or self.nlu.parse(state.need or "hulp")  # classify the whole need, not one answer
         stream, confidence = judge_stream(parse.stream_scores, index, state.need)
@@ -314,8 +356,15 @@ class Wijkbot:
         if question:
             state.asked.append(question.key)
             state.pending = question.key
-            return [(question.text, [*(Button(label=label, value=v) for v, label in question.options),
-                                     *self._always_buttons(state.lang)])]
+            return [
+                (
+                    question.text,
+                    [
+                        *(Button(label=label, value=v) for v, label in question.options),
+                        *self._always_buttons(state.lang),
+                    ],
+                )
+            ]
         state.stream = state.stream or stream
         self._count(session, now, f"stream:{state.stream}")
         return [self._answer(session, state, user, now)]
@@ -324,9 +373,13 @@ class Wijkbot:
         t = self.dialogue.texts_for(state.lang)
         index = self.map.index()
         query = search_text(self.dialogue, state)
-        need, hits = index.search_for_need(query, lambda kind: feedback.prior(session, kind),
-                                           Filters(postcode=state.postcode), now=now,
-                                           contacts=self._sees_contacts(session, user))
+        need, hits = index.search_for_need(
+            query,
+            lambda kind: feedback.prior(session, kind),
+            Filters(postcode=state.postcode),
+            now=now,
+            contacts=self._sees_contacts(session, user),
+        )
         need = need or UNKNOWN_KIND
         state.need, state.postcode = "", None  # answered: the resident's words and address are not kept
         state.pending = "followup"
@@ -336,8 +389,15 @@ class Wijkbot:
         lines = [t["answer_intro"]]
         for n, hit in enumerate(hits, 1):
             doc = index.doc(hit.id)
-            reach = [x for x in (doc.reach.get("phone") and t["reach_phone"].format(phone=doc.reach["phone"]),
-                                 doc.reach.get("address"), doc.reach.get("url")) if x]
+            reach = [
+                x
+                for x in (
+                    doc.reach.get("phone") and t["reach_phone"].format(phone=doc.reach["phone"]),
+                    doc.reach.get("address"),
+                    doc.reach.get("url"),
+                )
+                if x
+            ]
             lines.append(f"{n}. {hit.name} ({hit.organization})")
             why = hit.describe(t["why_said"], t["why_topic"], t["why_distance"], "." if state.lang == "en" else ",")
             if why:
@@ -349,10 +409,12 @@ class Wijkbot:
         lines.append("")
         lines.append(t["followup"])
         b = self.dialogue.buttons_for(state.lang)
-        return "\n".join(lines), [Button(label=b["yes"], value="followup:yes"),
-                                  Button(label=b["no"], value="followup:no"),
-                                  Button(label=b["not_fitting"], value="followup:wrong"),
-                                  self._human_button(state.lang)]
+        return "\n".join(lines), [
+            Button(label=b["yes"], value="followup:yes"),
+            Button(label=b["no"], value="followup:no"),
+            Button(label=b["not_fitting"], value="followup:wrong"),
+            self._human_button(state.lang),
+        ]
 
     def _who_does_what(self, text: str, user: User, sees_contacts: bool, lang: str = "nl") -> str:
         t = self.dialogue.texts_for(lang)
@@ -375,8 +437,14 @@ class Wijkbot:
 
     @staticmethod
     def _contacts(contacts: list[dict]) -> str:
-        return "; ".join(" ".join(x for x in (c.get("name"), f"({c['title']})" if c.get("title") else None,
-                                             c.get("phone"), c.get("email")) if x) for c in contacts)
+        return "; ".join(
+            " ".join(
+                x
+                for x in (c.get("name"), f"({c['title']})" if c.get("title") else None, c.get("phone"), c.get("email"))
+                if x
+            )
+            for c in contacts
+        )
 
     # --- commands and buttons ---------------------------------------------------------------------
 
@@ -396,10 +464,18 @@ class Wijkbot:
 
     def _command_handlers(self) -> dict[str, Callable[[Turn, str], list[tuple[str, list[Button]]]]]:
         handlers = {
-            "start": self._start, "help": self._help, "opnieuw": self._restart, "stop": self._stop,
-            "vergeet": self._forget_ask, "abonneren": self._subscribe, "afmelden": self._unsubscribe,
-            "aanmelden": self._invite, "koppel": self._link, "agenda": self.agenda.command,
-            "aankondiging": self.announce.command, "terugkoppeling": self._feedback_report,
+            "start": self._start,
+            "help": self._help,
+            "opnieuw": self._restart,
+            "stop": self._stop,
+            "vergeet": self._forget_ask,
+            "abonneren": self._subscribe,
+            "afmelden": self._unsubscribe,
+            "aanmelden": self._invite,
+            "koppel": self._link,
+            "agenda": self.agenda.command,
+            "aankondiging": self.announce.command,
+            "terugkoppeling": self._feedback_report,
         }
         if set(handlers) != {c.name for c in commands.COMMANDS}:
             raise RuntimeError("bot/flows/commands.py and the core's handlers differ")
@@ -425,16 +501,28 @@ class Wijkbot:
     def _forget_ask(self, turn: Turn, rest: str):
         turn.state.pending = "forget"
         t, b = self.dialogue.texts_for(turn.state.lang), self.dialogue.buttons_for(turn.state.lang)
-        return [(t["forget_confirm"], [Button(label=b["forget_yes"], value="forget:yes"),
-                                       Button(label=b["forget_no"], value="forget:no")])]
+        return [
+            (
+                t["forget_confirm"],
+                [Button(label=b["forget_yes"], value="forget:yes"), Button(label=b["forget_no"], value="forget:no")],
+            )
+        ]
 
     def _feedback_report(self, turn: Turn, rest: str):
         t = self.dialogue.texts
         rows = feedback.report(turn.session)
         if not rows:
             return [(t["feedback_none"], [])]
-        lines = [say("feedback.line", need=r["need"], helped=r["helped"], not_helped=r["not_helped"],
-                     not_fitting=r["not_fitting"]) for r in rows[:15]]
+        lines = [
+            say(
+                "feedback.line",
+                need=r["need"],
+                helped=r["helped"],
+                not_helped=r["not_helped"],
+                not_fitting=r["not_fitting"],
+            )
+            for r in rows[:15]
+        ]
         return [("\n".join([t["feedback_report"], *lines]), [])]
 
     def _button(self, session: Session, pressed: Action, user: User, state: TriageState, now: datetime):
@@ -446,10 +534,17 @@ class Wijkbot:
 
     def _button_handlers(self) -> dict[type, Callable[[Turn, Any], list[tuple[str, list[Button]]] | None]]:
         return {
-            Forget: self._forget_pressed, Subscribe: self._subscribe_pressed, Followup: self._followup,
-            Answer: self._answer_pressed, DontKnow: lambda turn, pressed: self._dont_know(turn),
-            Human: lambda turn, pressed: [(self.dialogue.texts_for(turn.state.lang)["human"].format(
-                human_contact=self.settings.human_contact), [])],
+            Forget: self._forget_pressed,
+            Subscribe: self._subscribe_pressed,
+            Followup: self._followup,
+            Answer: self._answer_pressed,
+            DontKnow: lambda turn, pressed: self._dont_know(turn),
+            Human: lambda turn, pressed: [
+                (
+                    self.dialogue.texts_for(turn.state.lang)["human"].format(human_contact=self.settings.human_contact),
+                    [],
+                )
+            ],
             Announce: lambda turn, pressed: self.announce.pressed(turn, pressed.choice),
             Agenda: self.agenda.pressed,
             Rsvp: lambda turn, pressed: self.agenda.rsvp(turn.session, pressed, turn.user, turn.now),
@@ -464,8 +559,14 @@ class Wijkbot:
 
     def _subscribe_pressed(self, turn: Turn, pressed: Subscribe):
         subscribe(turn.session, turn.user, pressed.topic)
-        return [(self.dialogue.texts_for(turn.state.lang)["subscribed"].format(
-            topic=say(f"topics.{pressed.topic}", turn.state.lang)), [])]
+        return [
+            (
+                self.dialogue.texts_for(turn.state.lang)["subscribed"].format(
+                    topic=say(f"topics.{pressed.topic}", turn.state.lang)
+                ),
+                [],
+            )
+        ]
 
     def _followup(self, turn: Turn, pressed: Followup):
         state = turn.state
@@ -516,8 +617,12 @@ class Wijkbot:
         reply = t["invite_ok"].format(role=t[f"role_{invite.role}"])
         if "meetings" in topics_of(turn.session, turn.user):
             return [(reply, [])]
-        return [(reply + " " + t["invite_offer_meetings"],
-                 [Button(label=self.dialogue.buttons["yes"], value="subscribe:meetings")])]
+        return [
+            (
+                reply + " " + t["invite_offer_meetings"],
+                [Button(label=self.dialogue.buttons["yes"], value="subscribe:meetings")],
+            )
+        ]
 
     def _link(self, turn: Turn, rest: str):
         t = self.dialogue.texts
@@ -534,8 +639,12 @@ class Wijkbot:
         t = self.dialogue.texts
         topic = rest.lower() or None
         if topic is None or topic not in TOPICS:
-            return [(t["subscribe_choose"], [Button(label=say(f"topics.{key}").capitalize(), value=f"subscribe:{key}")
-                                             for key in TOPICS])]
+            return [
+                (
+                    t["subscribe_choose"],
+                    [Button(label=say(f"topics.{key}").capitalize(), value=f"subscribe:{key}") for key in TOPICS],
+                )
+            ]
         subscribe(turn.session, turn.user, topic)
         return [(t["subscribed"].format(topic=say(f"topics.{topic}")), [])]
 
@@ -559,8 +668,7 @@ class Wijkbot:
     # --- helpers ---------------------------------------------------------------------------------
 
     def _always_buttons(self, lang: str = "nl") -> list[Button]:
-        return [Button(label=self.dialogue.buttons_for(lang)["dont_know"], value="dont_know"),
-                self._human_button(lang)]
+        return [Button(label=self.dialogue.buttons_for(lang)["dont_know"], value="dont_know"), self._human_button(lang)]
 
     def _human_button(self, lang: str = "nl") -> Button:
         return Button(label=self.dialogue.buttons_for(lang)["human"], value="human")
@@ -588,11 +696,17 @@ class Wijkbot:
         return user.at_least("professional") and not session.info.get("group")
 
     def _user(self, session: Session, incoming: Incoming, now: datetime) -> User:
-        user = session.scalar(select(User).where(User.channel == incoming.channel,
-                                                 User.channel_user_id == incoming.user_id))
+        user = session.scalar(
+            select(User).where(User.channel == incoming.channel, User.channel_user_id == incoming.user_id)
+        )
         if user is None:
-            user = User(channel=incoming.channel, channel_user_id=incoming.user_id, role="resident",
-                        created_at=now, last_seen_at=now)
+            user = User(
+                channel=incoming.channel,
+                channel_user_id=incoming.user_id,
+                role="resident",
+                created_at=now,
+                last_seen_at=now,
+            )
             session.add(user)
             session.flush()
         user.last_seen_at = now
@@ -601,18 +715,24 @@ class Wijkbot:
         return user
 
     def _conversation(self, session: Session, incoming: Incoming, user: User, now: datetime):
-        conversation = session.scalar(select(Conversation).where(  # one per person, also in a group chat
-            Conversation.channel == incoming.channel, Conversation.chat_id == incoming.chat_id,
-            Conversation.user_id == user.id))
+        conversation = session.scalar(
+            select(Conversation).where(  # one per person, also in a group chat
+                Conversation.channel == incoming.channel,
+                Conversation.chat_id == incoming.chat_id,
+                Conversation.user_id == user.id,
+            )
+        )
         if conversation is None:
-            conversation = Conversation(channel=incoming.channel, chat_id=incoming.chat_id, user_id=user.id,
-                                        state={}, updated_at=now)
+            conversation = Conversation(
+                channel=incoming.channel, chat_id=incoming.chat_id, user_id=user.id, state={}, updated_at=now
+            )
             session.add(conversation)
             return conversation, True, False
         timeout = timedelta(minutes=self.settings.conversation_timeout_minutes)
         expired = bool(conversation.state.get("_expired")) or (  # expired and emptied by the scheduler
-            now - conversation.updated_at > timeout and bool(conversation.state.get("need")
-                                                             or conversation.state.get("pending")))
+            now - conversation.updated_at > timeout
+            and bool(conversation.state.get("need") or conversation.state.get("pending"))
+        )
         return conversation, False, expired
 
     def _count(self, session: Session, now: datetime, *kinds: str) -> None:

@@ -86,9 +86,17 @@ class Limits:
 
 
 class OutboxSender:
-    def __init__(self, database, channel: str, send: Callable[..., Awaitable[SendResult]],
-                 limits: Limits | None = None, *, is_group: Callable[[str], bool] = lambda chat: False,
-                 clock: Clock | None = None, keyed: bool = False):
+    def __init__(
+        self,
+        database,
+        channel: str,
+        send: Callable[..., Awaitable[SendResult]],
+        limits: Limits | None = None,
+        *,
+        is_group: Callable[[str], bool] = lambda chat: False,
+        clock: Clock | None = None,
+        keyed: bool = False,
+    ):
         """`send(chat_id, text, buttons)` delivers one row; with `keyed` it is also given the row's
         idempotency key (`key=`) and promises that sending one key twice delivers it once."""
         self.database = database
@@ -129,8 +137,10 @@ class OutboxSender:
         """Send what is due now; returns how many rows were handled. Stops between messages when told."""
         now = self.clock.now()
         with self.database.session() as session:
-            rows = [(m.id, m.chat_id, m.text, [Button(**b) for b in m.buttons or []], m.idempotency_key)
-                    for m in due_messages(session, self.channel, now, batch)]
+            rows = [
+                (m.id, m.chat_id, m.text, [Button(**b) for b in m.buttons or []], m.idempotency_key)
+                for m in due_messages(session, self.channel, now, batch)
+            ]
         handled = 0
         # one message per chat per pass keeps the per-chat interval from stalling the others
         seen: set[str] = set()

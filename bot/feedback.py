@@ -30,15 +30,20 @@ def record(session: Session, need: str, service_ids: list[str], outcome: str) ->
     from sqlalchemy.dialects import postgresql, sqlite
 
     column = OUTCOMES[outcome]
-    rows = [{"need": need[:48], "service_id": sid[:64], "helped": 0, "not_helped": 0, "not_fitting": 0,
-             column: 1} for sid in dict.fromkeys([ANSWER, *service_ids])]
+    rows = [
+        {"need": need[:48], "service_id": sid[:64], "helped": 0, "not_helped": 0, "not_fitting": 0, column: 1}
+        for sid in dict.fromkeys([ANSWER, *service_ids])
+    ]
     if not rows:
         return
     dialect = {"postgresql": postgresql, "sqlite": sqlite}[session.get_bind().dialect.name]
     insert = dialect.insert(FeedbackCount).values(rows)
-    session.execute(insert.on_conflict_do_update(
-        index_elements=["need", "service_id"],
-        set_={column: getattr(FeedbackCount, column) + getattr(insert.excluded, column)}))
+    session.execute(
+        insert.on_conflict_do_update(
+            index_elements=["need", "service_id"],
+            set_={column: getattr(FeedbackCount, column) + getattr(insert.excluded, column)},
+        )
+    )
 
 
 def factor(helped: int, not_helped: int, not_fitting: int) -> float:
@@ -48,8 +53,7 @@ def factor(helped: int, not_helped: int, not_fitting: int) -> float:
 
 def prior(session: Session, need: str) -> dict[str, float]:
     """Service id -> the factor its score is multiplied by, for questions of this kind of need."""
-    rows = session.scalars(select(FeedbackCount).where(FeedbackCount.need == need,
-                                                       FeedbackCount.service_id != ANSWER))
+    rows = session.scalars(select(FeedbackCount).where(FeedbackCount.need == need, FeedbackCount.service_id != ANSWER))
     return {r.service_id: factor(r.helped, r.not_helped, r.not_fitting) for r in rows}
 
 
@@ -58,7 +62,14 @@ def report(session: Session) -> list[dict]:
     out = []
     for r in session.scalars(select(FeedbackCount).where(FeedbackCount.service_id == ANSWER)):
         answers = r.helped + r.not_helped + r.not_fitting
-        out.append({"need": r.need, "answers": answers, "helped": r.helped, "not_helped": r.not_helped,
-                    "not_fitting": r.not_fitting,
-                    "share_no": round((r.not_helped + r.not_fitting) / answers, 3) if answers else 0.0})
+        out.append(
+            {
+                "need": r.need,
+                "answers": answers,
+                "helped": r.helped,
+                "not_helped": r.not_helped,
+                "not_fitting": r.not_fitting,
+                "share_no": round((r.not_helped + r.not_fitting) / answers, 3) if answers else 0.0,
+            }
+        )
     return sorted(out, key=lambda r: (-r["share_no"], -r["answers"], r["need"]))

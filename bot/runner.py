@@ -39,9 +39,17 @@ def configured_channels(core: Wijkbot, settings: Settings) -> list:
     if settings.matrix_homeserver and settings.matrix_user:
         from bot.channels.matrix import MatrixChannel
 
-        channels.append(MatrixChannel(core, settings.matrix_homeserver, settings.matrix_user,
-                                      password=settings.matrix_password, token=settings.matrix_token,
-                                      allow=settings.matrix_allow, store_path=settings.data_dir / "matrix-store"))
+        channels.append(
+            MatrixChannel(
+                core,
+                settings.matrix_homeserver,
+                settings.matrix_user,
+                password=settings.matrix_password,
+                token=settings.matrix_token,
+                allow=settings.matrix_allow,
+                store_path=settings.data_dir / "matrix-store",
+            )
+        )
     return channels
 
 
@@ -68,8 +76,17 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> int:
         reminders = ReminderScheduler(database, settings=settings)
         reminders.start()
         core.on_agenda_change = reminders.changed  # a change made in chat: new jobs at once
-        senders = [OutboxSender(database, c.name, c.send_outbox, Limits(per_second=settings.broadcast_rate),
-                                is_group=c.is_group, keyed=getattr(c, "keyed_outbox", False)) for c in started]
+        senders = [
+            OutboxSender(
+                database,
+                c.name,
+                c.send_outbox,
+                Limits(per_second=settings.broadcast_rate),
+                is_group=c.is_group,
+                keyed=getattr(c, "keyed_outbox", False),
+            )
+            for c in started
+        ]
         tasks = [asyncio.create_task(s.run(stop)) for s in senders]
         print(f"Wijkbot runs on: {', '.join(c.name for c in started)}. Stop with Ctrl+C.", flush=True)
         await stop.wait()

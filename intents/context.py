@@ -63,12 +63,22 @@ class Context:
             terms.add(group, rule["triggers"])
             if stop:
                 terms.add(stop, rule["terminators"])
-            self.rules.append(ContextRule(rule["qualifier"], rule.get("direction", "both"), int(rule.get("scope", 6)),
-                                          rule.get("reach", "sentence"), group, stop, frozenset(rule.get("only", []))))
+            self.rules.append(
+                ContextRule(
+                    rule["qualifier"],
+                    rule.get("direction", "both"),
+                    int(rule.get("scope", 6)),
+                    rule.get("reach", "sentence"),
+                    group,
+                    stop,
+                    frozenset(rule.get("only", [])),
+                )
+            )
         terms.add("context:pseudo", data.get("pseudo", []))
 
-    def qualify(self, tokens: Tokens, found: dict, elements: list[tuple[int, int]],
-                resource: str | None = None) -> frozenset[str]:
+    def qualify(
+        self, tokens: Tokens, found: dict, elements: list[tuple[int, int]], resource: str | None = None
+    ) -> frozenset[str]:
         """The qualifiers of a mention made of these word spans (its elements), for a sign of `resource`.
         A trigger that is one of the mention's own words never counts; a trigger that qualifies any
         element qualifies the mention."""

@@ -80,7 +80,7 @@ def _month(month: int) -> str:
 
 
 def _take(text: str, m: re.Match) -> str:
-    return text[:m.start()] + " " + text[m.end():]
+    return text[: m.start()] + " " + text[m.end() :]
 
 
 def parse_day(text: str, today: date) -> tuple[date, str]:
@@ -121,8 +121,16 @@ def parse_day(text: str, today: date) -> tuple[date, str]:
         raise DateNotUnderstood(say("dates.no_date"))
     if weekday is not None and found.weekday() != weekday:
         days = words("calendar.days")
-        raise DateNotUnderstood(say("dates.wrong_weekday", day=found.day, month=_month(found.month), year=found.year,
-                                    weekday=days[found.weekday()], typed=days[weekday]))
+        raise DateNotUnderstood(
+            say(
+                "dates.wrong_weekday",
+                day=found.day,
+                month=_month(found.month),
+                year=found.year,
+                weekday=days[found.weekday()],
+                typed=days[weekday],
+            )
+        )
     return found, " ".join(rest)
 
 
@@ -143,7 +151,7 @@ def parse_when(text: str, now: datetime, tz: ZoneInfo) -> datetime:
     if not m:
         raise DateNotUnderstood(say("dates.no_time"))
     hour, minute = (int(m.group(1)), int(m.group(2))) if m.group(1) else (int(m.group(3)), 0)
-    rest = rest[:m.start()] + " " + rest[m.end():]
+    rest = rest[: m.start()] + " " + rest[m.end() :]
     leftover = [w for w in rest.split() if w not in FILLER]
     if leftover:
         raise DateNotUnderstood(say("dates.not_understood", words=" ".join(leftover)))

@@ -153,7 +153,7 @@ class Dutch:
             for link in ("", "s", "e", "en"):
                 if link and not word.startswith(link, i):
                     continue
-                right = word[i + len(link):]
+                right = word[i + len(link) :]
                 if len(right) < _MIN_PART:
                     continue
                 if self._known(right) or self.lemma(right) in self.lexicon:

@@ -30,10 +30,21 @@ EPOCHS = 25
 
 _AGE = re.compile(
     r"\b(?:(?:ik ben|is|ben|van|age[d]?|i am|i'm)\s+(\d{1,3})(?:\s*(?:jaar|jr|years?))?|(\d{1,3})\s*(?:jaar|jr|years?)"
-    r"(?:\s+oud)?|(\d{1,3})\+)\b")
-_AGE_GROUP = {"baby": "baby", "peuter": "child", "kleuter": "child", "kind": "child", "tiener": "teen",
-              "puber": "teen", "jongere": "youth", "oudere": "older", "senior": "older", "bejaard": "older",
-              "65plusser": "older"}
+    r"(?:\s+oud)?|(\d{1,3})\+)\b"
+)
+_AGE_GROUP = {
+    "baby": "baby",
+    "peuter": "child",
+    "kleuter": "child",
+    "kind": "child",
+    "tiener": "teen",
+    "puber": "teen",
+    "jongere": "youth",
+    "oudere": "older",
+    "senior": "older",
+    "bejaard": "older",
+    "65plusser": "older",
+}
 _TIME = re.compile(r"\b(?:om\s+)?([01]?\d|2[0-3])[:.]([0-5]\d)\b|\bom\s+([1-9]|1[0-2])\s+uur\b")
 
 
@@ -92,9 +103,10 @@ class NLU:
         from intents.textcat import cached
 
         key = _training_hash()
-        self.models = {kind: cached(cache_dir, kind, key, lambda kind=kind, labels=labels: _train(kind, labels),
-                                    retrain=retrain)
-                       for kind, labels in (("stream", STREAMS), ("intent", INTENTS))}
+        self.models = {
+            kind: cached(cache_dir, kind, key, lambda kind=kind, labels=labels: _train(kind, labels), retrain=retrain)
+            for kind, labels in (("stream", STREAMS), ("intent", INTENTS))
+        }
 
     def classify(self, kind: str, text: str) -> tuple[str, float, dict[str, float]]:
         cats = self.models[kind](_as_keys(text)).cats

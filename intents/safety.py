@@ -136,10 +136,20 @@ class Safety:
         unknown -= set(groups)
         if unknown or raw["resource"] not in PRIORITY or raw.get("kind", "sign") not in KINDS:
             raise ValueError(f"criterion {raw['id']}: unknown word groups {sorted(unknown)} or resource/kind")
-        return Criterion(raw["id"], raw["resource"], raw.get("kind", "sign"), raw.get("criterion", ""),
-                         raw.get("source", ""), int(raw.get("within", 9)), rules["direct"], rules["doubt"],
-                         rules["cue"], tuple(raw.get("unless", [])), int(raw.get("unless_within", UNLESS_WITHIN)),
-                         raw.get("examples", {}) or {})
+        return Criterion(
+            raw["id"],
+            raw["resource"],
+            raw.get("kind", "sign"),
+            raw.get("criterion", ""),
+            raw.get("source", ""),
+            int(raw.get("within", 9)),
+            rules["direct"],
+            rules["doubt"],
+            rules["cue"],
+            tuple(raw.get("unless", [])),
+            int(raw.get("unless_within", UNLESS_WITHIN)),
+            raw.get("examples", {}) or {},
+        )
 
     # --- finding -----------------------------------------------------------------------------------
 
@@ -156,8 +166,13 @@ class Safety:
                             continue
                         span = (min(e[0] for e in elements), max(e[1] for e in elements))
                         local = [e for e, g in zip(elements, rule, strict=True) if not g.endswith("@")]
-                        finding = Finding(criterion.id, criterion.resource, level,
-                                          self.context.qualify(tokens, found, local, criterion.resource), span)
+                        finding = Finding(
+                            criterion.id,
+                            criterion.resource,
+                            level,
+                            self.context.qualify(tokens, found, local, criterion.resource),
+                            span,
+                        )
                         first = first or finding
                         if finding.counts:
                             first = finding
@@ -174,9 +189,12 @@ class Safety:
         found = self.terms.find(tokens)
         idioms = found.get("_idiom", ())
         if idioms:  # figures of speech hide the signs inside them, not the context around them
-            found = {name: spans if name.startswith("context:") else
-                     [s for s in spans if not any(i[0] <= s[0] and s[1] <= i[1] for i in idioms)]
-                     for name, spans in found.items()}
+            found = {
+                name: spans
+                if name.startswith("context:")
+                else [s for s in spans if not any(i[0] <= s[0] and s[1] <= i[1] for i in idioms)]
+                for name, spans in found.items()
+            }
         findings = self.findings(tokens, found)
         after_hours = not office_hours(now) if now is not None else bool(found.get("_after_hours"))
         model = self.model.predict(text) if self.model is not None else {}  # words no rule holds count too
@@ -186,12 +204,20 @@ class Safety:
         flags = tuple(sorted(weight.get(decided, {}), key=lambda c: -weight[decided][c])) if decided else ()
         if decided and not flags:
             flags = ("second_opinion",)
-        return Assessment(escalate, check, flags, languages.detect(text) if decided else "nl",
-                          bool(found.get("_other")) and not found.get("_self"), after_hours,
-                          tuple(findings), model)
+        return Assessment(
+            escalate,
+            check,
+            flags,
+            languages.detect(text) if decided else "nl",
+            bool(found.get("_other")) and not found.get("_self"),
+            after_hours,
+            tuple(findings),
+            model,
+        )
 
-    def decide(self, findings: list[Finding], weight: dict[str, dict[str, float]], model: dict[str, float],
-               after_hours: bool) -> tuple[str | None, str | None]:
+    def decide(
+        self, findings: list[Finding], weight: dict[str, dict[str, float]], model: dict[str, float], after_hours: bool
+    ) -> tuple[str | None, str | None]:
         """(escalate to, else ask about): the rules' weights per resource, with the second opinion's vote."""
         rules = {r: sum(per.values()) for r, per in weight.items()}
         escalate = next((r for r in PRIORITY if rules.get(r, 0.0) >= DIRECT), None)
@@ -201,17 +227,34 @@ class Safety:
         # a course), the bag-of-words model, which cannot read context, neither asks nor escalates alone
         dismissed = {f.resource for f in findings if not f.counts} - {f.resource for f in findings if f.counts}
         # signs said as a joke or played down are the rules' to weigh: the model neither confirms nor raises them
-        joking = ({f.resource for f in findings if f.counts and f.qualifiers & {"joke", "mild"}}
-                  - {f.resource for f in findings if f.counts and not f.qualifiers & {"joke", "mild"}})
+        joking = {f.resource for f in findings if f.counts and f.qualifiers & {"joke", "mild"}} - {
+            f.resource for f in findings if f.counts and not f.qualifiers & {"joke", "mild"}
+        }
         considered = [r for r in PRIORITY if r != "huisartsenpost" or after_hours]
         check = None
         if escalate is None:
-            escalate = next((r for r in considered if r not in joking and (
-                (rules.get(r, 0.0) >= DOUBT and model.get(r, 0.0) >= self.model_votes["confirm"])
-                or (r not in dismissed and model.get(r, 0.0) >= self.model_votes["sure"]))), None)
+            escalate = next(
+                (
+                    r
+                    for r in considered
+                    if r not in joking
+                    and (
+                        (rules.get(r, 0.0) >= DOUBT and model.get(r, 0.0) >= self.model_votes["confirm"])
+                        or (r not in dismissed and model.get(r, 0.0) >= self.model_votes["sure"])
+                    )
+                ),
+                None,
+            )
         if escalate is None:
-            check = next((r for r in considered if rules.get(r, 0.0) >= DOUBT
-                          or (r not in dismissed | joking and model.get(r, 0.0) >= self.model_votes["alone"])), None)
+            check = next(
+                (
+                    r
+                    for r in considered
+                    if rules.get(r, 0.0) >= DOUBT
+                    or (r not in dismissed | joking and model.get(r, 0.0) >= self.model_votes["alone"])
+                ),
+                None,
+            )
         return escalate, check
 
     # --- what to say ---------------------------------------------------------------------------------
@@ -294,8 +337,13 @@ def _together(found: dict, groups, within: int):
     for anchor in spans[0]:
         chosen = [anchor]
         for options, free in zip(spans[1:], anywhere[1:], strict=True):
-            fits = [s for s in options if (free or _gap(anchor, s) <= within) and s not in chosen[1:]
-                    and not any(_overlap(s, c) for c in chosen)]
+            fits = [
+                s
+                for s in options
+                if (free or _gap(anchor, s) <= within)
+                and s not in chosen[1:]
+                and not any(_overlap(s, c) for c in chosen)
+            ]
             if not fits:
                 break
             chosen.append(min(fits, key=lambda s: _gap(anchor, s)))

@@ -36,42 +36,139 @@ PER_CRITERION = 120  # generated messages per criterion (direct and doubt rules 
 GENERATOR_VERSION = "3"
 PARAPHRASE_REPEAT = 3  # each paraphrase counts this many times against the composed messages
 
-WHO = ["mijn vader", "mijn moeder", "mijn man", "mijn vrouw", "mijn zoon", "mijn dochter", "de buurman", "de buurvrouw",
-       "mijn vriendin", "mijn opa", "mijn oma", "mijn broer", "ik", "hij", "zij", "ons kind", "een collega", "my dad",
-       "my mum", "my friend", "my husband", "my wife", "my son", "I"]
-INTRO = ["", "", "hallo", "hoi", "goedemiddag", "sorry dat ik stoor", "ik weet niet of dit hier kan maar", "help",
-         "vraagje", "hi", "please help", "ik heb een vraag over de buurt maar eerst dit"]
-TIME = ["", "", "net", "nu", "sinds een uur", "vanavond", "al de hele dag", "sinds vanochtend", "ineens", "just now",
-        "right now", "sinds gisteren"]
-PLEA = ["", "", "wat moet ik doen", "help", "wat nu?", "is dit erg?", "ik weet het niet meer", "what should I do",
-        "kunnen jullie helpen", "moet ik iemand bellen?"]
+WHO = [
+    "mijn vader",
+    "mijn moeder",
+    "mijn man",
+    "mijn vrouw",
+    "mijn zoon",
+    "mijn dochter",
+    "de buurman",
+    "de buurvrouw",
+    "mijn vriendin",
+    "mijn opa",
+    "mijn oma",
+    "mijn broer",
+    "ik",
+    "hij",
+    "zij",
+    "ons kind",
+    "een collega",
+    "my dad",
+    "my mum",
+    "my friend",
+    "my husband",
+    "my wife",
+    "my son",
+    "I",
+]
+INTRO = [
+    "",
+    "",
+    "hallo",
+    "hoi",
+    "goedemiddag",
+    "sorry dat ik stoor",
+    "ik weet niet of dit hier kan maar",
+    "help",
+    "vraagje",
+    "hi",
+    "please help",
+    "ik heb een vraag over de buurt maar eerst dit",
+]
+TIME = [
+    "",
+    "",
+    "net",
+    "nu",
+    "sinds een uur",
+    "vanavond",
+    "al de hele dag",
+    "sinds vanochtend",
+    "ineens",
+    "just now",
+    "right now",
+    "sinds gisteren",
+]
+PLEA = [
+    "",
+    "",
+    "wat moet ik doen",
+    "help",
+    "wat nu?",
+    "is dit erg?",
+    "ik weet het niet meer",
+    "what should I do",
+    "kunnen jullie helpen",
+    "moet ik iemand bellen?",
+]
 FILLER = ["en", "ook", "echt", "heel", "nu", "dan", "gewoon", "en toen", "maar", "zo", "best", "wel", "and", "really"]
-CALM_FRAMES = ["ik heb geen {sign}", "vorig jaar {sign}, nu gaat het goed", "jaren geleden {sign}",
-               "ik wil een cursus over {sign}", "wat moet je doen als iemand {sign}?",
-               "er is een voorlichtingsavond over {sign}",
-               "ik lees een boek over {sign}", "mijn moeder had ooit {sign}, nu is ze weer de oude",
-               "voor school maak ik een werkstuk over {sign}", "is er een EHBO cursus, bijvoorbeeld bij {sign}",
-               "{sign} haha grapje, ik zoek een sportclub", "what should you do if someone {sign}",
-               "we hadden een training over {sign}"]
+CALM_FRAMES = [
+    "ik heb geen {sign}",
+    "vorig jaar {sign}, nu gaat het goed",
+    "jaren geleden {sign}",
+    "ik wil een cursus over {sign}",
+    "wat moet je doen als iemand {sign}?",
+    "er is een voorlichtingsavond over {sign}",
+    "ik lees een boek over {sign}",
+    "mijn moeder had ooit {sign}, nu is ze weer de oude",
+    "voor school maak ik een werkstuk over {sign}",
+    "is er een EHBO cursus, bijvoorbeeld bij {sign}",
+    "{sign} haha grapje, ik zoek een sportclub",
+    "what should you do if someone {sign}",
+    "we hadden een training over {sign}",
+]
 
 
 # Everyday questions in every language the safety check reads, filled with the stream cues' services ({x})
 # and needs ({n}): the calm side must hold the other languages' ordinary words too, or the model learns
 # that a language, rather than a sign, means danger.
 CALM_TEMPLATES = {
-    "nl": ["niet dringend, maar ik heb een vraag over {n}", "ik weet niet waar ik heen moet met {n}",
-           "is er {x} in de buurt?", "mijn {who} heeft {n}, waar kunnen we terecht?", "is {x} in het weekend open?"],
-    "en": ["is there a {x} in the neighbourhood?", "where can I find {x}?", "I am looking for {x} for my {who}",
-           "my {who} needs {x}, how do I arrange that?", "I have had {n} for a while, can I see a {x}?",
-           "is the {x} open at the weekend?", "not urgent, but I have a question about {n}"],
-    "pl": ["czy jest {x} w okolicy?", "szukam {x} dla mamy", "nie wiem, gdzie jest {x}",
-           "mam {n}, czy potrzebne jest skierowanie?", "czy {x} jest otwarty w sobotę?", "nie jest pilne, pytam o {x}"],
-    "tr": ["yakında {x} var mı?", "annem için {x} arıyorum", "{x} nerede bilmiyorum", "{n} var, {x} gerekli mi?",
-           "acil değil, {x} hakkında sorum var"],
-    "ar": ["هل يوجد {x} قريب؟", "أبحث عن {x} لأمي", "لا أعرف أين {x}", "عندي {n}، هل أحتاج {x}؟",
-           "ليس مستعجلاً، عندي سؤال عن {x}"],
-    "uk": ["чи є {x} поруч?", "шукаю {x} для мами", "не знаю, де {x}", "маю {n}, чи потрібен {x}?",
-           "не терміново, маю питання про {x}"],
+    "nl": [
+        "niet dringend, maar ik heb een vraag over {n}",
+        "ik weet niet waar ik heen moet met {n}",
+        "is er {x} in de buurt?",
+        "mijn {who} heeft {n}, waar kunnen we terecht?",
+        "is {x} in het weekend open?",
+    ],
+    "en": [
+        "is there a {x} in the neighbourhood?",
+        "where can I find {x}?",
+        "I am looking for {x} for my {who}",
+        "my {who} needs {x}, how do I arrange that?",
+        "I have had {n} for a while, can I see a {x}?",
+        "is the {x} open at the weekend?",
+        "not urgent, but I have a question about {n}",
+    ],
+    "pl": [
+        "czy jest {x} w okolicy?",
+        "szukam {x} dla mamy",
+        "nie wiem, gdzie jest {x}",
+        "mam {n}, czy potrzebne jest skierowanie?",
+        "czy {x} jest otwarty w sobotę?",
+        "nie jest pilne, pytam o {x}",
+    ],
+    "tr": [
+        "yakında {x} var mı?",
+        "annem için {x} arıyorum",
+        "{x} nerede bilmiyorum",
+        "{n} var, {x} gerekli mi?",
+        "acil değil, {x} hakkında sorum var",
+    ],
+    "ar": [
+        "هل يوجد {x} قريب؟",
+        "أبحث عن {x} لأمي",
+        "لا أعرف أين {x}",
+        "عندي {n}، هل أحتاج {x}؟",
+        "ليس مستعجلاً، عندي سؤال عن {x}",
+    ],
+    "uk": [
+        "чи є {x} поруч?",
+        "шукаю {x} для мами",
+        "не знаю, де {x}",
+        "маю {n}, чи потрібен {x}?",
+        "не терміново, маю питання про {x}",
+    ],
 }
 CALM_PER_TEMPLATE = 40
 
@@ -110,8 +207,9 @@ def paraphrases(data_dir: Path) -> list[tuple[str, str]]:
     """The paraphrased messages as (text, label) pairs."""
     from intents.textcat import labelled
 
-    return [pair for path in sorted((data_dir / "paraphrases").glob("*.jsonl"))
-            for pair in labelled(path, "label", LABELS)]
+    return [
+        pair for path in sorted((data_dir / "paraphrases").glob("*.jsonl")) for pair in labelled(path, "label", LABELS)
+    ]
 
 
 def generate(data_dir: Path, ordinary: list[str], seed: int = SEED) -> list[tuple[str, str]]:
@@ -140,9 +238,16 @@ def generate(data_dir: Path, ordinary: list[str], seed: int = SEED) -> list[tupl
     for templates in CALM_TEMPLATES.values():
         for template in templates:
             for _ in range(CALM_PER_TEMPLATE):
-                out.append((template.format(x=_expand(rng.choice(services), rng), n=_expand(rng.choice(needs), rng),
-                                            who=rng.choice(["mother", "moeder", "son", "zoon", "vader", "father"])),
-                            "calm"))
+                out.append(
+                    (
+                        template.format(
+                            x=_expand(rng.choice(services), rng),
+                            n=_expand(rng.choice(needs), rng),
+                            who=rng.choice(["mother", "moeder", "son", "zoon", "vader", "father"]),
+                        ),
+                        "calm",
+                    )
+                )
     out.extend(pair for pair in paraphrases(data_dir) for _ in range(PARAPHRASE_REPEAT))
     rng.shuffle(out)
     return out

@@ -20,9 +20,31 @@ CUES = Path(__file__).with_name("data") / "stream_cues.yaml"
 STREAMS = ("care", "health", "wellbeing")
 WEIGHTS = {"service": 2.0, "need": 1.0}
 FOCUS = 2.0  # the asking sentence counts this much more
-ASKING = ["zoek", "zoeken", "is er", "zijn er", "waar", "hoe", "kan ik", "kun je", "kunnen jullie", "wie", "graag",
-          "help", "wil ik", "heeft iemand", "weet iemand", "looking for", "is there", "are there", "where", "how",
-          "can i", "who", "need"]
+ASKING = [
+    "zoek",
+    "zoeken",
+    "is er",
+    "zijn er",
+    "waar",
+    "hoe",
+    "kan ik",
+    "kun je",
+    "kunnen jullie",
+    "wie",
+    "graag",
+    "help",
+    "wil ik",
+    "heeft iemand",
+    "weet iemand",
+    "looking for",
+    "is there",
+    "are there",
+    "where",
+    "how",
+    "can i",
+    "who",
+    "need",
+]
 
 
 class StreamCues:

@@ -34,16 +34,64 @@ from intents.language import dutch
 BOUNDARY = "|"
 _PIECE = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+|[.!?;\n]+|,")
 # laughing emoji read as "haha" (a joke marker for the context rules); embarrassed or nervous ones are not
-_EXTRA = str.maketrans({"ł": "l", "ı": "i", "ß": "ss", "ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "ŀ": "l",
-                        "😂": " haha ", "🤣": " haha ", "😆": " haha ", "😜": " haha ", "😁": " haha ",
-                        "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ؤ": "و", "ئ": "ي",
-                        "ـ": "", "’": "'", "ʼ": "'"})
+_EXTRA = str.maketrans(
+    {
+        "ł": "l",
+        "ı": "i",
+        "ß": "ss",
+        "ø": "o",
+        "æ": "ae",
+        "œ": "oe",
+        "đ": "d",
+        "ŀ": "l",
+        "😂": " haha ",
+        "🤣": " haha ",
+        "😆": " haha ",
+        "😜": " haha ",
+        "😁": " haha ",
+        "أ": "ا",
+        "إ": "ا",
+        "آ": "ا",
+        "ٱ": "ا",
+        "ى": "ي",
+        "ة": "ه",
+        "ؤ": "و",
+        "ئ": "ي",
+        "ـ": "",
+        "’": "'",
+        "ʼ": "'",
+    }
+)
 _ARABIC_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 TYPO_MIN = 5  # words shorter than this are never corrected
 # English contractions typed without an apostrophe, split as the apostrophe would split them
-_CONTRACTIONS = {w.replace("|", ""): tuple(w.split("|")) for w in (
-    "don|t", "doesn|t", "didn|t", "can|t", "won|t", "isn|t", "wasn|t", "aren|t", "couldn|t", "wouldn|t", "shouldn|t",
-    "haven|t", "hasn|t", "i|m", "i|ve", "i|ll", "he|s", "she|s", "it|s", "you|re", "we|re", "they|re")}
+_CONTRACTIONS = {
+    w.replace("|", ""): tuple(w.split("|"))
+    for w in (
+        "don|t",
+        "doesn|t",
+        "didn|t",
+        "can|t",
+        "won|t",
+        "isn|t",
+        "wasn|t",
+        "aren|t",
+        "couldn|t",
+        "wouldn|t",
+        "shouldn|t",
+        "haven|t",
+        "hasn|t",
+        "i|m",
+        "i|ve",
+        "i|ll",
+        "he|s",
+        "she|s",
+        "it|s",
+        "you|re",
+        "we|re",
+        "they|re",
+    )
+}
 TYPO_CUTOFF = 84
 
 
@@ -99,8 +147,14 @@ class Vocabulary:
         """The vocabulary word an unknown word is a typo of, or None."""
         from rapidfuzz import fuzz, process
 
-        if (len(word) < TYPO_MIN or not word.isascii() or not word.isalpha() or word in self._set
-                or dutch_key(word) in self.keys or dutch().is_dutch_word(word)):
+        if (
+            len(word) < TYPO_MIN
+            or not word.isascii()
+            or not word.isalpha()
+            or word in self._set
+            or dutch_key(word) in self.keys
+            or dutch().is_dutch_word(word)
+        ):
             return None
         best = process.extractOne(word, self.words, scorer=fuzz.ratio, score_cutoff=TYPO_CUTOFF)
         return best[0] if best else None
@@ -131,6 +185,7 @@ def tokenize(text: str, vocabulary: Vocabulary | None = None, limit: int = 5000)
 
 
 # --- terms ------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class _Word:
@@ -299,8 +354,11 @@ class TermSet:
         out = set()
         for terms in self.groups.values():
             for term in terms:
-                out.update(w.strip("=*") for w in re.findall(r"[=*]?[^\W\d_]+\*?", fold_any(term.text))
-                           if w.strip("=*").isalpha() and not w.startswith("*"))
+                out.update(
+                    w.strip("=*")
+                    for w in re.findall(r"[=*]?[^\W\d_]+\*?", fold_any(term.text))
+                    if w.strip("=*").isalpha() and not w.startswith("*")
+                )
         return out
 
     def find(self, tokens: Tokens) -> dict[str, list[tuple[int, int]]]:
@@ -314,12 +372,19 @@ class TermSet:
             candidates += self._by_word.get(token.word, [])
             if token.typo:
                 candidates += self._by_word.get(token.typo, [])
-            candidates += [(name, term) for prefix, name, term in self._by_prefix.get(token.word[:2], ())
-                           if token.word.startswith(prefix)]
-            candidates += [(name, term) for suffix, name, term in self._by_suffix.get(token.word[-2:], ())
-                           if token.word.endswith(suffix)]
-            candidates += [(name, term) for word, name, term in self._contains[token.word.isascii()]
-                           if word.matches(token)]
+            candidates += [
+                (name, term)
+                for prefix, name, term in self._by_prefix.get(token.word[:2], ())
+                if token.word.startswith(prefix)
+            ]
+            candidates += [
+                (name, term)
+                for suffix, name, term in self._by_suffix.get(token.word[-2:], ())
+                if token.word.endswith(suffix)
+            ]
+            candidates += [
+                (name, term) for word, name, term in self._contains[token.word.isascii()] if word.matches(token)
+            ]
             for name, term in candidates:
                 if not all(r & present for r in requirements[id(term)]):
                     continue

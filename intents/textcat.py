@@ -32,8 +32,15 @@ def labelled(path: Path, field: str, labels: tuple[str, ...]) -> list[tuple[str,
     return out
 
 
-def train_bow(pairs: list[tuple[str, str]], labels: tuple[str, ...], *, seed: int, epochs: int, batch_size: int,
-              length: int = 262144):
+def train_bow(
+    pairs: list[tuple[str, str]],
+    labels: tuple[str, ...],
+    *,
+    seed: int,
+    epochs: int,
+    batch_size: int,
+    length: int = 262144,
+):
     """A blank Dutch spaCy pipeline with one text classifier trained on (text, label) pairs."""
     import spacy
     from spacy.training import Example
@@ -42,13 +49,23 @@ def train_bow(pairs: list[tuple[str, str]], labels: tuple[str, ...], *, seed: in
     fix_random_seed(seed)
     rng = random.Random(seed)
     nlp = spacy.blank("nl")
-    textcat = nlp.add_pipe("textcat", config={"model": {
-        "@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True, "ngram_size": 2,
-        "no_output_layer": False, "length": length}})
+    textcat = nlp.add_pipe(
+        "textcat",
+        config={
+            "model": {
+                "@architectures": "spacy.TextCatBOW.v3",
+                "exclusive_classes": True,
+                "ngram_size": 2,
+                "no_output_layer": False,
+                "length": length,
+            }
+        },
+    )
     for label in labels:
         textcat.add_label(label)
-    examples = [Example.from_dict(nlp.make_doc(text), {"cats": {x: float(x == label) for x in labels}})
-                for text, label in pairs]
+    examples = [
+        Example.from_dict(nlp.make_doc(text), {"cats": {x: float(x == label) for x in labels}}) for text, label in pairs
+    ]
     optimizer = nlp.initialize(lambda: examples)
     for _ in range(epochs):
         rng.shuffle(examples)

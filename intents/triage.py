@@ -92,8 +92,9 @@ class Dialogue:
         else:
             options = list((q.get("options") or {}).items())
             labels = local.get("options") or {}
-        return Question(key, local.get("text", q["text"]),
-                        [(f"{key}:{v}", labels.get(v, label)) for v, label in options])
+        return Question(
+            key, local.get("text", q["text"]), [(f"{key}:{v}", labels.get(v, label)) for v, label in options]
+        )
 
 
 @dataclass
@@ -135,8 +136,9 @@ def map_vote(index, text: str) -> dict[str, float]:
     hits = index.search(text, limit=5) if index is not None else []
     vote: Counter = Counter()
     for hit in hits:
-        streams = [TAXONOMY_STREAM[c.split(".")[0]] for c in index.codes.get(hit.id, ()) if
-                   c.split(".")[0] in TAXONOMY_STREAM]
+        streams = [
+            TAXONOMY_STREAM[c.split(".")[0]] for c in index.codes.get(hit.id, ()) if c.split(".")[0] in TAXONOMY_STREAM
+        ]
         for s in streams:
             vote[s] += hit.score / len(streams)
     total = sum(vote.values())
@@ -148,8 +150,7 @@ def judge_stream(stream_cats: dict[str, float], index, text: str) -> tuple[str, 
     returns (stream, confidence). A voter with nothing to say gives its weight to the classifier."""
     votes = [(map_vote(index, text), MAP_VOTE_WEIGHT), (stream_cues().vote(text), CUE_VOTE_WEIGHT)]
     rest = 1.0 - sum(weight for vote, weight in votes if any(vote.values()))
-    combined = {s: rest * stream_cats.get(s, 0.0) + sum(w * v[s] for v, w in votes if any(v.values()))
-                for s in STREAMS}
+    combined = {s: rest * stream_cats.get(s, 0.0) + sum(w * v[s] for v, w in votes if any(v.values())) for s in STREAMS}
     best = max(combined, key=combined.get)
     return best, combined[best]
 
@@ -167,8 +168,9 @@ def is_vague(index, text: str) -> bool:
     return not (kinds and kinds[0][1] >= CLEAR_KIND)
 
 
-def next_question(dialogue: Dialogue, state: TriageState, parse: Parse, index, stream_confidence: float,
-                  *, ask_postcode: bool = True) -> Question | None:
+def next_question(
+    dialogue: Dialogue, state: TriageState, parse: Parse, index, stream_confidence: float, *, ask_postcode: bool = True
+) -> Question | None:
     """The one clarifying question to ask now, or None when it is time to answer."""
     if len(state.asked) >= dialogue.max_questions:
         return None
@@ -178,8 +180,12 @@ def next_question(dialogue: Dialogue, state: TriageState, parse: Parse, index, s
         return dialogue.question("topic", state.stream or parse.stream, state.lang)
     if state.for_whom is None and "for_whom" not in state.asked and is_vague(index, state.need):
         return dialogue.question("for_whom", lang=state.lang)
-    if (ask_postcode and state.postcode is None and "postcode" not in state.asked
-            and (index is None or index.proximity_matters(search_text(dialogue, state)))):
+    if (
+        ask_postcode
+        and state.postcode is None
+        and "postcode" not in state.asked
+        and (index is None or index.proximity_matters(search_text(dialogue, state)))
+    ):
         return dialogue.question("postcode", lang=state.lang)
     return None
 
@@ -211,9 +217,14 @@ def triage_message(text: str, index=None, now=None) -> dict:
         question = None
     else:
         stream, confidence = judge_stream(parse.stream_scores, index, text)
-        state = TriageState(need=text, postcode=parse.entities.get("postcode"),
-                            for_whom=parse.entities.get("for_whom"))
+        state = TriageState(need=text, postcode=parse.entities.get("postcode"), for_whom=parse.entities.get("for_whom"))
         asked = next_question(dialogue(), state, parse, index, confidence)
         question = asked.text if asked else None
-    return {"stream": stream, "escalation": found.escalate_to, "safety_check": found.check,
-            "intent": parse.intent, "entities": parse.entities, "next_question": question}
+    return {
+        "stream": stream,
+        "escalation": found.escalate_to,
+        "safety_check": found.check,
+        "intent": parse.intent,
+        "entities": parse.entities,
+        "next_question": question,
+    }

@@ -47,9 +47,16 @@ class Occurrence:
     changed_at: datetime | None = None  # when it was moved
 
     def as_json(self) -> dict:
-        return {"kind": self.kind, "title": self.title, "start": self.start.isoformat(),
-                "end": self.end.isoformat() if self.end else None, "location": self.location,
-                "series_id": self.series_id, "deadline_id": self.deadline_id, "moved": self.moved}
+        return {
+            "kind": self.kind,
+            "title": self.title,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat() if self.end else None,
+            "location": self.location,
+            "series_id": self.series_id,
+            "deadline_id": self.deadline_id,
+            "moved": self.moved,
+        }
 
     @property
     def ref(self) -> str:
@@ -79,8 +86,13 @@ def check_year(when: date, what: str) -> None:
         raise WijkbotError(f"{what}: {when.isoformat()} is not between {FIRST_YEAR} and {LAST_YEAR}")
 
 
-def validate_series(rrule_text: str, start_local: str, tz: str, remind: list[str],  # noqa: C901 - one flat check per RFC 5545 part of a series
-                    names: dict[str, str] = CLI_NAMES) -> None:
+def validate_series(  # noqa: C901 - one flat check per RFC 5545 part of a series
+    rrule_text: str,
+    start_local: str,
+    tz: str,
+    remind: list[str],
+    names: dict[str, str] = CLI_NAMES,
+) -> None:
     """A series the agenda can expand; WijkbotError naming the first thing wrong. `names` are the names
     of the fields in the messages (the CLI's options, or the properties of an .ics file)."""
     try:
@@ -90,11 +102,13 @@ def validate_series(rrule_text: str, start_local: str, tz: str, remind: list[str
     try:
         first = datetime.fromisoformat(start_local)
     except ValueError:
-        raise WijkbotError(f"{names['start']} {start_local[:40]!r} is not a local date and time such as "
-                           "2027-01-12T14:00") from None
+        raise WijkbotError(
+            f"{names['start']} {start_local[:40]!r} is not a local date and time such as 2027-01-12T14:00"
+        ) from None
     if first.tzinfo is not None:
-        raise WijkbotError(f"{names['start']} is a local wall-clock time without offset; the time zone is "
-                           f"{names['timezone']}")
+        raise WijkbotError(
+            f"{names['start']} is a local wall-clock time without offset; the time zone is {names['timezone']}"
+        )
     check_year(first, names["start"])
     what = f"{names['rrule']} {rrule_text[:80]!r}"
     if len(rrule_text) > MAX_RULE:
@@ -161,8 +175,9 @@ def parsed_rule(rrule: str, start_local: str):
     return rrulestr(rrule, dtstart=datetime.fromisoformat(start_local), cache=True)
 
 
-def series_occurrences(series: MeetingSeries, exceptions: list[SeriesException], start: datetime,
-                       end: datetime) -> list[Occurrence]:
+def series_occurrences(
+    series: MeetingSeries, exceptions: list[SeriesException], start: datetime, end: datetime
+) -> list[Occurrence]:
     """Occurrences of one series that start in [start, end) (aware datetimes), moved ones where they
     were moved to (however far), cancelled ones left out."""
     tz = zone(series.timezone)
@@ -171,14 +186,33 @@ def series_occurrences(series: MeetingSeries, exceptions: list[SeriesException],
     out = []
     for original in _rule_starts(series, start, end):
         if original.astimezone(UTC) not in changed and start <= original < end:
-            out.append(Occurrence("meeting", series.title, original, original + duration, series.location,
-                                  series_id=series.id, original_start=original.astimezone(UTC)))
+            out.append(
+                Occurrence(
+                    "meeting",
+                    series.title,
+                    original,
+                    original + duration,
+                    series.location,
+                    series_id=series.id,
+                    original_start=original.astimezone(UTC),
+                )
+            )
     for e in exceptions:
         if e.new_start is not None and start <= e.new_start < end:
             when = e.new_start.astimezone(tz)
-            out.append(Occurrence("meeting", series.title, when, when + duration, series.location,
-                                  series_id=series.id, moved=True, original_start=e.original_start,
-                                  changed_at=e.changed_at))
+            out.append(
+                Occurrence(
+                    "meeting",
+                    series.title,
+                    when,
+                    when + duration,
+                    series.location,
+                    series_id=series.id,
+                    moved=True,
+                    original_start=e.original_start,
+                    changed_at=e.changed_at,
+                )
+            )
     out.sort(key=lambda o: o.start)
     return out
 

@@ -46,8 +46,10 @@ def export_calendar(session: Session) -> bytes:  # noqa: C901 - one branch per i
         event.add("x-wijkbot-remind", ",".join(series.remind or []))
         if series.skip_holidays:
             event.add("x-wijkbot-skip-holidays", "TRUE")
-        participants = [p.organization_id if p.user_id is None else describe(session, p)
-                        for p in participants_of(session, series.id)]
+        participants = [
+            p.organization_id if p.user_id is None else describe(session, p)
+            for p in participants_of(session, series.id)
+        ]
         if participants:
             event.add("x-wijkbot-participants", "; ".join(participants))
         moved = []
@@ -90,9 +92,23 @@ MAX_TEXT = 2_000  # LOCATION, X-WIJKBOT-OWNERS, X-WIJKBOT-PARTICIPANTS
 MAX_DURATION = timedelta(days=365)
 ICS_NAMES = {"rrule": "RRULE", "start": "DTSTART", "timezone": "DTSTART;TZID", "remind": "X-WIJKBOT-REMIND"}
 # properties an event has once (RFC 5545), and the ones Wijkbot adds
-SINGLE = ("UID", "SUMMARY", "DTSTART", "DTEND", "DURATION", "RRULE", "RECURRENCE-ID", "LOCATION", "STATUS",
-          "X-WIJKBOT-KIND", "X-WIJKBOT-AUDIENCE", "X-WIJKBOT-REMIND", "X-WIJKBOT-SKIP-HOLIDAYS",
-          "X-WIJKBOT-PARTICIPANTS", "X-WIJKBOT-OWNERS")
+SINGLE = (
+    "UID",
+    "SUMMARY",
+    "DTSTART",
+    "DTEND",
+    "DURATION",
+    "RRULE",
+    "RECURRENCE-ID",
+    "LOCATION",
+    "STATUS",
+    "X-WIJKBOT-KIND",
+    "X-WIJKBOT-AUDIENCE",
+    "X-WIJKBOT-REMIND",
+    "X-WIJKBOT-SKIP-HOLIDAYS",
+    "X-WIJKBOT-PARTICIPANTS",
+    "X-WIJKBOT-OWNERS",
+)
 
 
 @dataclass
@@ -145,8 +161,9 @@ def import_calendar(session: Session, data: bytes, now: datetime) -> tuple[int, 
         elif isinstance(item, _Move):
             moves.append(item)
         elif uid in masters:
-            problems.append(f"{where}: UID: {masters[uid]} has this UID too; a series has one event without "
-                            "RECURRENCE-ID")
+            problems.append(
+                f"{where}: UID: {masters[uid]} has this UID too; a series has one event without RECURRENCE-ID"
+            )
         else:
             masters[uid] = f"event {n}"
             series[uid] = item
@@ -170,8 +187,11 @@ def import_calendar(session: Session, data: bytes, now: datetime) -> tuple[int, 
             participant.series_id = item.row.id
             session.add(participant)
     for move in moves:
-        session.add(SeriesException(series_id=series[move.uid].row.id, original_start=move.original,
-                                    new_start=move.new, changed_at=now))
+        session.add(
+            SeriesException(
+                series_id=series[move.uid].row.id, original_start=move.original, new_start=move.new, changed_at=now
+            )
+        )
     session.add_all(deadlines)
     bump_revision(session)
     return len(series), len(deadlines)
@@ -196,9 +216,14 @@ def _event(session: Session, event, uid: str, where: str, now: datetime) -> _Ser
         new = _when(event, "DTSTART", aware=True)
         return _Move(uid, original.astimezone(UTC), new.astimezone(UTC), where)
     if (_text(event, "X-WIJKBOT-KIND", MAX_TEXT) or "").lower() == "deadline" or not isinstance(start, datetime):
-        return Deadline(title=title, due=start.date() if isinstance(start, datetime) else start, remind=remind,
-                        created_at=now, owners=_text(event, "X-WIJKBOT-OWNERS", MAX_TEXT),
-                        done_at=now if (_text(event, "STATUS", MAX_TEXT) or "").upper() == "CANCELLED" else None)
+        return Deadline(
+            title=title,
+            due=start.date() if isinstance(start, datetime) else start,
+            remind=remind,
+            created_at=now,
+            owners=_text(event, "X-WIJKBOT-OWNERS", MAX_TEXT),
+            done_at=now if (_text(event, "STATUS", MAX_TEXT) or "").upper() == "CANCELLED" else None,
+        )
     start = _when(event, "DTSTART", aware=True)
     tzname = str(event["DTSTART"].params.get("TZID") or "Europe/Amsterdam")
     tz = _zone(tzname, "DTSTART")
@@ -213,11 +238,18 @@ def _event(session: Session, event, uid: str, where: str, now: datetime) -> _Ser
     except WijkbotError as exc:
         raise ValueError(f"X-WIJKBOT-PARTICIPANTS: {exc}") from None
     cancelled = sorted({when.astimezone(UTC) for when in _exdates(event)})
-    row = MeetingSeries(title=title, rrule=rrule, start_local=start_local, timezone=tzname,
-                        duration_minutes=_minutes(event, start), location=_text(event, "LOCATION", MAX_TEXT),
-                        audience=audience, remind=remind,
-                        skip_holidays=(_text(event, "X-WIJKBOT-SKIP-HOLIDAYS", MAX_TEXT) or "").upper() == "TRUE",
-                        created_at=now)
+    row = MeetingSeries(
+        title=title,
+        rrule=rrule,
+        start_local=start_local,
+        timezone=tzname,
+        duration_minutes=_minutes(event, start),
+        location=_text(event, "LOCATION", MAX_TEXT),
+        audience=audience,
+        remind=remind,
+        skip_holidays=(_text(event, "X-WIJKBOT-SKIP-HOLIDAYS", MAX_TEXT) or "").upper() == "TRUE",
+        created_at=now,
+    )
     return _Series(row, cancelled, participants)
 
 

@@ -28,10 +28,21 @@ def _title(text: str, what: str) -> str:
     return title
 
 
-def add_series(session: Session, *, title: str, rrule: str, start_local: str, duration_minutes: int, now: datetime,
-               location: str | None = None, audience: str = "professionals", remind: list[str] | None = None,
-               timezone: str = "Europe/Amsterdam", skip_holidays: bool = False,
-               participants: list[str] | None = None) -> MeetingSeries:
+def add_series(
+    session: Session,
+    *,
+    title: str,
+    rrule: str,
+    start_local: str,
+    duration_minutes: int,
+    now: datetime,
+    location: str | None = None,
+    audience: str = "professionals",
+    remind: list[str] | None = None,
+    timezone: str = "Europe/Amsterdam",
+    skip_holidays: bool = False,
+    participants: list[str] | None = None,
+) -> MeetingSeries:
     title = _title(title, "a meeting")
     if audience not in AUDIENCES:
         raise WijkbotError(f"audience must be one of: {', '.join(AUDIENCES)}")
@@ -39,9 +50,18 @@ def add_series(session: Session, *, title: str, rrule: str, start_local: str, du
         raise WijkbotError("a meeting lasts at least one minute")
     validate_series(rrule, start_local, timezone, remind or [])
     found = resolve(session, participants or [])
-    series = MeetingSeries(title=title, rrule=rrule, start_local=start_local, timezone=timezone,
-                           duration_minutes=duration_minutes, location=(location or "").strip() or None,
-                           audience=audience, remind=list(remind or []), skip_holidays=skip_holidays, created_at=now)
+    series = MeetingSeries(
+        title=title,
+        rrule=rrule,
+        start_local=start_local,
+        timezone=timezone,
+        duration_minutes=duration_minutes,
+        location=(location or "").strip() or None,
+        audience=audience,
+        remind=list(remind or []),
+        skip_holidays=skip_holidays,
+        created_at=now,
+    )
     session.add(series)
     session.flush()
     for p in found:
@@ -54,10 +74,14 @@ def add_series(session: Session, *, title: str, rrule: str, start_local: str, du
 def set_participants(session: Session, series: MeetingSeries, add: list[str], remove: list[str]) -> list:
     """Add and remove participants (the same entry forms as `resolve`); returns the new list."""
     for p in resolve(session, remove):
-        session.execute(delete(SeriesParticipant).where(
-            SeriesParticipant.series_id == series.id,
-            SeriesParticipant.user_id == p.user_id if p.user_id is not None
-            else SeriesParticipant.organization_id == p.organization_id))
+        session.execute(
+            delete(SeriesParticipant).where(
+                SeriesParticipant.series_id == series.id,
+                SeriesParticipant.user_id == p.user_id
+                if p.user_id is not None
+                else SeriesParticipant.organization_id == p.organization_id,
+            )
+        )
     current = list(session.scalars(select(SeriesParticipant).where(SeriesParticipant.series_id == series.id)))
     have = {(p.user_id, p.organization_id) for p in current}
     for p in resolve(session, add):
@@ -70,12 +94,20 @@ def set_participants(session: Session, series: MeetingSeries, add: list[str], re
     return current
 
 
-def add_deadline(session: Session, *, title: str, due: date, now: datetime, remind: list[str] | None = None,
-                 owners: str | None = None) -> Deadline:
+def add_deadline(
+    session: Session,
+    *,
+    title: str,
+    due: date,
+    now: datetime,
+    remind: list[str] | None = None,
+    owners: str | None = None,
+) -> Deadline:
     title = _title(title, "a deadline")
     validate_leads(remind or [])
-    deadline = Deadline(title=title, due=due, remind=list(remind or []), owners=(owners or "").strip() or None,
-                        created_at=now)
+    deadline = Deadline(
+        title=title, due=due, remind=list(remind or []), owners=(owners or "").strip() or None, created_at=now
+    )
     session.add(deadline)
     session.flush()
     bump_revision(session)
@@ -90,8 +122,12 @@ def series_or_error(session: Session, series_id: int) -> MeetingSeries:
 
 
 def _exception(session: Session, occurrence: Occurrence) -> SeriesException:
-    row = session.scalar(select(SeriesException).where(SeriesException.series_id == occurrence.series_id,
-                                                        SeriesException.original_start == occurrence.original_start))
+    row = session.scalar(
+        select(SeriesException).where(
+            SeriesException.series_id == occurrence.series_id,
+            SeriesException.original_start == occurrence.original_start,
+        )
+    )
     if row is None:
         row = SeriesException(series_id=occurrence.series_id, original_start=occurrence.original_start)
         session.add(row)
@@ -107,8 +143,9 @@ def cancel_occurrence(session: Session, series: MeetingSeries, occurrence: Occur
     return notify_change(session, series, occurrence, None, now)
 
 
-def move_occurrence(session: Session, series: MeetingSeries, occurrence: Occurrence, new_start: datetime,
-                    now: datetime) -> tuple[Occurrence, int]:
+def move_occurrence(
+    session: Session, series: MeetingSeries, occurrence: Occurrence, new_start: datetime, now: datetime
+) -> tuple[Occurrence, int]:
     """Move one occurrence to a new aware start; returns the moved occurrence and how many were told."""
     if new_start.tzinfo is None:
         raise WijkbotError("the new start needs a time zone")

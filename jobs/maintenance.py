@@ -18,9 +18,13 @@ from socialekaart.models import Service
 def stale_services(session: Session, now: datetime, older_than: timedelta) -> list[Service]:
     """Active services whose information was not checked (HSDS assured_date) within the period."""
     limit = (now - older_than).date()
-    return list(session.scalars(select(Service).where(
-        Service.status == "active", (Service.assured_date.is_(None)) | (Service.assured_date < limit))
-        .order_by(Service.assured_date, Service.name)))
+    return list(
+        session.scalars(
+            select(Service)
+            .where(Service.status == "active", (Service.assured_date.is_(None)) | (Service.assured_date < limit))
+            .order_by(Service.assured_date, Service.name)
+        )
+    )
 
 
 def queue_freshness_reminder(session: Session, now: datetime, older_than: timedelta) -> int:
@@ -29,22 +33,40 @@ def queue_freshness_reminder(session: Session, now: datetime, older_than: timede
     if not stale:
         return 0
     lines = [say("maintenance.stale", count=len(stale), months=round(older_than.days / 30))]
-    lines += [say("maintenance.stale_service", name=s.name,
-                  checked=s.assured_date.isoformat() if s.assured_date else say("maintenance.never_checked"))
-              for s in stale[:50]]
+    lines += [
+        say(
+            "maintenance.stale_service",
+            name=s.name,
+            checked=s.assured_date.isoformat() if s.assured_date else say("maintenance.never_checked"),
+        )
+        for s in stale[:50]
+    ]
     if len(stale) > 50:
         lines.append(say("maintenance.stale_more", count=len(stale) - 50))
     text = "\n".join(lines)
     queued = 0
-    existing = set(session.scalars(select(OutboxMessage.idempotency_key).where(
-        OutboxMessage.idempotency_key.like(f"freshness:{now:%Y-%m}:%"))))
-    for user in session.scalars(select(User).where(User.role.in_(("coordinator", "admin")),
-                                                    User.chat_id.is_not(None), User.blocked.is_(False))):
+    existing = set(
+        session.scalars(
+            select(OutboxMessage.idempotency_key).where(OutboxMessage.idempotency_key.like(f"freshness:{now:%Y-%m}:%"))
+        )
+    )
+    for user in session.scalars(
+        select(User).where(User.role.in_(("coordinator", "admin")), User.chat_id.is_not(None), User.blocked.is_(False))
+    ):
         key = f"freshness:{now:%Y-%m}:user:{user.id}"
         if key in existing:
             continue
-        session.add(OutboxMessage(idempotency_key=key, user_id=user.id, channel=user.channel, chat_id=user.chat_id,
-                                  text=text, status="queued", next_attempt_at=now))
+        session.add(
+            OutboxMessage(
+                idempotency_key=key,
+                user_id=user.id,
+                channel=user.channel,
+                chat_id=user.chat_id,
+                text=text,
+                status="queued",
+                next_attempt_at=now,
+            )
+        )
         queued += 1
     return queued
 
@@ -59,20 +81,34 @@ def apply_retention(session: Session, now: datetime, keep: timedelta) -> dict[st
     cutoff = now - keep
     conversations = session.execute(delete(Conversation).where(Conversation.updated_at < cutoff)).rowcount
     rsvps = session.execute(delete(Rsvp).where(Rsvp.occurrence_start < cutoff)).rowcount
-    outbox = session.execute(update(OutboxMessage).where(
-        OutboxMessage.next_attempt_at < cutoff, OutboxMessage.status != "queued",
-        (OutboxMessage.text != "") | (OutboxMessage.chat_id != "")).values(text="", buttons=None, chat_id="")).rowcount
-    kept = select(Subscription.user_id).union(select(SeriesParticipant.user_id).where(
-        SeriesParticipant.user_id.is_not(None)))
-    idle = list(session.scalars(select(User).where(User.last_seen_at < cutoff, User.role == "resident",
-                                                   User.id.not_in(kept))))
+    outbox = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.next_attempt_at < cutoff,
+            OutboxMessage.status != "queued",
+            (OutboxMessage.text != "") | (OutboxMessage.chat_id != ""),
+        )
+        .values(text="", buttons=None, chat_id="")
+    ).rowcount
+    kept = select(Subscription.user_id).union(
+        select(SeriesParticipant.user_id).where(SeriesParticipant.user_id.is_not(None))
+    )
+    idle = list(
+        session.scalars(select(User).where(User.last_seen_at < cutoff, User.role == "resident", User.id.not_in(kept)))
+    )
     for user in idle:
         forget_person(session, user, linked=False)
-    session.execute(update(User).where(User.link_code_expires_at < now).values(link_code_hash=None,
-                                                                               link_code_expires_at=None))
+    session.execute(
+        update(User).where(User.link_code_expires_at < now).values(link_code_hash=None, link_code_expires_at=None)
+    )
     throttles = limits.expire(session, now)
-    return {"conversations": conversations or 0, "rsvps": rsvps or 0, "outbox_texts": outbox or 0,
-            "users": len(idle), "throttles": throttles}
+    return {
+        "conversations": conversations or 0,
+        "rsvps": rsvps or 0,
+        "outbox_texts": outbox or 0,
+        "users": len(idle),
+        "throttles": throttles,
+    }
 
 
 def expire_conversations(session: Session, now: datetime, idle: timedelta, lookback: timedelta | None = None) -> int:
@@ -99,9 +135,15 @@ def forget_person(session: Session, user: User, *, linked: bool = True) -> None:
     for account in accounts:
         chats = set(session.scalars(select(Conversation.chat_id).where(Conversation.user_id == account.id)))
         chats |= {account.chat_id} if account.chat_id else set()
-        session.execute(delete(ChannelState).where(ChannelState.channel == account.channel, (
-            ChannelState.key.in_([f"buttons:{chat}" for chat in chats])
-            | ChannelState.key.endswith(f"|{account.channel_user_id}", autoescape=True))))
+        session.execute(
+            delete(ChannelState).where(
+                ChannelState.channel == account.channel,
+                (
+                    ChannelState.key.in_([f"buttons:{chat}" for chat in chats])
+                    | ChannelState.key.endswith(f"|{account.channel_user_id}", autoescape=True)
+                ),
+            )
+        )
         session.execute(delete(Conversation).where(Conversation.user_id == account.id))
         session.execute(delete(OutboxMessage).where(OutboxMessage.user_id == account.id))
         session.delete(account)

@@ -69,8 +69,14 @@ def resolve(session: Session, entries: list[str]) -> list[SeriesParticipant]:
             continue
         org = by_name.get(_norm(entry))
         if org is None:
-            near = process.extract(entry, [o.name for o in organizations], scorer=fuzz.WRatio, limit=3,
-                                   score_cutoff=60, processor=str.casefold)
+            near = process.extract(
+                entry,
+                [o.name for o in organizations],
+                scorer=fuzz.WRatio,
+                limit=3,
+                score_cutoff=60,
+                processor=str.casefold,
+            )
             problems.append((entry, False, [n for n, _, _ in near]))
         else:
             found.append(SeriesParticipant(organization_id=org.id, organization_name=org.name))
@@ -84,9 +90,11 @@ def takes_part(user: User, participants: list[SeriesParticipant]) -> bool:
     if not participants:
         return True
     organization = _norm(user.organization or "")
-    return any(p.user_id == user.id or (organization and organization in (_norm(p.organization_name or ""),
-                                                                          _norm(p.organization_id or "")))
-               for p in participants)
+    return any(
+        p.user_id == user.id
+        or (organization and organization in (_norm(p.organization_name or ""), _norm(p.organization_id or "")))
+        for p in participants
+    )
 
 
 def participants_of(session: Session, series_id: int) -> list[SeriesParticipant]:

@@ -54,8 +54,12 @@ def dutch_when(when: datetime) -> str:
 
 def dutch_day(when: date) -> str:
     """The day in Dutch words: dinsdag 13 april."""
-    return say("calendar.day", weekday=words("calendar.days")[when.weekday()], day=when.day,
-               month=words("calendar.months")[when.month - 1])
+    return say(
+        "calendar.day",
+        weekday=words("calendar.days")[when.weekday()],
+        day=when.day,
+        month=words("calendar.months")[when.month - 1],
+    )
 
 
 def lead_times(remind: list[str] | None) -> list[tuple[str, timedelta]]:
@@ -89,9 +93,20 @@ def _fires(series: MeetingSeries, exceptions: list, start: datetime, end: dateti
 
 def series_reminders(series: MeetingSeries, exceptions: list, start: datetime, end: datetime) -> list[Reminder]:
     """The reminders of one series that fire in [start, end)."""
-    return [Reminder(f"reminder:series:{series.id}:{occ.start.astimezone(UTC):%Y%m%dT%H%M}:{lead}", fire,
-                     occ.start, series.title, series.location, "meeting", lead, f"series:{series.id}", occ)
-            for fire, occ, lead in _fires(series, exceptions, start, end)]
+    return [
+        Reminder(
+            f"reminder:series:{series.id}:{occ.start.astimezone(UTC):%Y%m%dT%H%M}:{lead}",
+            fire,
+            occ.start,
+            series.title,
+            series.location,
+            "meeting",
+            lead,
+            f"series:{series.id}",
+            occ,
+        )
+        for fire, occ, lead in _fires(series, exceptions, start, end)
+    ]
 
 
 def deadline_reminders(deadline: Deadline, start: datetime, end: datetime) -> list[Reminder]:
@@ -100,8 +115,19 @@ def deadline_reminders(deadline: Deadline, start: datetime, end: datetime) -> li
     for lead, delta in lead_times(deadline.remind):
         fire = (due - delta).astimezone(UTC)
         if start <= fire < end and fire >= deadline.created_at:
-            out.append(Reminder(f"{deadline_prefix(deadline)}{lead}", fire, due, deadline.title, None,
-                                "deadline", lead, f"deadline:{deadline.id}", owners=deadline.owners))
+            out.append(
+                Reminder(
+                    f"{deadline_prefix(deadline)}{lead}",
+                    fire,
+                    due,
+                    deadline.title,
+                    None,
+                    "deadline",
+                    lead,
+                    f"deadline:{deadline.id}",
+                    owners=deadline.owners,
+                )
+            )
     return out
 
 
@@ -137,12 +163,16 @@ def items_in(session: Session, items: Iterable[str] | None) -> Items:
     if series_ids is not None:
         series_query = series_query.where(MeetingSeries.id.in_(series_ids))
         deadline_query = deadline_query.where(Deadline.id.in_(deadline_ids))
-    return Items(list(session.scalars(series_query)), exceptions_by_series(session, series_ids),
-                 list(session.scalars(deadline_query)))
+    return Items(
+        list(session.scalars(series_query)),
+        exceptions_by_series(session, series_ids),
+        list(session.scalars(deadline_query)),
+    )
 
 
-def planned(session: Session, start: datetime, end: datetime, items: Iterable[str] | None = None,
-            loaded: Items | None = None) -> list[Reminder]:
+def planned(
+    session: Session, start: datetime, end: datetime, items: Iterable[str] | None = None, loaded: Items | None = None
+) -> list[Reminder]:
     """Every reminder whose fire time falls in [start, end), recipients not yet expanded; only those
     of some items (`series:<id>` / `deadline:<id>`) when given, or of what was `loaded` already."""
     loaded = loaded or items_in(session, items)
@@ -155,8 +185,9 @@ def planned(session: Session, start: datetime, end: datetime, items: Iterable[st
     return out
 
 
-def first_fire(series: MeetingSeries, exceptions: list, after: datetime,
-               horizon: timedelta = timedelta(days=400)) -> datetime | None:
+def first_fire(
+    series: MeetingSeries, exceptions: list, after: datetime, horizon: timedelta = timedelta(days=400)
+) -> datetime | None:
     """The first reminder time of a series at or after `after`: a week ahead first (most series have
     one there), then windows twice as long."""
     start, step = after, timedelta(days=8)
@@ -171,16 +202,26 @@ def first_fire(series: MeetingSeries, exceptions: list, after: datetime,
 def may_attend(session: Session, series: MeetingSeries, user: User) -> bool:
     """Whether this user is one the series is for (audience and participants), subscribed or not."""
     return user.role in AUDIENCE_ROLES.get(series.audience, ()) and takes_part(
-        user, participants_of(session, series.id))
+        user, participants_of(session, series.id)
+    )
 
 
 def recipients(session: Session, audience: str = "professionals") -> list[User]:
     """Users who subscribed to meeting reminders, in the audience's roles, reachable, not blocked
     (a series' participants narrow these down: `takes_part`)."""
-    return list(session.scalars(
-        select(User).join(Subscription, Subscription.user_id == User.id)
-        .where(Subscription.topic == "meetings", User.role.in_(AUDIENCE_ROLES[audience]),
-               User.chat_id.is_not(None), User.blocked.is_(False)).order_by(User.id)))
+    return list(
+        session.scalars(
+            select(User)
+            .join(Subscription, Subscription.user_id == User.id)
+            .where(
+                Subscription.topic == "meetings",
+                User.role.in_(AUDIENCE_ROLES[audience]),
+                User.chat_id.is_not(None),
+                User.blocked.is_(False),
+            )
+            .order_by(User.id)
+        )
+    )
 
 
 def rsvp_buttons(occurrence: Occurrence) -> list[dict]:
@@ -205,13 +246,17 @@ def existing_keys(session: Session, keys: Iterable[str]) -> set[str]:
     keys = list(keys)
     found: set[str] = set()
     for n in range(0, len(keys), 500):
-        found.update(session.scalars(select(OutboxMessage.idempotency_key)
-                                     .where(OutboxMessage.idempotency_key.in_(keys[n:n + 500]))))
+        found.update(
+            session.scalars(
+                select(OutboxMessage.idempotency_key).where(OutboxMessage.idempotency_key.in_(keys[n : n + 500]))
+            )
+        )
     return found
 
 
-def enqueue_due(session: Session, now: datetime, *, since: datetime, items: Iterable[str] | None = None,
-                loaded: Items | None = None) -> tuple[int, int]:
+def enqueue_due(
+    session: Session, now: datetime, *, since: datetime, items: Iterable[str] | None = None, loaded: Items | None = None
+) -> tuple[int, int]:
     """Record in the outbox every reminder due in [since, now] (of some items, when given); returns
     (queued, dropped). Already recorded keys are skipped, so calling this twice, or after a restart,
     or for overlapping windows, sends nothing twice."""
@@ -246,14 +291,32 @@ def enqueue_due(session: Session, now: datetime, *, since: datetime, items: Iter
         existing.add(key)
         if reminder.starts <= now:  # the meeting has begun: a reminder now helps nobody
             # recorded as dropped, so it is counted once and never sent later
-            session.add(OutboxMessage(idempotency_key=key, user_id=user.id, channel=user.channel,
-                                      chat_id=user.chat_id, text="", status="dropped", next_attempt_at=now))
+            session.add(
+                OutboxMessage(
+                    idempotency_key=key,
+                    user_id=user.id,
+                    channel=user.channel,
+                    chat_id=user.chat_id,
+                    text="",
+                    status="dropped",
+                    next_attempt_at=now,
+                )
+            )
             dropped += 1
             continue
         late = now - reminder.fire_at > LATE_AFTER
-        session.add(OutboxMessage(idempotency_key=key, user_id=user.id, channel=user.channel, chat_id=user.chat_id,
-                                  text=text_of(reminder, late), status="queued", next_attempt_at=now,
-                                  buttons=rsvp_buttons(reminder.occurrence) if reminder.occurrence else None))
+        session.add(
+            OutboxMessage(
+                idempotency_key=key,
+                user_id=user.id,
+                channel=user.channel,
+                chat_id=user.chat_id,
+                text=text_of(reminder, late),
+                status="queued",
+                next_attempt_at=now,
+                buttons=rsvp_buttons(reminder.occurrence) if reminder.occurrence else None,
+            )
+        )
         queued += 1
     if dropped:
         count_usage(session, now.date(), "reminders:dropped", dropped)
@@ -265,54 +328,99 @@ def reminder_prefix(series_id: int, start: datetime) -> str:
     return f"reminder:series:{series_id}:{start.astimezone(UTC):%Y%m%dT%H%M}:"
 
 
-def _notify(session: Session, prefixes: set[str], notice_key: str, text: str, buttons: list[dict] | None,
-            now: datetime) -> int:
+def _notify(
+    session: Session, prefixes: set[str], notice_key: str, text: str, buttons: list[dict] | None, now: datetime
+) -> int:
     """What waits in the outbox under these key prefixes is cancelled; whoever was sent something under
     them gets `text` (key `notice_key` + the user). Returns how many notices were queued."""
-    rows = [row for prefix in prefixes for row in session.scalars(select(OutboxMessage).where(
-        OutboxMessage.idempotency_key.startswith(prefix, autoescape=True)))]
-    session.execute(update(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in rows if r.status == "queued"]))
-                    .values(status="cancelled", text="", buttons=None))
+    rows = [
+        row
+        for prefix in prefixes
+        for row in session.scalars(
+            select(OutboxMessage).where(OutboxMessage.idempotency_key.startswith(prefix, autoescape=True))
+        )
+    ]
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_([r.id for r in rows if r.status == "queued"]))
+        .values(status="cancelled", text="", buttons=None)
+    )
     told = {r.user_id for r in rows if r.status == "sent" and r.user_id is not None}
     queued = 0
     for user in session.scalars(select(User).where(User.id.in_(told), User.blocked.is_(False)).order_by(User.id)):
         key = f"{notice_key}:user:{user.id}"
         if existing_keys(session, [key]) or not user.chat_id:
             continue
-        session.add(OutboxMessage(idempotency_key=key, user_id=user.id, channel=user.channel, chat_id=user.chat_id,
-                                  text=text, status="queued", next_attempt_at=now, buttons=buttons))
+        session.add(
+            OutboxMessage(
+                idempotency_key=key,
+                user_id=user.id,
+                channel=user.channel,
+                chat_id=user.chat_id,
+                text=text,
+                status="queued",
+                next_attempt_at=now,
+                buttons=buttons,
+            )
+        )
         queued += 1
     return queued
 
 
-def notify_change(session: Session, series: MeetingSeries, before: Occurrence, after: Occurrence | None,
-                  now: datetime) -> int:
+def notify_change(
+    session: Session, series: MeetingSeries, before: Occurrence, after: Occurrence | None, now: datetime
+) -> int:
     """An occurrence was cancelled (`after` None) or moved: what is still waiting in the outbox about
     it (reminders, an earlier move's notice) is cancelled; whoever was sent something about it (a
     reminder for its original or current time, a notice) is told. Returns how many notices were queued."""
-    prefixes = {reminder_prefix(series.id, before.start), reminder_prefix(series.id, before.original_start),
-                f"notice:series:{before.ref}:"}
+    prefixes = {
+        reminder_prefix(series.id, before.start),
+        reminder_prefix(series.id, before.original_start),
+        f"notice:series:{before.ref}:",
+    }
     local = before.start.astimezone(zone(series.timezone))
     if after is None:
-        return _notify(session, prefixes, f"notice:series:{before.ref}:cancel",
-                       say("reminders.cancelled", title=series.title, when=dutch_when(local)), None, now)
+        return _notify(
+            session,
+            prefixes,
+            f"notice:series:{before.ref}:cancel",
+            say("reminders.cancelled", title=series.title, when=dutch_when(local)),
+            None,
+            now,
+        )
     new = after.start.astimezone(zone(series.timezone))
     if series.location:
-        text = say("reminders.moved_at", title=series.title, after=dutch_when(new), before=dutch_when(local),
-                   where=series.location)
+        text = say(
+            "reminders.moved_at",
+            title=series.title,
+            after=dutch_when(new),
+            before=dutch_when(local),
+            where=series.location,
+        )
     else:
         text = say("reminders.moved", title=series.title, after=dutch_when(new), before=dutch_when(local))
-    return _notify(session, prefixes, f"notice:series:{before.ref}:move:{occurrence_stamp(new)}",
-                   text, rsvp_buttons(after), now)
+    return _notify(
+        session, prefixes, f"notice:series:{before.ref}:move:{occurrence_stamp(new)}", text, rsvp_buttons(after), now
+    )
 
 
 def notify_deadline(session: Session, deadline: Deadline, new_due: date | None, now: datetime) -> int:
     """A deadline moved to `new_due` or cancelled (None): the same as for a meeting."""
     prefixes = {deadline_prefix(deadline), f"notice:deadline:{deadline.id}:"}
     if new_due is None:
-        return _notify(session, prefixes, f"notice:deadline:{deadline.id}:{deadline.due:%Y%m%d}:cancel",
-                       say("reminders.deadline_cancelled", title=deadline.title, day=dutch_day(deadline.due)),
-                       None, now)
-    return _notify(session, prefixes, f"notice:deadline:{deadline.id}:{new_due:%Y%m%d}:move",
-                   say("reminders.deadline_moved", title=deadline.title, after=dutch_day(new_due),
-                       before=dutch_day(deadline.due)), None, now)
+        return _notify(
+            session,
+            prefixes,
+            f"notice:deadline:{deadline.id}:{deadline.due:%Y%m%d}:cancel",
+            say("reminders.deadline_cancelled", title=deadline.title, day=dutch_day(deadline.due)),
+            None,
+            now,
+        )
+    return _notify(
+        session,
+        prefixes,
+        f"notice:deadline:{deadline.id}:{new_due:%Y%m%d}:move",
+        say("reminders.deadline_moved", title=deadline.title, after=dutch_day(new_due), before=dutch_day(deadline.due)),
+        None,
+        now,
+    )

@@ -44,10 +44,10 @@ def record(session: Session, user: User, value: str, now: datetime) -> RsvpResul
     if not may_attend(session, series, user):
         return RsvpResult("not_invited", occurrence, series)
     accounts = [a.id for a in linked_accounts(session, user)]
-    session.execute(delete(Rsvp).where(Rsvp.series_id == series_id, Rsvp.occurrence_start == original,
-                                       Rsvp.user_id.in_(accounts)))
-    session.add(Rsvp(series_id=series_id, occurrence_start=original, user_id=user.id, answer=answer,
-                     answered_at=now))
+    session.execute(
+        delete(Rsvp).where(Rsvp.series_id == series_id, Rsvp.occurrence_start == original, Rsvp.user_id.in_(accounts))
+    )
+    session.add(Rsvp(series_id=series_id, occurrence_start=original, user_id=user.id, answer=answer, answered_at=now))
     return RsvpResult("recorded", occurrence, series)
 
 
@@ -68,11 +68,17 @@ class Tally:
 
 
 def tally(session: Session, occurrence: Occurrence) -> Tally:
-    counts = dict(session.execute(
-        select(Rsvp.answer, func.count()).where(Rsvp.series_id == occurrence.series_id,
-                                                Rsvp.occurrence_start == occurrence.original_start)
-        .group_by(Rsvp.answer)).all())
+    counts = dict(
+        session.execute(
+            select(Rsvp.answer, func.count())
+            .where(Rsvp.series_id == occurrence.series_id, Rsvp.occurrence_start == occurrence.original_start)
+            .group_by(Rsvp.answer)
+        ).all()
+    )
     prefix = reminder_prefix(occurrence.series_id, occurrence.start)
-    asked = session.scalar(select(func.count(func.distinct(OutboxMessage.user_id))).where(
-        OutboxMessage.idempotency_key.startswith(prefix, autoescape=True), OutboxMessage.status == "sent"))
+    asked = session.scalar(
+        select(func.count(func.distinct(OutboxMessage.user_id))).where(
+            OutboxMessage.idempotency_key.startswith(prefix, autoescape=True), OutboxMessage.status == "sent"
+        )
+    )
     return Tally(counts.get("yes", 0), counts.get("no", 0), counts.get("maybe", 0), asked or 0)

@@ -23,8 +23,9 @@ TOO_LATE = timedelta(days=1)
 
 def follow_up_unanswered(session: Session, now: datetime, safety, wait: timedelta) -> int:
     """Queue the escalation for every safety question unanswered for `wait`; the number queued."""
-    waiting = session.scalars(select(Conversation).where(Conversation.updated_at <= now - wait,
-                                                         Conversation.updated_at > now - TOO_LATE))
+    waiting = session.scalars(
+        select(Conversation).where(Conversation.updated_at <= now - wait, Conversation.updated_at > now - TOO_LATE)
+    )
     queued = 0
     for conversation in waiting:
         state = dict(conversation.state or {})
@@ -35,9 +36,17 @@ def follow_up_unanswered(session: Session, now: datetime, safety, wait: timedelt
         user = session.get(User, conversation.user_id)
         if user is not None and resource in safety.resources:
             text = safety.unanswered(language) + "\n\n" + safety.reply(resource, language, now)
-            session.add(OutboxMessage(idempotency_key=f"safety:{conversation.id}:{asked.get('asked_at')}",
-                                      user_id=user.id, channel=conversation.channel, chat_id=conversation.chat_id,
-                                      text=text, status="queued", next_attempt_at=now))
+            session.add(
+                OutboxMessage(
+                    idempotency_key=f"safety:{conversation.id}:{asked.get('asked_at')}",
+                    user_id=user.id,
+                    channel=conversation.channel,
+                    chat_id=conversation.chat_id,
+                    text=text,
+                    status="queued",
+                    next_attempt_at=now,
+                )
+            )
             count_usage(session, now.date(), f"safety_followup:{resource}")
             queued += 1
         state.update(pending=None, safety={})

@@ -49,8 +49,11 @@ class ReminderScheduler:
         self.database = database
         self.clock = clock or SystemClock()
         self.settings = settings or Settings()
-        self.scheduler = AsyncIOScheduler(timezone=UTC, executors={"default": ThreadPoolExecutor(1)},
-                                          job_defaults={"misfire_grace_time": None, "coalesce": True})
+        self.scheduler = AsyncIOScheduler(
+            timezone=UTC,
+            executors={"default": ThreadPoolExecutor(1)},
+            job_defaults={"misfire_grace_time": None, "coalesce": True},
+        )
         self._next: dict[str, datetime] = {}  # item -> its first reminder time not yet recorded
         self._lock = threading.Lock()
         self._revision: int | None = None
@@ -61,8 +64,9 @@ class ReminderScheduler:
         saved = memory.recall(self.database, WATERMARK)
         return datetime.fromisoformat(saved) if saved else None
 
-    def run_due(self, items: list[str] | None = None, since: datetime | None = None,
-                loaded: Items | None = None) -> tuple[int, int]:
+    def run_due(
+        self, items: list[str] | None = None, since: datetime | None = None, loaded: Items | None = None
+    ) -> tuple[int, int]:
         """Record due reminders; returns (queued, dropped). Without `items`: every item since the
         watermark (the catch-up), which then moves to now. With `items`: those since `since`."""
         now = self.clock.now()
@@ -78,8 +82,9 @@ class ReminderScheduler:
             log.info("reminders: %d queued, %d dropped (meeting already begun)", queued, dropped)
         return queued, dropped
 
-    def next_times(self, after: datetime | None = None, items: list[str] | None = None,
-                   loaded: Items | None = None) -> dict[str, datetime]:
+    def next_times(
+        self, after: datetime | None = None, items: list[str] | None = None, loaded: Items | None = None
+    ) -> dict[str, datetime]:
         """Item -> first reminder time at or after `after` (default now), for every series and open
         deadline that has one (or just those among `items`)."""
         after = after or self.clock.now()
@@ -102,8 +107,9 @@ class ReminderScheduler:
         from intents.safety import safety
 
         with self.database.session() as session:
-            queued = follow_up_unanswered(session, self.clock.now(), safety(),
-                                          timedelta(minutes=self.settings.safety_followup_minutes))
+            queued = follow_up_unanswered(
+                session, self.clock.now(), safety(), timedelta(minutes=self.settings.safety_followup_minutes)
+            )
             session.commit()
         return queued
 
@@ -115,7 +121,8 @@ class ReminderScheduler:
             counts = apply_retention(session, now, timedelta(days=self.settings.retention_days))
             counts["expired_conversations"] = expire_conversations(session, now, self.conversation_idle)
             counts["freshness_reminders"] = queue_freshness_reminder(
-                session, now, timedelta(days=30 * self.settings.freshness_months))
+                session, now, timedelta(days=30 * self.settings.freshness_months)
+            )
             session.commit()
         self.database.scrub()
         log.info("maintenance: %s", counts)
@@ -129,8 +136,9 @@ class ReminderScheduler:
     def expire(self) -> int:
         """Every minute: the words of conversations that ended are dropped (jobs.maintenance)."""
         with self.database.session() as session:
-            emptied = expire_conversations(session, self.clock.now(), self.conversation_idle,
-                                           lookback=timedelta(hours=1))
+            emptied = expire_conversations(
+                session, self.clock.now(), self.conversation_idle, lookback=timedelta(hours=1)
+            )
             session.commit()
         return emptied
 
@@ -154,8 +162,9 @@ class ReminderScheduler:
             if self.scheduler.get_job(self.job_id(when)):
                 self.scheduler.remove_job(self.job_id(when))
         for when in after - before:
-            self.scheduler.add_job(self.fire, DateTrigger(run_date=when), args=(when,), id=self.job_id(when),
-                                   replace_existing=True)
+            self.scheduler.add_job(
+                self.fire, DateTrigger(run_date=when), args=(when,), id=self.job_id(when), replace_existing=True
+            )
 
     def _load(self) -> tuple[int, Items]:
         """The agenda revision, then every item: read together, so a change made after the load has a
@@ -217,12 +226,18 @@ class ReminderScheduler:
         until resumed (a test runs them itself, on an injected clock)."""
         self.scheduler.add_job(self.prepare, id="agenda:start", replace_existing=True)
         self.scheduler.add_job(self.sweep, IntervalTrigger(minutes=1), id="agenda:sweep", replace_existing=True)
-        self.scheduler.add_job(self.follow_up_safety, IntervalTrigger(minutes=1), id="safety:followup",
-                               replace_existing=True)
-        self.scheduler.add_job(self.expire, IntervalTrigger(minutes=1), id="conversations:expire",
-                               replace_existing=True)
-        self.scheduler.add_job(self.maintenance, CronTrigger(hour=3, minute=30, timezone=LOCAL_TZ),
-                               id="maintenance:daily", replace_existing=True)
+        self.scheduler.add_job(
+            self.follow_up_safety, IntervalTrigger(minutes=1), id="safety:followup", replace_existing=True
+        )
+        self.scheduler.add_job(
+            self.expire, IntervalTrigger(minutes=1), id="conversations:expire", replace_existing=True
+        )
+        self.scheduler.add_job(
+            self.maintenance,
+            CronTrigger(hour=3, minute=30, timezone=LOCAL_TZ),
+            id="maintenance:daily",
+            replace_existing=True,
+        )
         self.scheduler.start(paused=paused)
 
     def shutdown(self) -> None:

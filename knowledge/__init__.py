@@ -48,12 +48,31 @@ class Knowledge:
 
         self.articles = {a.slug: a for a in (articles if articles is not None else load_articles())}
         docs = [
-            ServiceDoc(id=a.slug, name=a.title, organization="", postcodes=[], coords=None,
-                       languages=frozenset(), free=False, openings=[],
-                       fields={"name": a.title, "alternate_name": " ".join(a.synonyms), "taxonomy": "",
-                               "organization": "", "contact": "", "description": a.answer,
-                               "eligibility": "", "languages": "", "organization_description": a.body,
-                               "location": "", "schedule": "", "fees": "", "area": ""})
+            ServiceDoc(
+                id=a.slug,
+                name=a.title,
+                organization="",
+                postcodes=[],
+                coords=None,
+                languages=frozenset(),
+                free=False,
+                openings=[],
+                fields={
+                    "name": a.title,
+                    "alternate_name": " ".join(a.synonyms),
+                    "taxonomy": "",
+                    "organization": "",
+                    "contact": "",
+                    "description": a.answer,
+                    "eligibility": "",
+                    "languages": "",
+                    "organization_description": a.body,
+                    "location": "",
+                    "schedule": "",
+                    "fees": "",
+                    "area": "",
+                },
+            )
             for a in self.articles.values()
         ]
         self.index = SearchIndex.build(docs)

@@ -32,8 +32,12 @@ class DuplicatePair:
     evidence: list[str]
 
     def as_json(self) -> dict:
-        return {"a": {"id": self.a, "name": self.a_name}, "b": {"id": self.b, "name": self.b_name},
-                "score": round(self.score, 3), "evidence": self.evidence}
+        return {
+            "a": {"id": self.a, "name": self.a_name},
+            "b": {"id": self.b, "name": self.b_name},
+            "score": round(self.score, 3),
+            "evidence": self.evidence,
+        }
 
 
 def _name(text: str) -> str:
@@ -50,8 +54,12 @@ def _domain(url: str | None) -> str | None:
 def _facts(rec: dict) -> dict[str, set[str]]:
     org = rec.get("organization") or {}
     phones = [p["number"] for p in rec.get("phones") or []]
-    postcodes = {a["postal_code"].replace(" ", "").upper() for sal in rec.get("service_at_locations") or []
-                 for a in sal["location"].get("addresses") or [] if a.get("postal_code")}
+    postcodes = {
+        a["postal_code"].replace(" ", "").upper()
+        for sal in rec.get("service_at_locations") or []
+        for a in sal["location"].get("addresses") or []
+        if a.get("postal_code")
+    }
     return {
         "postcode": postcodes,
         "phone": {re.sub(r"\D", "", p) for p in phones if len(re.sub(r"\D", "", p)) >= 6},
@@ -81,8 +89,11 @@ def find_duplicates(records: list[dict]) -> list[DuplicatePair]:
             continue
         oa, ob = (_name((r.get("organization") or {}).get("name") or "") for r in (a, b))
         org_sim = fuzz.token_set_ratio(oa, ob) / 100 if oa and ob else 0.5
-        shared = [f"same {kind}: {', '.join(sorted(facts[i][kind] & facts[j][kind]))}"
-                  for kind in ("postcode", "phone", "email", "website") if facts[i][kind] & facts[j][kind]]
+        shared = [
+            f"same {kind}: {', '.join(sorted(facts[i][kind] & facts[j][kind]))}"
+            for kind in ("postcode", "phone", "email", "website")
+            if facts[i][kind] & facts[j][kind]
+        ]
         score = 0.55 * name_sim + 0.25 * org_sim + 0.2 * min(1.0, len(shared) / 2)
         if score < SCORE_THRESHOLD:
             continue

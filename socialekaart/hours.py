@@ -19,13 +19,10 @@ from datetime import date, datetime, time, timedelta
 from intents.dates import weekdays as day_numbers
 
 DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
-_ORDINALS = {"1e": 1, "eerste": 1, "2e": 2, "tweede": 2, "3e": 3, "derde": 3, "4e": 4, "vierde": 4,
-             "laatste": -1}
+_ORDINALS = {"1e": 1, "eerste": 1, "2e": 2, "tweede": 2, "3e": 3, "derde": 3, "4e": 4, "vierde": 4, "laatste": -1}
 _BYDAY = re.compile(r"^([+-]?[1-5])?(MO|TU|WE|TH|FR|SA|SU)$")
 _TIME = r"(\d{1,2})(?:[:.](\d{2}))?"
-_ENTRY = re.compile(
-    rf"^(?:(?P<ord>\w+)\s+)?(?P<days>[a-z,\s-]+?)\s+{_TIME}\s*-\s*{_TIME}$"
-)
+_ENTRY = re.compile(rf"^(?:(?P<ord>\w+)\s+)?(?P<days>[a-z,\s-]+?)\s+{_TIME}\s*-\s*{_TIME}$")
 
 
 @dataclass(frozen=True)
@@ -122,11 +119,13 @@ def parse_notation(text: str) -> list[dict]:
         opens, closes = _hhmm(m.group(3), m.group(4)), _hhmm(m.group(5), m.group(6))
         ordinal = _ORDINALS.get(ordinal_word) if ordinal_word else None
         prefix = str(ordinal) if ordinal else ""
-        schedules.append({
-            "freq": "MONTHLY" if ordinal else "WEEKLY",
-            "byday": ",".join(prefix + DAYS[d] for d in weekdays),
-            "opens_at": opens,
-            "closes_at": closes,
-            "description": raw.strip(),
-        })
+        schedules.append(
+            {
+                "freq": "MONTHLY" if ordinal else "WEEKLY",
+                "byday": ",".join(prefix + DAYS[d] for d in weekdays),
+                "opens_at": opens,
+                "closes_at": closes,
+                "description": raw.strip(),
+            }
+        )
     return schedules

@@ -46,8 +46,19 @@ from socialekaart.records import (
 MAX_PROBLEMS = 200
 # Every content table, children first: the order in which --replace empties them.
 CONTENT_TABLES = (
-    Phone, Contact, Schedule, Attribute, Language, ServiceArea, CostOption, ServiceAtLocation,
-    Service, Address, Location, TaxonomyTerm, Organization,
+    Phone,
+    Contact,
+    Schedule,
+    Attribute,
+    Language,
+    ServiceArea,
+    CostOption,
+    ServiceAtLocation,
+    Service,
+    Address,
+    Location,
+    TaxonomyTerm,
+    Organization,
 )
 
 
@@ -186,8 +197,17 @@ _LOC_FIELDS = [f for f in LocationRecord.model_fields if f not in ("id", "addres
 _TERM_FIELDS = [f for f in TaxonomyTermRecord.model_fields if f != "id"]
 _PHONE_FIELDS = list(PhoneRecord.model_fields)
 _SERVICE_FIELDS = [
-    "id", "name", "alternate_name", "description", "url", "email", "status",
-    "eligibility_description", "fees_description", "assured_date", "last_modified",
+    "id",
+    "name",
+    "alternate_name",
+    "description",
+    "url",
+    "email",
+    "status",
+    "eligibility_description",
+    "fees_description",
+    "assured_date",
+    "last_modified",
 ]
 
 
@@ -199,7 +219,12 @@ def _phone(p: PhoneRecord, position: int) -> Phone:
 
 def _contact(c: ContactRecord, position: int) -> Contact:
     contact = Contact(
-        id=c.id, position=position, name=c.name, title=c.title, department=c.department, email=c.email,
+        id=c.id,
+        position=position,
+        name=c.name,
+        title=c.title,
+        department=c.department,
+        email=c.email,
         phones=[_phone(p, i) for i, p in enumerate(c.phones)],
     )
     return contact
@@ -272,7 +297,7 @@ def apply_records(
 
 def _chunks(items: list, size: int):
     for i in range(0, len(items), size):
-        yield items[i:i + size]
+        yield items[i : i + size]
 
 
 def _upsert(session: Session, cache: dict, model, record, fields: list[str]):
@@ -296,8 +321,12 @@ def _conflicts(session: Session, records: list[ServiceRecord]) -> list[str]:  # 
     for index, rec in enumerate(records, start=1):
         where = f"record {index} (id {rec.id})"
         for model, children in (
-            (ServiceAtLocation, rec.service_at_locations), (Contact, rec.contacts), (Schedule, rec.schedules),
-            (Attribute, rec.attributes), (Language, rec.languages), (ServiceArea, rec.service_areas),
+            (ServiceAtLocation, rec.service_at_locations),
+            (Contact, rec.contacts),
+            (Schedule, rec.schedules),
+            (Attribute, rec.attributes),
+            (Language, rec.languages),
+            (ServiceArea, rec.service_areas),
             (CostOption, rec.cost_options),
             (Phone, [*rec.phones, *(p for c in rec.contacts for p in c.phones)]),
         ):
@@ -317,17 +346,20 @@ def _conflicts(session: Session, records: list[ServiceRecord]) -> list[str]:  # 
             for address in sal.location.addresses:
                 addresses.setdefault(address.id, (sal.location.id, f"record {index} (id {rec.id})"))
     for chunk in _chunks(list(addresses), 500):
-        for taken, location_id in session.execute(
-                select(Address.id, Address.location_id).where(Address.id.in_(chunk))):
+        for taken, location_id in session.execute(select(Address.id, Address.location_id).where(Address.id.in_(chunk))):
             if location_id != addresses[taken][0]:
-                problems.append(f"{addresses[taken][1]}: address id {taken} already belongs to another location "
-                                "in the map")
+                problems.append(
+                    f"{addresses[taken][1]}: address id {taken} already belongs to another location in the map"
+                )
     return problems
 
 
 def _delete_orphans(session: Session) -> None:
-    session.execute(delete(Organization).where(~Organization.id.in_(
-        select(Service.organization_id).where(Service.organization_id.is_not(None)))))
+    session.execute(
+        delete(Organization).where(
+            ~Organization.id.in_(select(Service.organization_id).where(Service.organization_id.is_not(None)))
+        )
+    )
     session.execute(delete(Location).where(~Location.id.in_(select(ServiceAtLocation.location_id))))
     session.execute(delete(TaxonomyTerm).where(~TaxonomyTerm.id.in_(select(Attribute.taxonomy_term_id))))
 
@@ -349,6 +381,7 @@ def revision(session: Session) -> str:
 
 # --- export -------------------------------------------------------------------------------------
 
+
 def _phone_dict(p: Phone) -> dict:
     return {"id": p.id, "number": p.number, "extension": p.extension, "type": p.type, "description": p.description}
 
@@ -357,27 +390,55 @@ def service_dict(s: Service) -> dict:
     """One service as an HSDS 3.0 compiled service record (JSON-ready)."""
     org = s.organization
     out = {
-        "id": s.id, "name": s.name, "alternate_name": s.alternate_name, "description": s.description,
-        "url": s.url, "email": s.email, "status": s.status,
-        "eligibility_description": s.eligibility_description, "fees_description": s.fees_description,
+        "id": s.id,
+        "name": s.name,
+        "alternate_name": s.alternate_name,
+        "description": s.description,
+        "url": s.url,
+        "email": s.email,
+        "status": s.status,
+        "eligibility_description": s.eligibility_description,
+        "fees_description": s.fees_description,
         "assured_date": s.assured_date.isoformat() if s.assured_date else None,
         "last_modified": s.last_modified.isoformat() if s.last_modified else None,
         "languages": [{"id": x.id, "name": x.name, "code": x.code, "note": x.note} for x in s.languages],
-        "organization": None if org is None else {
-            "id": org.id, "name": org.name, "alternate_name": org.alternate_name,
-            "description": org.description, "website": org.website, "email": org.email,
+        "organization": None
+        if org is None
+        else {
+            "id": org.id,
+            "name": org.name,
+            "alternate_name": org.alternate_name,
+            "description": org.description,
+            "website": org.website,
+            "email": org.email,
         },
         "service_at_locations": [
             {
-                "id": sal.id, "description": sal.description,
+                "id": sal.id,
+                "description": sal.description,
                 "location": {
-                    "id": sal.location.id, "name": sal.location.name, "location_type": sal.location.location_type,
+                    "id": sal.location.id,
+                    "name": sal.location.name,
+                    "location_type": sal.location.location_type,
                     "description": sal.location.description,
-                    "latitude": sal.location.latitude, "longitude": sal.location.longitude,
+                    "latitude": sal.location.latitude,
+                    "longitude": sal.location.longitude,
                     "addresses": [
-                        {f: getattr(a, f) for f in (
-                            "id", "attention", "address_1", "address_2", "city", "region", "state_province",
-                            "postal_code", "country", "address_type")}
+                        {
+                            f: getattr(a, f)
+                            for f in (
+                                "id",
+                                "attention",
+                                "address_1",
+                                "address_2",
+                                "city",
+                                "region",
+                                "state_province",
+                                "postal_code",
+                                "country",
+                                "address_type",
+                            )
+                        }
                         for a in sal.location.addresses
                     ],
                 },
@@ -386,25 +447,46 @@ def service_dict(s: Service) -> dict:
         ],
         "phones": [_phone_dict(p) for p in s.phones],
         "contacts": [
-            {"id": c.id, "name": c.name, "title": c.title, "department": c.department, "email": c.email,
-             "phones": [_phone_dict(p) for p in c.phones]}
+            {
+                "id": c.id,
+                "name": c.name,
+                "title": c.title,
+                "department": c.department,
+                "email": c.email,
+                "phones": [_phone_dict(p) for p in c.phones],
+            }
             for c in s.contacts
         ],
         "schedules": [
-            {f: getattr(x, f) for f in (
-                "id", "freq", "interval", "byday", "opens_at", "closes_at", "timezone", "description")}
+            {
+                f: getattr(x, f)
+                for f in ("id", "freq", "interval", "byday", "opens_at", "closes_at", "timezone", "description")
+            }
             for x in s.schedules
         ],
         "attributes": [
-            {"id": a.id, "value": a.value, "taxonomy_term": {
-                "id": a.taxonomy_term.id, "code": a.taxonomy_term.code, "name": a.taxonomy_term.name,
-                "description": a.taxonomy_term.description, "taxonomy": a.taxonomy_term.taxonomy}}
+            {
+                "id": a.id,
+                "value": a.value,
+                "taxonomy_term": {
+                    "id": a.taxonomy_term.id,
+                    "code": a.taxonomy_term.code,
+                    "name": a.taxonomy_term.name,
+                    "description": a.taxonomy_term.description,
+                    "taxonomy": a.taxonomy_term.taxonomy,
+                },
+            }
             for a in s.attributes
         ],
         "service_areas": [{"id": x.id, "name": x.name, "description": x.description} for x in s.service_areas],
         "cost_options": [
-            {"id": x.id, "option": x.option, "amount": x.amount, "currency": x.currency,
-             "amount_description": x.amount_description}
+            {
+                "id": x.id,
+                "option": x.option,
+                "amount": x.amount,
+                "currency": x.currency,
+                "amount_description": x.amount_description,
+            }
             for x in s.cost_options
         ],
     }
@@ -418,7 +500,8 @@ def load_services(session: Session, *, active_only: bool = False) -> list[Servic
         select(Service)
         .options(
             selectinload(Service.organization),
-            selectinload(Service.service_at_locations).selectinload(ServiceAtLocation.location)
+            selectinload(Service.service_at_locations)
+            .selectinload(ServiceAtLocation.location)
             .selectinload(Location.addresses),
             selectinload(Service.phones),
             selectinload(Service.contacts).selectinload(Contact.phones),

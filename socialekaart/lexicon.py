@@ -42,15 +42,16 @@ class Lexicon:
         """Concepts whose `together` rule matches: every group has a word within `within` of the others."""
         for concept, within, groups in self.together:
             positions = [[i for i, w in enumerate(folded) if _word_in(w, group)] for group in groups]
-            if all(positions) and any(all(any(abs(q - p) <= within for q in other) for other in positions[1:])
-                                      for p in positions[0]):
+            if all(positions) and any(
+                all(any(abs(q - p) <= within for q in other) for other in positions[1:]) for p in positions[0]
+            ):
                 yield concept
 
     def phrases_at(self, keys: list[str]):
         """(concept index, strength) of every multi-word term or cue that occurs in a key sequence."""
         for i, key in enumerate(keys):
             for phrase, concept, strength in self.by_first.get(key, ()):
-                if tuple(keys[i:i + len(phrase)]) == phrase:
+                if tuple(keys[i : i + len(phrase)]) == phrase:
                     yield concept, strength
 
     @property
@@ -60,8 +61,10 @@ class Lexicon:
 
 def _word_in(word: str, group: tuple[str, ...]) -> bool:
     """A folded word matches a group entry exactly, by prefix ('sport*') or by suffix ('*avond')."""
-    return any(word.startswith(e[:-1]) if e.endswith("*") else word.endswith(e[1:]) if e.startswith("*")
-               else word == e for e in group)
+    return any(
+        word.startswith(e[:-1]) if e.endswith("*") else word.endswith(e[1:]) if e.startswith("*") else word == e
+        for e in group
+    )
 
 
 def _keys(term: str) -> tuple[str, ...]:
@@ -102,9 +105,14 @@ def load_lexicon(path: Path = CONCEPTS) -> Lexicon:
     by_first: dict[str, list] = {}
     for entry in phrases:
         by_first.setdefault(entry[0][0], []).append(entry)
-    return Lexicon(tuple(concepts), {k: tuple(v) for k, v in by_key.items()}, tuple(phrases),
-                   {k: tuple(v) for k, v in cues.items()}, {k: tuple(v) for k, v in by_first.items()},
-                   tuple(together))
+    return Lexicon(
+        tuple(concepts),
+        {k: tuple(v) for k, v in by_key.items()},
+        tuple(phrases),
+        {k: tuple(v) for k, v in cues.items()},
+        {k: tuple(v) for k, v in by_first.items()},
+        tuple(together),
+    )
 
 
 @cache

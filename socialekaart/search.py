@@ -35,9 +35,19 @@ from socialekaart.needs import NeedModel
 # How much a word in each field counts, relative to the description.
 READ_CACHE = 2048  # queries whose reading is kept per index
 FIELD_WEIGHTS = {
-    "name": 3.0, "alternate_name": 2.0, "taxonomy": 2.0, "organization": 1.5, "contact": 1.5,
-    "description": 1.0, "eligibility": 0.7, "languages": 0.7, "organization_description": 0.4,
-    "location": 0.4, "schedule": 0.4, "fees": 0.3, "area": 0.3,
+    "name": 3.0,
+    "alternate_name": 2.0,
+    "taxonomy": 2.0,
+    "organization": 1.5,
+    "contact": 1.5,
+    "description": 1.0,
+    "eligibility": 0.7,
+    "languages": 0.7,
+    "organization_description": 0.4,
+    "location": 0.4,
+    "schedule": 0.4,
+    "fees": 0.3,
+    "area": 0.3,
 }
 PART_WEIGHT = 0.5  # a part of a compound word, in the index and in the query
 CONCEPT_TERM_WEIGHT = 0.8
@@ -85,15 +95,22 @@ class ServiceDoc:
         org = rec.get("organization") or {}
         locations = [sal["location"] for sal in rec.get("service_at_locations") or []]
         addresses = [a for loc in locations for a in loc.get("addresses") or []]
-        coords = next(((loc["latitude"], loc["longitude"]) for loc in locations
-                       if loc.get("latitude") is not None and loc.get("longitude") is not None), None)
+        coords = next(
+            (
+                (loc["latitude"], loc["longitude"])
+                for loc in locations
+                if loc.get("latitude") is not None and loc.get("longitude") is not None
+            ),
+            None,
+        )
         contacts = rec.get("contacts") or []
         terms = [a["taxonomy_term"] for a in rec.get("attributes") or []]
         schedules = rec.get("schedules") or []
         costs = rec.get("cost_options") or []
         fees = rec.get("fees_description") or ""
         free = (any(c.get("amount") == 0 for c in costs) and not any((c.get("amount") or 0) > 0 for c in costs)) or (
-            not costs and bool(_FREE_WORDS.search(fees)))
+            not costs and bool(_FREE_WORDS.search(fees))
+        )
         fields = {
             "name": rec.get("name") or "",
             "alternate_name": rec.get("alternate_name") or "",
@@ -104,30 +121,50 @@ class ServiceDoc:
             "eligibility": rec.get("eligibility_description") or "",
             "languages": " ".join(x.get("name") or "" for x in rec.get("languages") or []),
             "organization_description": org.get("description") or "",
-            "location": " ".join(f"{loc.get('name') or ''}" for loc in locations) + " " + " ".join(
-                f"{a.get('address_1') or ''} {a.get('city') or ''}" for a in addresses),
+            "location": " ".join(f"{loc.get('name') or ''}" for loc in locations)
+            + " "
+            + " ".join(f"{a.get('address_1') or ''} {a.get('city') or ''}" for a in addresses),
             "schedule": " ".join(s.get("description") or "" for s in schedules),
             "fees": fees,
             "area": " ".join(a.get("name") or "" for a in rec.get("service_areas") or []),
         }
         return cls(
-            id=rec["id"], name=rec.get("name") or "", organization=org.get("name") or "", fields=fields,
+            id=rec["id"],
+            name=rec.get("name") or "",
+            organization=org.get("name") or "",
+            fields=fields,
             postcodes=[a["postal_code"].replace(" ", "").upper() for a in addresses if a.get("postal_code")],
             coords=coords,
             languages=frozenset((x.get("code") or "").lower() for x in rec.get("languages") or []),
             free=free,
-            openings=[o for s in schedules
-                      if (o := opening(s.get("freq"), s.get("byday"), s.get("opens_at"), s.get("closes_at")))],
+            openings=[
+                o
+                for s in schedules
+                if (o := opening(s.get("freq"), s.get("byday"), s.get("opens_at"), s.get("closes_at")))
+            ],
             codes=tuple(t.get("code") or "" for t in terms),
             reach={
                 "phone": next((p.get("number") for p in rec.get("phones") or []), None),
                 "url": rec.get("url") or org.get("website"),
                 "email": rec.get("email"),
-                "address": next((f"{a.get('address_1') or ''}, {a.get('city') or ''}".strip(", ")
-                                 for a in addresses if a.get("address_1")), None),
+                "address": next(
+                    (
+                        f"{a.get('address_1') or ''}, {a.get('city') or ''}".strip(", ")
+                        for a in addresses
+                        if a.get("address_1")
+                    ),
+                    None,
+                ),
             },
-            contacts=[{"name": c.get("name"), "title": c.get("title"), "email": c.get("email"),
-                       "phone": next((p.get("number") for p in c.get("phones") or []), None)} for c in contacts],
+            contacts=[
+                {
+                    "name": c.get("name"),
+                    "title": c.get("title"),
+                    "email": c.get("email"),
+                    "phone": next((p.get("number") for p in c.get("phones") or []), None),
+                }
+                for c in contacts
+            ],
             contact_names=" ".join(f"{c.get('name') or ''} {c.get('email') or ''}" for c in contacts),
         )
 
@@ -150,8 +187,9 @@ class Hit:
     said: tuple[str, ...] = ()  # the query's own words that matched this service
     concepts: tuple[str, ...] = ()  # the lexicon's concepts that matched it
 
-    def describe(self, said: str | None = None, topic: str | None = None, distance: str | None = None,
-                 decimal: str = ",") -> str:
+    def describe(
+        self, said: str | None = None, topic: str | None = None, distance: str | None = None, decimal: str = ","
+    ) -> str:
         """Why it was found, worded by templates with {words}, {topics} and {km} (the chat passes the
         resident's language from the dialogue; the default, for the command line, is the dialogue's Dutch)."""
         if None in (said, topic, distance):
@@ -174,8 +212,13 @@ class Hit:
         return self.describe()
 
     def as_json(self) -> dict:
-        return {"id": self.id, "name": self.name, "organization": self.organization,
-                "score": round(self.score, 4), "why": self.why}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "organization": self.organization,
+            "score": round(self.score, 4),
+            "why": self.why,
+        }
 
 
 @dataclass
@@ -226,8 +269,11 @@ class SearchIndex:
         if key in self.lexicon.by_key:
             return True
         postings = self.postings.get(key)
-        return (key in self.service_words and postings is not None
-                and len(postings.ids) <= max(2, SPECIFIC_SHARE * len(self.docs)))
+        return (
+            key in self.service_words
+            and postings is not None
+            and len(postings.ids) <= max(2, SPECIFIC_SHARE * len(self.docs))
+        )
 
     def proximity_matters(self, query: str) -> bool:
         """Would a postcode change the first three answers? Tried from every postcode area of the map: on
@@ -246,8 +292,12 @@ class SearchIndex:
     # --- building -------------------------------------------------------------------------------
 
     @classmethod
-    def build(cls, docs: list[ServiceDoc], lexicon: Lexicon | None = None,  # noqa: C901 - builds every index array in one pass over the map
-              needs: NeedModel | None = None) -> SearchIndex:
+    def build(  # noqa: C901 - builds every index array in one pass over the map
+        cls,
+        docs: list[ServiceDoc],
+        lexicon: Lexicon | None = None,
+        needs: NeedModel | None = None,
+    ) -> SearchIndex:
         nl = dutch()
         lexicon = lexicon or default_lexicon()
         vocabulary: set[str] = set()
@@ -304,15 +354,26 @@ class SearchIndex:
             by_length[len(w)].append(w)
         coords = np.array([d.coords if d.coords else (np.nan, np.nan) for d in docs], dtype=np.float64).reshape(-1, 2)
         index = cls(
-            docs=docs, postings=postings, surface_by_length=dict(by_length),
-            key_of_surface={w: nl.key(w) for w in surface}, sorted_keys=sorted(postings), lexicon=lexicon,
-            coords=coords, free=np.array([d.free for d in docs], dtype=bool), nl=nl,
+            docs=docs,
+            postings=postings,
+            surface_by_length=dict(by_length),
+            key_of_surface={w: nl.key(w) for w in surface},
+            sorted_keys=sorted(postings),
+            lexicon=lexicon,
+            coords=coords,
+            free=np.array([d.free for d in docs], dtype=bool),
+            nl=nl,
         )
         index.postcode_coords = _postcode_table(docs)
         index.place_words = frozenset(w for d in docs for w in words(d.fields["area"]) if not nl.is_stop(w))
         index.codes = {d.id: d.codes for d in docs}
-        index.service_words = frozenset(key for d in docs for name in ("name", "alternate_name", "taxonomy")
-                                        for w in words(d.fields[name]) for key, _ in expand(w))
+        index.service_words = frozenset(
+            key
+            for d in docs
+            for name in ("name", "alternate_name", "taxonomy")
+            for w in words(d.fields[name])
+            for key, _ in expand(w)
+        )
         index.by_id = {d.id: d for d in docs}
         names: dict[str, set[int]] = defaultdict(set)
         for i, doc in enumerate(docs):  # apart from the postings: a resident's words never reach them
@@ -353,9 +414,16 @@ class SearchIndex:
                 best, kind = float(weights[at[0]]), name
         return kind
 
-    def search_for_need(self, query: str, prior_of: Callable[[str], dict[str, float]],
-                        filters: Filters | None = None, *, limit: int = 3,
-                        now: datetime | None = None, contacts: bool = False) -> tuple[str | None, list[Hit]]:
+    def search_for_need(
+        self,
+        query: str,
+        prior_of: Callable[[str], dict[str, float]],
+        filters: Filters | None = None,
+        *,
+        limit: int = 3,
+        now: datetime | None = None,
+        contacts: bool = False,
+    ) -> tuple[str | None, list[Hit]]:
         """The kind of need of a question and its best services, ranked with `prior_of(kind)` (the
         residents' feedback on that kind). The best service decides the kind only when the need model
         names none, so one search suffices unless it must."""
@@ -401,7 +469,7 @@ class SearchIndex:
     def _keys_starting(self, prefix: str, limit: int) -> list[str]:
         """Up to `limit` known keys that start with `prefix` (a bisect into the sorted keys)."""
         start = bisect.bisect_left(self.sorted_keys, prefix)
-        return list(takewhile(lambda k: k.startswith(prefix), self.sorted_keys[start:start + limit]))
+        return list(takewhile(lambda k: k.startswith(prefix), self.sorted_keys[start : start + limit]))
 
     def _completions(self, key: str) -> dict[str, float]:
         """Known keys that start with a short word ('fysio' -> 'fysiotherapie'), at most a few."""
@@ -411,9 +479,10 @@ class SearchIndex:
         """Known keys of the same word family: a long shared start ('fysiotherapeut' ~ 'fysiotherapie')."""
         if len(key) < RELATIVE_MIN:
             return {}
-        prefix = key[:max(RELATIVE_MIN - 1, int(len(key) * 0.75))]
-        return {k: RELATIVE_WEIGHT for k in self._keys_starting(prefix, 20)
-                if k != key and len(prefix) >= 0.75 * len(k)}
+        prefix = key[: max(RELATIVE_MIN - 1, int(len(key) * 0.75))]
+        return {
+            k: RELATIVE_WEIGHT for k in self._keys_starting(prefix, 20) if k != key and len(prefix) >= 0.75 * len(k)
+        }
 
     def read_query(self, text: str) -> list[_Slot]:  # noqa: C901 - the query reading pipeline (spelling, synonyms, needs, place) in order; measured as a whole
         nl = self.nl or dutch()
@@ -443,8 +512,9 @@ class SearchIndex:
             if not nl.is_stop(tok) and not (tok.isdigit() and len(tok) < 4):
                 # for whom and when, not what: 'mijn vrouw' is rarely about a women's group
                 # and where: the wijk's own name says where, it does not say what
-                modifier = (WHO_WEIGHT if tok in nl.who or tok in self.place_words
-                            else WHEN_WEIGHT if tok in nl.when else 1.0)
+                modifier = (
+                    WHO_WEIGHT if tok in nl.who or tok in self.place_words else WHEN_WEIGHT if tok in nl.when else 1.0
+                )
                 if modifier < 1.0:
                     members = {k: w * modifier for k, w in members.items()}
                 slot = _Slot(tok, members)
@@ -515,9 +585,17 @@ class SearchIndex:
             matched.append((slot, np.flatnonzero(best)))
         return scores, matched
 
-    def search(self, query: str, filters: Filters | None = None, *, limit: int = 10,  # noqa: C901 - the ranking pipeline in order; measured as a whole (benchmarks/search_*)
-               now: datetime | None = None, needs: bool = True, prior: dict[str, float] | None = None,
-               contacts: bool = False) -> list[Hit]:
+    def search(  # noqa: C901 - the ranking pipeline in order; measured as a whole (benchmarks/search_*)
+        self,
+        query: str,
+        filters: Filters | None = None,
+        *,
+        limit: int = 10,
+        now: datetime | None = None,
+        needs: bool = True,
+        prior: dict[str, float] | None = None,
+        contacts: bool = False,
+    ) -> list[Hit]:
         """The best services for a query. `prior`: service id -> a factor for its score (the residents'
         feedback on this kind of need, bot/feedback.py; bounded there). `contacts`: the names and e-mail
         addresses of contact persons count too (a verified professional in a private chat only)."""
@@ -551,8 +629,9 @@ class SearchIndex:
             return []
         final = scores[candidates].astype(np.float64)
         if prior:
-            final *= np.fromiter((prior.get(self.docs[i].id, 1.0) for i in candidates), dtype=np.float64,
-                                 count=len(candidates))
+            final *= np.fromiter(
+                (prior.get(self.docs[i].id, 1.0) for i in candidates), dtype=np.float64, count=len(candidates)
+            )
         distances = None
         origin = self.postcode_coords.get(postcode) if postcode else None
         if postcode and origin is None:
@@ -630,8 +709,15 @@ class MapSearch:
     a database round trip per query; an import is seen within that time.
     """
 
-    def __init__(self, database, lexicon: Lexicon | None = None, *, recheck_seconds: float = 1.0,
-                 needs: NeedModel | None = None, use_needs: bool = True):
+    def __init__(
+        self,
+        database,
+        lexicon: Lexicon | None = None,
+        *,
+        recheck_seconds: float = 1.0,
+        needs: NeedModel | None = None,
+        use_needs: bool = True,
+    ):
         self.database = database
         self.lexicon = lexicon
         self.needs = needs
@@ -661,7 +747,14 @@ class MapSearch:
         self._checked = time.monotonic()
         return self._index
 
-    def search(self, query: str, filters: Filters | None = None, *, limit: int = 10,
-               now: datetime | None = None, prior: dict[str, float] | None = None,
-               contacts: bool = False) -> list[Hit]:
+    def search(
+        self,
+        query: str,
+        filters: Filters | None = None,
+        *,
+        limit: int = 10,
+        now: datetime | None = None,
+        prior: dict[str, float] | None = None,
+        contacts: bool = False,
+    ) -> list[Hit]:
         return self.index().search(query, filters, limit=limit, now=now, prior=prior, contacts=contacts)

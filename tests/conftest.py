@@ -52,17 +52,43 @@ def _start_cluster():
         shutil.chown(base / "sock", "postgres")
         as_postgres = ["runuser", "-u", "postgres", "--"]
     port = _free_port()
-    subprocess.run([*as_postgres, str(bindir / "initdb"), "-D", str(base / "data"), "-U", "postgres",
-                    "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"],
-                   check=True, capture_output=True)
-    subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(base / "data"), "-w", "-l",
-                    str(base / "log"), "start", "-o",
-                    f"-p {port} -k {base / 'sock'} -c listen_addresses=127.0.0.1 -c fsync=off"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            *as_postgres,
+            str(bindir / "initdb"),
+            "-D",
+            str(base / "data"),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C.UTF-8",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *as_postgres,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(base / "data"),
+            "-w",
+            "-l",
+            str(base / "log"),
+            "start",
+            "-o",
+            f"-p {port} -k {base / 'sock'} -c listen_addresses=127.0.0.1 -c fsync=off",
+        ],
+        check=True,
+        capture_output=True,
+    )
 
     def stop():
-        subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(base / "data"), "-m", "fast", "stop"],
-                       capture_output=True)
+        subprocess.run(
+            [*as_postgres, str(bindir / "pg_ctl"), "-D", str(base / "data"), "-m", "fast", "stop"], capture_output=True
+        )
         shutil.rmtree(base, ignore_errors=True)
 
     return f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", stop
@@ -206,73 +232,63 @@ def synapse(tmp_path_factory):
 # Tests that take more than about 2 s on their own on a 2-core machine, by "file::function" (every
 # parametrization): listed here rather than marked in their files, so that files other work is editing
 # need no change. A listed function that no longer exists is an error, so the list cannot rot quietly.
-SLOW: dict[str, str] = {
-    "tests/test_cli.py::test_chat_reads_piped_stdin_like_the_run_command":
-        "`wijkbot chat` as a process: imports and models load anew",
-    "tests/test_cli.py::test_triage_json_and_batch":
-        "four wijkbot commands on a fresh data dir: migrations and the demo map, the models",
-    "tests/test_cli.py::test_search_json_and_batch_from_stdin":
-        "wijkbot commands on a fresh data dir: migrations and the demo map",
-    "tests/test_cli.py::test_user_role_command":
-        "wijkbot commands on a fresh data dir, then a chat: the models load",
-    "tests/test_cli.py::test_first_run_loads_the_demo_map_into_the_embedded_default":
-        "`wijkbot kaart stats` as a process on the first run: migrations and the demo map",
-    "tests/test_cli.py::test_csv_template_imports_from_the_command_line":
-        "wijkbot commands on a fresh data dir: migrations and the demo map",
-    "tests/test_cli.py::test_duplicates_json":
-        "wijkbot commands on a fresh data dir: migrations and the demo map",
-    "tests/test_cli.py::test_import_replace_export_round_trip":
-        "wijkbot commands on a fresh data dir: migrations and the demo map",
-    "tests/test_cli.py::test_a_bad_file_exits_non_zero_lists_problems_and_changes_nothing":
-        "wijkbot commands on a fresh data dir: migrations and the demo map",
-    "tests/test_cli.py::test_invite_create_prints_a_code_and_notes_an_organisation_not_on_the_map":
-        "wijkbot commands on a fresh data dir: migrations and the demo map",
-    "tests/test_agenda.py::test_a_monthly_mdo_stays_at_14_00_local_on_both_sides_of_dst":
-        "wijkbot agenda commands on a fresh data dir: migrations and the demo map on first run",
-    "tests/test_agenda.py::test_weekly_series_across_the_autumn_change_and_holidays":
-        "wijkbot agenda commands on a fresh data dir: migrations and the demo map on first run",
-    "tests/test_agenda.py::test_cancel_and_move_one_occurrence":
-        "wijkbot agenda commands on a fresh data dir: migrations and the demo map on first run",
-    "tests/test_agenda.py::test_deadlines_and_done":
-        "wijkbot agenda commands on a fresh data dir: migrations and the demo map on first run",
-    "tests/test_agenda.py::test_bad_agenda_input_is_one_clear_line":
-        "wijkbot agenda commands on a fresh data dir: migrations and the demo map on first run",
-    "tests/test_agenda.py::test_ics_round_trip_and_bad_files":
-        "wijkbot agenda commands on a fresh data dir: migrations and the demo map on first run",
-    "tests/test_agenda.py::test_an_occurrence_moved_far_is_found_where_it_went_and_can_then_be_cancelled":
-        "wijkbot agenda commands on a fresh data dir: migrations and the demo map on first run",
-    "tests/test_agenda.py::test_participants_from_the_social_map_with_suggestions_and_rsvp_tallies":
-        "wijkbot agenda commands on a fresh data dir: migrations and the demo map on first run",
-    "tests/test_reminders.py::test_retention_deletes_old_conversations_and_freshness_reports_stale_services":
-        "open_database on a fresh data dir (migrations and the demo map) and a Wijkbot",
-    "tests/test_reminders.py::test_agenda_in_chat":
-        "open_database on a fresh data dir (migrations and the demo map) and a Wijkbot",
-    "tests/test_reminders.py::test_rsvp_buttons_record_one_answer_per_person_and_the_coordinator_sees_the_tally":
-        "open_database on a fresh data dir (migrations and the demo map) and a Wijkbot",
-    "tests/test_reminders.py::test_cancel_and_move_tell_who_was_reminded_and_cancel_waiting_reminders":
-        "open_database on a fresh data dir (migrations and the demo map) and a Wijkbot",
-    "tests/test_import.py::test_import_demo_map_and_stats":
-        "imports the whole demo map",
-    "tests/test_import.py::test_export_imports_again_to_the_same_content":
-        "imports the demo map three times",
-    "tests/test_search.py::test_index_follows_changes_to_the_map":
-        "builds the search index twice",
-    "tests/test_fuzz_core.py::test_no_input_crashes_leaks_or_escalates":
-        "hypothesis examples through the whole bot",
-    "tests/test_telegram.py::test_wijkbot_run_answers_on_telegram_delivers_queued_broadcasts_and_stops_on_sigterm":
-        "`wijkbot run` as a process against the fake Telegram server, until SIGTERM",
-    "tests/test_telegram.py::test_a_conversation_with_buttons_and_callbacks":
-        "python-telegram-bot polling the fake server",
-    "tests/test_telegram.py::test_broadcast_through_the_outbox_with_429_and_blocked_users":
-        "the sender honours the fake server's 429s (retry_after 1 s) in real time",
+FRESH = "wijkbot commands on a fresh data dir: migrations and the demo map"
+AGENDA = "wijkbot agenda commands on a fresh data dir: migrations and the demo map on first run"
+OPENED = "open_database on a fresh data dir (migrations and the demo map) and a Wijkbot"
+SLOW_BY_FILE: dict[str, dict[str, str]] = {
+    "tests/test_cli.py": {
+        "test_chat_reads_piped_stdin_like_the_run_command": "`wijkbot chat` as a process: imports and models load",
+        "test_triage_json_and_batch": "four wijkbot commands on a fresh data dir: the demo map, the models",
+        "test_search_json_and_batch_from_stdin": FRESH,
+        "test_user_role_command": "wijkbot commands on a fresh data dir, then a chat: the models load",
+        "test_first_run_loads_the_demo_map_into_the_embedded_default": "`wijkbot kaart stats` as a process, first run",
+        "test_csv_template_imports_from_the_command_line": FRESH,
+        "test_duplicates_json": FRESH,
+        "test_import_replace_export_round_trip": FRESH,
+        "test_a_bad_file_exits_non_zero_lists_problems_and_changes_nothing": FRESH,
+        "test_invite_create_prints_a_code_and_notes_an_organisation_not_on_the_map": FRESH,
+    },
+    "tests/test_agenda.py": {
+        "test_a_monthly_mdo_stays_at_14_00_local_on_both_sides_of_dst": AGENDA,
+        "test_weekly_series_across_the_autumn_change_and_holidays": AGENDA,
+        "test_cancel_and_move_one_occurrence": AGENDA,
+        "test_deadlines_and_done": AGENDA,
+        "test_bad_agenda_input_is_one_clear_line": AGENDA,
+        "test_ics_round_trip_and_bad_files": AGENDA,
+        "test_an_occurrence_moved_far_is_found_where_it_went_and_can_then_be_cancelled": AGENDA,
+        "test_participants_from_the_social_map_with_suggestions_and_rsvp_tallies": AGENDA,
+    },
+    "tests/test_reminders.py": {
+        "test_retention_deletes_old_conversations_and_freshness_reports_stale_services": OPENED,
+        "test_agenda_in_chat": OPENED,
+        "test_rsvp_buttons_record_one_answer_per_person_and_the_coordinator_sees_the_tally": OPENED,
+        "test_cancel_and_move_tell_who_was_reminded_and_cancel_waiting_reminders": OPENED,
+    },
+    "tests/test_import.py": {
+        "test_import_demo_map_and_stats": "imports the whole demo map",
+        "test_export_imports_again_to_the_same_content": "imports the demo map three times",
+    },
+    "tests/test_search.py": {"test_index_follows_changes_to_the_map": "builds the search index twice"},
+    "tests/test_fuzz_core.py": {
+        "test_no_input_crashes_leaks_or_escalates": "hypothesis examples through the whole bot"
+    },
+    "tests/test_telegram.py": {
+        "test_wijkbot_run_answers_on_telegram_delivers_queued_broadcasts_and_stops_on_sigterm": "`wijkbot run` as a "
+        "process against the fake Telegram server, until SIGTERM",
+        "test_a_conversation_with_buttons_and_callbacks": "python-telegram-bot polling the fake server",
+        "test_broadcast_through_the_outbox_with_429_and_blocked_users": "the sender honours the fake server's 429s "
+        "(retry_after 1 s) in real time",
+    },
 }
+SLOW = {f"{path}::{name}": why for path, tests in SLOW_BY_FILE.items() for name, why in tests.items()}
 
 
 def _on_postgres(item) -> bool:
     callspec = getattr(item, "callspec", None)
     params = callspec.params.values() if callspec else ()
     return "postgres_server" in getattr(item, "fixturenames", ()) or any(
-        isinstance(v, str) and v == "postgresql" for v in params)
+        isinstance(v, str) and v == "postgresql" for v in params
+    )
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects, so that these markers select

@@ -77,19 +77,34 @@ class FakeTelegram:
     # --- what tests do -------------------------------------------------------------------------------
 
     def push_message(self, chat_id: int, text: str, *, user_id: int | None = None, update_id: int | None = None):
-        update = {"message": {"message_id": self._take_message_id(), "date": int(time.time()),
-                              "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
-                              "from": {"id": user_id or chat_id, "is_bot": False, "first_name": "Test"},
-                              "text": text}}
+        update = {
+            "message": {
+                "message_id": self._take_message_id(),
+                "date": int(time.time()),
+                "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
+                "from": {"id": user_id or chat_id, "is_bot": False, "first_name": "Test"},
+                "text": text,
+            }
+        }
         if text.startswith("/"):
             update["message"]["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
         return self._push(update, update_id)
 
     def push_button(self, chat_id: int, data: str, *, user_id: int | None = None):
-        update = {"callback_query": {"id": f"cq{self._next_update}", "chat_instance": "ci", "data": data,
-                                     "from": {"id": user_id or chat_id, "is_bot": False, "first_name": "Test"},
-                                     "message": {"message_id": 1, "date": int(time.time()),
-                                                 "chat": {"id": chat_id, "type": "private"}, "text": "..."}}}
+        update = {
+            "callback_query": {
+                "id": f"cq{self._next_update}",
+                "chat_instance": "ci",
+                "data": data,
+                "from": {"id": user_id or chat_id, "is_bot": False, "first_name": "Test"},
+                "message": {
+                    "message_id": 1,
+                    "date": int(time.time()),
+                    "chat": {"id": chat_id, "type": "private"},
+                    "text": "...",
+                },
+            }
+        }
         return self._push(update, None)
 
     def wait_for(self, predicate, timeout: float = 15.0):
@@ -122,9 +137,17 @@ class FakeTelegram:
         self.calls.append(method)
         ok = lambda result: (200, {"ok": True, "result": result})  # noqa: E731
         if method == "getMe":
-            return ok({"id": 4242, "is_bot": True, "first_name": "Wijkbot", "username": "wijkbot_test_bot",
-                       "can_join_groups": True, "can_read_all_group_messages": False,
-                       "supports_inline_queries": False})
+            return ok(
+                {
+                    "id": 4242,
+                    "is_bot": True,
+                    "first_name": "Wijkbot",
+                    "username": "wijkbot_test_bot",
+                    "can_join_groups": True,
+                    "can_read_all_group_messages": False,
+                    "supports_inline_queries": False,
+                }
+            )
         if method in ("deleteWebhook", "close", "logOut"):
             return ok(True)
         if method == "setMyCommands":
@@ -152,15 +175,32 @@ class FakeTelegram:
                     return status, body
                 if self.fail_429_every and self._send_count % self.fail_429_every == 0:
                     self.count_429 += 1
-                    return 429, {"ok": False, "error_code": 429, "description": "Too Many Requests: retry later",
-                                 "parameters": {"retry_after": self.retry_after}}
+                    return 429, {
+                        "ok": False,
+                        "error_code": 429,
+                        "description": "Too Many Requests: retry later",
+                        "parameters": {"retry_after": self.retry_after},
+                    }
                 if chat_id in self.blocked:
-                    return 403, {"ok": False, "error_code": 403,
-                                 "description": "Forbidden: bot was blocked by the user"}
-                message = {"message_id": self._take_message_id(), "date": int(time.time()),
-                           "chat": {"id": chat_id, "type": "private"}, "text": params.get("text", "")}
-                self.sent.append({"chat_id": chat_id, "text": params.get("text", ""), "at": time.monotonic(),
-                                  "reply_markup": json.loads(params["reply_markup"]) if params.get("reply_markup")
-                                  else None, "parse_mode": params.get("parse_mode")})
+                    return 403, {
+                        "ok": False,
+                        "error_code": 403,
+                        "description": "Forbidden: bot was blocked by the user",
+                    }
+                message = {
+                    "message_id": self._take_message_id(),
+                    "date": int(time.time()),
+                    "chat": {"id": chat_id, "type": "private"},
+                    "text": params.get("text", ""),
+                }
+                self.sent.append(
+                    {
+                        "chat_id": chat_id,
+                        "text": params.get("text", ""),
+                        "at": time.monotonic(),
+                        "reply_markup": json.loads(params["reply_markup"]) if params.get("reply_markup") else None,
+                        "parse_mode": params.get("parse_mode"),
+                    }
+                )
                 return ok(message)
         return 404, {"ok": False, "error_code": 404, "description": "Not Found"}

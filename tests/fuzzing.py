@@ -30,41 +30,144 @@ from bot.floor.messages import Incoming, Outgoing
 from bot.floor.models import UsageStat, User
 
 # who talks: (channel, user id, role, linked person)
-ACCOUNTS = [("telegram", "fz-res", "resident", None), ("matrix", "@fz-res2:localhost", "resident", None),
-            ("console", "fz-res3", "resident", None), ("telegram", "fz-pro", "professional", "p-pro"),
-            ("matrix", "@fz-pro:localhost", "professional", "p-pro"), ("telegram", "fz-coord", "coordinator", None),
-            ("matrix", "@fz-coord:localhost", "coordinator", None)]
+ACCOUNTS = [
+    ("telegram", "fz-res", "resident", None),
+    ("matrix", "@fz-res2:localhost", "resident", None),
+    ("console", "fz-res3", "resident", None),
+    ("telegram", "fz-pro", "professional", "p-pro"),
+    ("matrix", "@fz-pro:localhost", "professional", "p-pro"),
+    ("telegram", "fz-coord", "coordinator", None),
+    ("matrix", "@fz-coord:localhost", "coordinator", None),
+]
 GROUPS = {"telegram": "-100777", "matrix": "!group:localhost", "console": None}
 STAT_KIND = re.compile(r"^[a-z_]+:[a-z0-9_\-]+$")
 
-REAL = ["ik zoek een huisarts", "hulp bij schulden", "ik ben eenzaam", "waar kan ik sporten met anderen?",
-        "mijn moeder van 91 woont alleen en valt vaak", "ik wil niet meer leven", "mijn man slaat me",
-        "hij ademt niet meer", "hallo", "dank je", "wie doet wat bij dementie?", "7543 AB", "ja", "nee",
-        "weet ik niet", "food bank near me", "I need a doctor", "fysio voor mijn knie", "1", "2", "99",
-        "dinsdag 12 januari 14:00", "morgen 9.00", "90m", "99999999999w", "999999d", "7d, 1d", "Wijkpunt",
-        "Huisartsenpraktijk De Vlinderhof", "iedereen", "stop"]
-COMMANDS = ["/start", "/help", "/opnieuw", "/stop", "/vergeet", "/agenda", "/agenda nieuw", "/agenda deadline",
-            "/agenda afzeggen", "/agenda verplaatsen", "/agenda klaar", "/agenda wijzigen", "/agenda onzin",
-            "/aankondiging", "/aankondiging Buurtfeest zaterdag!", "/aankondiging status 1",
-            "/aankondiging status 99999999999999999999", "/aankondiging status ²", "/aanmelden",
-            "/aanmelden ABCD-EFGH", "/koppel", "/koppel ZZZZ-ZZZZ", "/abonneren", "/abonneren events",
-            "/afmelden", "/afmelden onzin", "/terugkoppeling", "/onbekend", "/", "/start@wijkbot", "/AGENDA"]
-HOSTILE = ["<b>vet</b><script>alert(1)</script>", "*vet* _schuin_ [link](http://x) `code`", "\x00\x01\x02",
-           "🙂" * 50, "a" * 5000, "ik zoek\n\n\nhulp\t\t", "'; DROP TABLE wijkbot_user; --", "%s %d {need}",
-           "{0.__class__}", "\u202eesrever", "²³¹", "١٢٣", "ｆｕｌｌｗｉｄｔｈ", "\ufffd\ufffd",
-           ""]
-FORGED = ["rsvp:²:20270413T1200Z:yes", "rsvp:1:20270413T1200Z:yes", "rsvp:99999999999:20270413T1200Z:no",
-          "agenda:deadline_pick:1", "agenda:pick_move:1:20270101T0900Z", "agenda:do_move", "agenda:save",
-          "agenda:repeat:weekly", "agenda:duration:60", "agenda:remind:none", "announce:all", "announce:send",
-          "stream:care", "topic:geld", "for_whom:self", "stream:<b>", "followup:yes", "followup:wrong",
-          "forget:yes", "forget:no", "safety:yes:113", "safety:no:112", "safety:yes:nope", "subscribe:events",
-          "human", "dont_know", "nonsense", "x" * 500, "agenda:new_meeting", "agenda:new_deadline"]
+REAL = [
+    "ik zoek een huisarts",
+    "hulp bij schulden",
+    "ik ben eenzaam",
+    "waar kan ik sporten met anderen?",
+    "mijn moeder van 91 woont alleen en valt vaak",
+    "ik wil niet meer leven",
+    "mijn man slaat me",
+    "hij ademt niet meer",
+    "hallo",
+    "dank je",
+    "wie doet wat bij dementie?",
+    "7543 AB",
+    "ja",
+    "nee",
+    "weet ik niet",
+    "food bank near me",
+    "I need a doctor",
+    "fysio voor mijn knie",
+    "1",
+    "2",
+    "99",
+    "dinsdag 12 januari 14:00",
+    "morgen 9.00",
+    "90m",
+    "99999999999w",
+    "999999d",
+    "7d, 1d",
+    "Wijkpunt",
+    "Huisartsenpraktijk De Vlinderhof",
+    "iedereen",
+    "stop",
+]
+COMMANDS = [
+    "/start",
+    "/help",
+    "/opnieuw",
+    "/stop",
+    "/vergeet",
+    "/agenda",
+    "/agenda nieuw",
+    "/agenda deadline",
+    "/agenda afzeggen",
+    "/agenda verplaatsen",
+    "/agenda klaar",
+    "/agenda wijzigen",
+    "/agenda onzin",
+    "/aankondiging",
+    "/aankondiging Buurtfeest zaterdag!",
+    "/aankondiging status 1",
+    "/aankondiging status 99999999999999999999",
+    "/aankondiging status ²",
+    "/aanmelden",
+    "/aanmelden ABCD-EFGH",
+    "/koppel",
+    "/koppel ZZZZ-ZZZZ",
+    "/abonneren",
+    "/abonneren events",
+    "/afmelden",
+    "/afmelden onzin",
+    "/terugkoppeling",
+    "/onbekend",
+    "/",
+    "/start@wijkbot",
+    "/AGENDA",
+]
+HOSTILE = [
+    "<b>vet</b><script>alert(1)</script>",
+    "*vet* _schuin_ [link](http://x) `code`",
+    "\x00\x01\x02",
+    "🙂" * 50,
+    "a" * 5000,
+    "ik zoek\n\n\nhulp\t\t",
+    "'; DROP TABLE wijkbot_user; --",
+    "%s %d {need}",
+    "{0.__class__}",
+    "\u202eesrever",
+    "²³¹",
+    "١٢٣",
+    "ｆｕｌｌｗｉｄｔｈ",
+    "\ufffd\ufffd",
+    "",
+]
+FORGED = [
+    "rsvp:²:20270413T1200Z:yes",
+    "rsvp:1:20270413T1200Z:yes",
+    "rsvp:99999999999:20270413T1200Z:no",
+    "agenda:deadline_pick:1",
+    "agenda:pick_move:1:20270101T0900Z",
+    "agenda:do_move",
+    "agenda:save",
+    "agenda:repeat:weekly",
+    "agenda:duration:60",
+    "agenda:remind:none",
+    "announce:all",
+    "announce:send",
+    "stream:care",
+    "topic:geld",
+    "for_whom:self",
+    "stream:<b>",
+    "followup:yes",
+    "followup:wrong",
+    "forget:yes",
+    "forget:no",
+    "safety:yes:113",
+    "safety:no:112",
+    "safety:yes:nope",
+    "subscribe:events",
+    "human",
+    "dont_know",
+    "nonsense",
+    "x" * 500,
+    "agenda:new_meeting",
+    "agenda:new_deadline",
+]
 
 
 def texts() -> st.SearchStrategy[str]:
-    return st.one_of(st.sampled_from(REAL), st.sampled_from(COMMANDS), st.sampled_from(HOSTILE),
-                     st.text(max_size=80), st.text(alphabet=st.characters(codec="utf-8"), max_size=300),
-                     st.builds(lambda a, b: f"{a} {b}", st.sampled_from(REAL), st.sampled_from(HOSTILE)))
+    return st.one_of(
+        st.sampled_from(REAL),
+        st.sampled_from(COMMANDS),
+        st.sampled_from(HOSTILE),
+        st.text(max_size=80),
+        st.text(alphabet=st.characters(codec="utf-8"), max_size=300),
+        st.builds(lambda a, b: f"{a} {b}", st.sampled_from(REAL), st.sampled_from(HOSTILE)),
+    )
 
 
 @dataclass
@@ -124,9 +227,17 @@ class CoreMachine(RuleBasedStateMachine):
             for channel, uid, role, person in ACCOUNTS:
                 user_id = f"{uid}-{self.w.run}"
                 now = self.w.clock.now()
-                session.add(User(channel=channel, channel_user_id=user_id, role=role, created_at=now,
-                                 last_seen_at=now, chat_id=user_id,
-                                 person=f"{person}-{self.w.run}" if person else None))
+                session.add(
+                    User(
+                        channel=channel,
+                        channel_user_id=user_id,
+                        role=role,
+                        created_at=now,
+                        last_seen_at=now,
+                        chat_id=user_id,
+                        person=f"{person}-{self.w.run}" if person else None,
+                    )
+                )
                 self.w.roles[(channel, user_id)] = role
             session.commit()
 
@@ -134,8 +245,9 @@ class CoreMachine(RuleBasedStateMachine):
         channel, uid, _, _ = ACCOUNTS[who]
         user_id = f"{uid}-{self.w.run}"
         chat = GROUPS[channel] if group and GROUPS[channel] else user_id
-        incoming = Incoming(channel=channel, chat_id=chat, user_id=user_id, text=text, button=button,
-                            group=chat != user_id)
+        incoming = Incoming(
+            channel=channel, chat_id=chat, user_id=user_id, text=text, button=button, group=chat != user_id
+        )
         self.w.inputs += 1
         replies = self.w.bot.handle(incoming)
         what = f"{channel} {'group' if chat != user_id else 'private'} {button!r} {text[:60]!r}"
@@ -162,8 +274,11 @@ class CoreMachine(RuleBasedStateMachine):
         if shown:
             self._send(who, group, button=shown[pick % len(shown)])
 
-    @rule(who=st.integers(0, len(ACCOUNTS) - 1), group=st.booleans(),
-          value=st.one_of(st.sampled_from(FORGED), st.text(max_size=60)))
+    @rule(
+        who=st.integers(0, len(ACCOUNTS) - 1),
+        group=st.booleans(),
+        value=st.one_of(st.sampled_from(FORGED), st.text(max_size=60)),
+    )
     def press_a_forged_button(self, who, group, value):
         self._send(who, group, button=value)
 
@@ -175,8 +290,10 @@ class CoreMachine(RuleBasedStateMachine):
     def nothing_leaks(self):
         with self.w.bot.database.session() as session:
             kinds = list(session.scalars(select(UsageStat.kind)))
-            roles = {(u.channel, u.channel_user_id): u.role for u in session.scalars(
-                select(User).where(User.channel_user_id.endswith(f"-{self.w.run}")))}
+            roles = {
+                (u.channel, u.channel_user_id): u.role
+                for u in session.scalars(select(User).where(User.channel_user_id.endswith(f"-{self.w.run}")))
+            }
         bad = [k for k in kinds if not STAT_KIND.match(k) or len(k) > 64]
         if bad:
             self.w.crashes.append(f"user text in statistics: {bad[:3]}")

@@ -47,7 +47,7 @@ def test_a_coordinator_adds_a_monthly_mdo_in_chat(bot):
     participants = chat(bot, button="agenda:audience:professionals")
     assert "Welke organisaties" in participants.text
     typo = chat(bot, "Huisartspraktijk Vlinderhof")
-    assert "\"Huisartspraktijk Vlinderhof\" staat niet op de sociale kaart." in typo.text
+    assert '"Huisartspraktijk Vlinderhof" staat niet op de sociale kaart.' in typo.text
     assert "Bedoelt u: Huisartsenpraktijk De Vlinderhof" in typo.text
     chat(bot, "Huisartsenpraktijk De Vlinderhof")
     preview = chat(bot, "7d, 1d, 2h")
@@ -59,7 +59,11 @@ def test_a_coordinator_adds_a_monthly_mdo_in_chat(bot):
     with bot.database.session() as session:
         series = session.scalar(select(MeetingSeries))
         assert (series.rrule, series.start_local, series.duration_minutes, series.remind) == (
-            "FREQ=MONTHLY;BYDAY=2TU", "2027-01-12T14:00", 90, ["7d", "1d", "2h"])
+            "FREQ=MONTHLY;BYDAY=2TU",
+            "2027-01-12T14:00",
+            90,
+            ["7d", "1d", "2h"],
+        )
         assert session.scalar(select(SeriesParticipant.organization_name)) == "Huisartsenpraktijk De Vlinderhof"
     # an old button of the finished dialogue does nothing
     assert "staat niet meer op de agenda" in chat(bot, button="agenda:save").text
@@ -104,8 +108,14 @@ def test_cancel_and_move_one_occurrence_in_chat(bot):
 
     make_coordinator(bot)
     with bot.database.session() as session:
-        add_series(session, title="MDO jeugd", rrule="FREQ=WEEKLY;BYDAY=TU", start_local="2026-12-08T10:00",
-                   duration_minutes=60, now=bot.clock.now())
+        add_series(
+            session,
+            title="MDO jeugd",
+            rrule="FREQ=WEEKLY;BYDAY=TU",
+            start_local="2026-12-08T10:00",
+            duration_minutes=60,
+            now=bot.clock.now(),
+        )
         session.commit()
     pick = chat(bot, "/agenda afzeggen")
     assert pick.buttons[0].label == "di 8 dec 10.00 MDO jeugd"
@@ -117,8 +127,7 @@ def test_cancel_and_move_one_occurrence_in_chat(bot):
     assert "Naar welke dag" in chat(bot, button=pick.buttons[0].value).text
     confirm = chat(bot, "donderdag 17 december 15:30")
     assert "gaat van dinsdag 15 december om 10.00 uur naar donderdag 17 december om 15.30 uur" in confirm.text
-    assert "Verplaatst: MDO jeugd is nu donderdag 17 december om 15.30 uur" in chat(
-        bot, button="agenda:do_move").text
+    assert "Verplaatst: MDO jeugd is nu donderdag 17 december om 15.30 uur" in chat(bot, button="agenda:do_move").text
     with bot.database.session() as session:
         starts = [o.start.isoformat() for o in upcoming(session, bot.clock.now(), 25)]
     assert starts == ["2026-12-17T15:30:00+01:00", "2026-12-22T10:00:00+01:00"]
@@ -134,13 +143,26 @@ def test_the_console_shows_a_reminder_between_turns_and_a_number_answers_it(bot)
     from jobs.scheduler import ReminderScheduler
 
     with bot.database.session() as session:
-        anna = User(channel="console", channel_user_id="anna", chat_id="anna", role="professional",
-                    created_at=bot.clock.now(), last_seen_at=bot.clock.now())
+        anna = User(
+            channel="console",
+            channel_user_id="anna",
+            chat_id="anna",
+            role="professional",
+            created_at=bot.clock.now(),
+            last_seen_at=bot.clock.now(),
+        )
         session.add(anna)
         session.flush()
         subscribe(session, anna, "meetings")
-        add_series(session, title="Netwerkbijeenkomst", rrule="FREQ=DAILY;COUNT=1", start_local="2026-12-02T10:00",
-                   duration_minutes=60, remind=["1d"], now=bot.clock.now())
+        add_series(
+            session,
+            title="Netwerkbijeenkomst",
+            rrule="FREQ=DAILY;COUNT=1",
+            start_local="2026-12-02T10:00",
+            duration_minutes=60,
+            remind=["1d"],
+            now=bot.clock.now(),
+        )
         session.commit()
     assert ReminderScheduler(bot.database, bot.clock).run_due() == (1, 0)  # due now: 1 December 10:00
     shown = io.StringIO()

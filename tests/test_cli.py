@@ -26,8 +26,9 @@ class Ran:
     stderr: bytes
 
 
-def wijkbot(tmp_path: Path, *args: str, stdin: str | bytes | None = None, env: dict | None = None,
-            process: bool = False):
+def wijkbot(
+    tmp_path: Path, *args: str, stdin: str | bytes | None = None, env: dict | None = None, process: bool = False
+):
     """Run `wijkbot ARGS` with its data in tmp_path/data and tmp_path as the working directory."""
     environment = {k: None for k in os.environ if k.startswith("WIJKBOT_")}  # the test's own settings only
     environment["WIJKBOT_DATA_DIR"] = str(tmp_path / "data")
@@ -35,8 +36,14 @@ def wijkbot(tmp_path: Path, *args: str, stdin: str | bytes | None = None, env: d
     data = stdin.encode() if isinstance(stdin, str) else stdin
     if process:
         full = {k: v for k, v in {**os.environ, **environment}.items() if v is not None}
-        done = subprocess.run([sys.executable, "-m", "bot.cli", *args], input=data, capture_output=True,
-                              env=full, cwd=tmp_path, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", "bot.cli", *args],
+            input=data,
+            capture_output=True,
+            env=full,
+            cwd=tmp_path,
+            timeout=120,
+        )
         return Ran(done.returncode, done.stdout, done.stderr)
     from bot.cli import main
 
@@ -75,12 +82,20 @@ def test_help_lists_every_command_group_as_the_group_describes_itself(tmp_path):
 
 def imported_after(tmp_path: Path, *args: str) -> set[str]:
     """Which of spaCy, the SQLAlchemy ORM and APScheduler a fresh `wijkbot ARGS` process has imported."""
-    probe = ("import sys\n"
-             "from bot.cli import main\n"
-             f"main({list(args)!r}, prog_name='wijkbot', standalone_mode=False)\n"
-             "print(' '.join(m for m in ('spacy', 'sqlalchemy.orm', 'apscheduler') if m in sys.modules))\n")
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path,
-                          env={**os.environ, "WIJKBOT_DATA_DIR": str(tmp_path / "data")}, timeout=120)
+    probe = (
+        "import sys\n"
+        "from bot.cli import main\n"
+        f"main({list(args)!r}, prog_name='wijkbot', standalone_mode=False)\n"
+        "print(' '.join(m for m in ('spacy', 'sqlalchemy.orm', 'apscheduler') if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "WIJKBOT_DATA_DIR": str(tmp_path / "data")},
+        timeout=120,
+    )
     assert done.returncode == 0 and "Commands:" in done.stdout, done.stderr
     return set(done.stdout.splitlines()[-1].split())
 
@@ -156,13 +171,29 @@ def test_search_json_and_batch_from_stdin(tmp_path):
     single = json.loads(out(wijkbot(tmp_path, "kaart", "search", "schulden", "--json", "--limit", "3")))
     assert single["query"] == "schulden" and 1 <= len(single["hits"]) <= 3
     assert set(single["hits"][0]) == {"id", "name", "organization", "score", "why"}
-    lines = out(wijkbot(tmp_path, "kaart", "search", "-", "--limit", "2",
-                        stdin="huisarts\n\nI need a dentist\n😀\n")).splitlines()
+    lines = out(
+        wijkbot(tmp_path, "kaart", "search", "-", "--limit", "2", stdin="huisarts\n\nI need a dentist\n😀\n")
+    ).splitlines()
     parsed = [json.loads(line) for line in lines]
     assert [p["query"] for p in parsed] == ["huisarts", "", "I need a dentist", "😀"]
     assert parsed[0]["hits"] and parsed[1]["hits"] == []
-    free = json.loads(out(wijkbot(tmp_path, "kaart", "search", "bewegen", "--free", "--language", "nl",
-                                  "--open-now", "--postcode", "7543AB", "--json")))
+    free = json.loads(
+        out(
+            wijkbot(
+                tmp_path,
+                "kaart",
+                "search",
+                "bewegen",
+                "--free",
+                "--language",
+                "nl",
+                "--open-now",
+                "--postcode",
+                "7543AB",
+                "--json",
+            )
+        )
+    )
     assert isinstance(free["hits"], list)
 
 
@@ -218,8 +249,9 @@ def test_invite_create_prints_a_code_and_notes_an_organisation_not_on_the_map(tm
     made = wijkbot(tmp_path, "invite", "create", "--role", "professional", "--organization", "Huisarts De Vlinderhof")
     assert made.returncode == 0 and len(made.stdout.decode().strip()) == 9  # ABCD-EFGH
     assert "did you mean: Huisartsenpraktijk De Vlinderhof" in made.stderr.decode()
-    exact = wijkbot(tmp_path, "invite", "create", "--role", "professional", "--organization",
-                    "Huisartsenpraktijk De Vlinderhof")
+    exact = wijkbot(
+        tmp_path, "invite", "create", "--role", "professional", "--organization", "Huisartsenpraktijk De Vlinderhof"
+    )
     assert exact.returncode == 0 and exact.stderr.decode() == ""
     resident = wijkbot(tmp_path, "invite", "create", "--role", "resident")  # a resident needs no invite
     assert resident.returncode == 2

@@ -47,7 +47,12 @@ def test_a_vague_need_is_clarified_with_buttons_at_most_three_questions(bot):
     replies = say(bot, "ik zit ergens mee")
     asked = 0
     while replies[-1].buttons and replies[-1].buttons[0].value.split(":")[0] in (
-            "stream", "topic", "for_whom", "postcode", "dont_know"):
+        "stream",
+        "topic",
+        "for_whom",
+        "postcode",
+        "dont_know",
+    ):
         asked += 1
         assert "human" in values(replies) and "dont_know" in values(replies)
         replies = say(bot, button=replies[-1].buttons[0].value)
@@ -121,8 +126,20 @@ def test_vergeet_erases_everything_after_confirmation(bot):
         assert session.scalar(select(func.count()).select_from(UsageStat)) > 0  # anonymous counts stay
 
 
-@pytest.mark.parametrize("text", ["", "   ", "😀😀😀", "x" * 20_000, "\x00\x01\x02\x03", "<b>hoi</b><script>x</script>",
-                                  "**vet** [link](http://example.nl)", "/onbekend", "🙂 " * 3000])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "😀😀😀",
+        "x" * 20_000,
+        "\x00\x01\x02\x03",
+        "<b>hoi</b><script>x</script>",
+        "**vet** [link](http://example.nl)",
+        "/onbekend",
+        "🙂 " * 3000,
+    ],
+)
 def test_bad_input_gets_a_friendly_reply(bot, text):
     replies = say(bot, text)
     assert replies and replies[0].text.strip()
@@ -138,8 +155,12 @@ def test_rate_limit_per_user(bot):
 def test_logs_never_contain_message_text(bot, caplog):
     secret = "mijnGeheimeKlachtXYZ"
     with caplog.at_level(logging.DEBUG):
-        for text in (f"ik heb schulden {secret}", f"ik zie het niet meer zitten {secret}", f"wat is een MDO {secret}",
-                     "7543AB"):
+        for text in (
+            f"ik heb schulden {secret}",
+            f"ik zie het niet meer zitten {secret}",
+            f"wat is een MDO {secret}",
+            "7543AB",
+        ):
             say(bot, text)
     assert caplog.records, "the core should log events"
     assert all(secret not in r.getMessage() and "7543AB" not in r.getMessage() for r in caplog.records)
@@ -219,8 +240,13 @@ def test_the_english_dialogue_translates_the_dutch_one_key_for_key():
     dialogue = Dialogue.load()
     assert dialogue.check() == []
     assert set(dialogue.english["texts"]) <= set(dialogue.texts)
-    broken = Dialogue(dialogue.max_questions, dialogue.texts, dialogue.buttons, dialogue.questions,
-                      {"texts": {"answer_intro": "{oops} This can help you:", "no_such_key": "x"}})
+    broken = Dialogue(
+        dialogue.max_questions,
+        dialogue.texts,
+        dialogue.buttons,
+        dialogue.questions,
+        {"texts": {"answer_intro": "{oops} This can help you:", "no_such_key": "x"}},
+    )
     assert len(broken.check()) == 2
 
 

@@ -97,8 +97,13 @@ def test_semicolon_separated_csv_from_a_dutch_spreadsheet():
 
 def test_opening_hours_notation():
     assert parse_notation("ma-vr 09:00-17:00; za 10:00-12:30") == [
-        {"freq": "WEEKLY", "byday": "MO,TU,WE,TH,FR", "opens_at": "09:00", "closes_at": "17:00",
-         "description": "ma-vr 09:00-17:00"},
+        {
+            "freq": "WEEKLY",
+            "byday": "MO,TU,WE,TH,FR",
+            "opens_at": "09:00",
+            "closes_at": "17:00",
+            "description": "ma-vr 09:00-17:00",
+        },
         {"freq": "WEEKLY", "byday": "SA", "opens_at": "10:00", "closes_at": "12:30", "description": "za 10:00-12:30"},
     ]
     assert parse_notation("2e di 14-16")[0]["byday"] == "2TU"

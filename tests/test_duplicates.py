@@ -17,8 +17,7 @@ def second_source_copy(rec: dict) -> dict:
     twin["name"] = rec["name"].replace("Koffieochtend", "Koffie-ochtend")
     twin["description"] = "Koffie drinken met buurtbewoners."
     twin["organization"] = {"id": uid(), "name": "Buurtwerk Test", "website": rec["organization"]["website"]}
-    for key in ("service_at_locations", "phones", "contacts", "schedules", "attributes", "languages",
-                "service_areas"):
+    for key in ("service_at_locations", "phones", "contacts", "schedules", "attributes", "languages", "service_areas"):
         for child in twin[key]:
             child["id"] = uid()
     for phone in twin["contacts"][0]["phones"]:

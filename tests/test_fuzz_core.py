@@ -20,8 +20,16 @@ def fuzz_world(tmp_path_factory, sqlite_templates):
 
 
 def test_no_input_crashes_leaks_or_escalates(fuzz_world):
-    run_state_machine_as_test(fuzzing.CoreMachine, settings=settings(
-        max_examples=50, stateful_step_count=25, derandomize=True, deadline=None, database=None,
-        suppress_health_check=list(HealthCheck)))
+    run_state_machine_as_test(
+        fuzzing.CoreMachine,
+        settings=settings(
+            max_examples=50,
+            stateful_step_count=25,
+            derandomize=True,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )
     assert fuzz_world.crashes == []
     assert fuzz_world.inputs >= 300

@@ -49,19 +49,71 @@ DEMO = json.loads(DEMO_MAP.read_text(encoding="utf-8"))[:20]
 
 HUGE_DIGITS = "9" * 5000
 JUNK_STRINGS = [
-    "", " ", "\t", "😀🏠👵🏽", "99999999999999999999", "-99999999999999999999", "-1", "0", "1e308", "-1e308", "NaN",
-    "Infinity", "-Infinity", "²", "½", "٣", "Ⅻ", "\x00", "a\x00b", "\x1b[31m", "\x7f", "\u202e", "\ufeff", "\u0301",
-    "İ", "ß", "<script>alert(1)</script>", "<b>vet</b>&amp;", '"', '""', "'", ",", ";", "\\", "=1+1", "\r\n", "\n",
-    "\r", "null", "true", "{}", "[]", "2027-13-45", "9999-12-31", "0001-01-01", "24:00", "25:61", "99:99",
-    "x" * 2001, "x" * 20_001, "é" * 3000, HUGE_DIGITS, "ma " * 3000, "\", \"" * 2000,
+    "",
+    " ",
+    "\t",
+    "😀🏠👵🏽",
+    "99999999999999999999",
+    "-99999999999999999999",
+    "-1",
+    "0",
+    "1e308",
+    "-1e308",
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "²",
+    "½",
+    "٣",
+    "Ⅻ",
+    "\x00",
+    "a\x00b",
+    "\x1b[31m",
+    "\x7f",
+    "\u202e",
+    "\ufeff",
+    "\u0301",
+    "İ",
+    "ß",
+    "<script>alert(1)</script>",
+    "<b>vet</b>&amp;",
+    '"',
+    '""',
+    "'",
+    ",",
+    ";",
+    "\\",
+    "=1+1",
+    "\r\n",
+    "\n",
+    "\r",
+    "null",
+    "true",
+    "{}",
+    "[]",
+    "2027-13-45",
+    "9999-12-31",
+    "0001-01-01",
+    "24:00",
+    "25:61",
+    "99:99",
+    "x" * 2001,
+    "x" * 20_001,
+    "é" * 3000,
+    HUGE_DIGITS,
+    "ma " * 3000,
+    '", "' * 2000,
 ]
 junk_text = st.one_of(
     st.sampled_from(JUNK_STRINGS),
     st.text(max_size=40),
     st.integers().map(str),
     st.floats().map(str),
-    st.builds(lambda piece, n: piece * n, st.sampled_from(["x", ",", ";", '"', "\n", " ", "9", "😀", "\x00", "ma "]),
-              st.integers(0, 150_000)),
+    st.builds(
+        lambda piece, n: piece * n,
+        st.sampled_from(["x", ",", ";", '"', "\n", " ", "9", "😀", "\x00", "ma "]),
+        st.integers(0, 150_000),
+    ),
 )
 
 
@@ -91,7 +143,7 @@ def byte_damage(draw, data: bytes | str) -> bytes | str:
         elif kind == "insert":
             buf[at:at] = draw(st.binary(min_size=1, max_size=8))
         elif kind == "delete":
-            del buf[at:at + draw(st.integers(1, 16))]
+            del buf[at : at + draw(st.integers(1, 16))]
         else:
             del buf[at:]
     return bytes(buf)
@@ -108,8 +160,10 @@ random_input = st.one_of(
 ORG_NAMES = ["Stichting Welzijn Oosterwaarde", "Sportservice Oosterwaarde", DEMO[0]["organization"]["name"]]
 CSV_VALID = {
     "id": st.sampled_from(["", "", "", "svc-1", "svc-2", DEMO[0]["id"], DEMO[1]["id"]]),
-    "name": st.sampled_from(["Koffieochtend De Linde", "Budgetcoach aan huis", "Taalcafé", "Repair Café",
-                             DEMO[0]["name"]]) | st.text("abcdefghijklmnopqrstuvwxyz éë", min_size=1, max_size=30),
+    "name": st.sampled_from(
+        ["Koffieochtend De Linde", "Budgetcoach aan huis", "Taalcafé", "Repair Café", DEMO[0]["name"]]
+    )
+    | st.text("abcdefghijklmnopqrstuvwxyz éë", min_size=1, max_size=30),
     "organization": st.sampled_from(ORG_NAMES),
     "description": st.sampled_from(["Elke dinsdag koffie, thee en een praatje.", "", "Rustig bewegen."]),
     "address": st.sampled_from(["Lindelaan 3", "Bakenstraat 12", ""]),
@@ -118,10 +172,19 @@ CSV_VALID = {
     "phone": st.sampled_from(["053-5551010", "06-55501010; 053-5551011", ""]),
     "email": st.sampled_from(["info@welzijnoost.example.nl", ""]),
     "website": st.sampled_from(["https://www.welzijnoost.example.nl", ""]),
-    "opening_hours": st.sampled_from(["di 10:00-12:00", "ma-vr 9-17", "ma,do 14:00-15:00; laatste za 10:00-11:00",
-                                      "2e di 14:00-16:00", "ma-zo 17:00-08:00", ""]),
-    "categories": st.sampled_from(["welzijn.ontmoeting", "welzijn.ontmoeting;welzijn.eenzaamheid",
-                                   "gezondheid.beweging", "zorg.huisarts", ""]),
+    "opening_hours": st.sampled_from(
+        [
+            "di 10:00-12:00",
+            "ma-vr 9-17",
+            "ma,do 14:00-15:00; laatste za 10:00-11:00",
+            "2e di 14:00-16:00",
+            "ma-zo 17:00-08:00",
+            "",
+        ]
+    ),
+    "categories": st.sampled_from(
+        ["welzijn.ontmoeting", "welzijn.ontmoeting;welzijn.eenzaamheid", "gezondheid.beweging", "zorg.huisarts", ""]
+    ),
     "languages": st.sampled_from(["nl", "nl, en", "nl; ar; tr", ""]),
     "cost": st.sampled_from(["gratis", "2,50 per keer", "€ 5", "0", ""]),
     "wijk": st.sampled_from(["De Vlinderhof", "Oosterwaarde;De Vlinderhof", ""]),
@@ -131,9 +194,26 @@ CSV_VALID = {
     "contact_email": st.sampled_from(["petra@welzijnoost.example.nl", ""]),
     "contact_phone": st.sampled_from(["06-55501010", ""]),
 }
-TEMPLATE_COLUMNS = ["name", "organization", "description", "address", "postcode", "city", "phone", "email",
-                    "website", "opening_hours", "categories", "languages", "cost", "wijk", "contact_name",
-                    "contact_title", "contact_email", "contact_phone"]
+TEMPLATE_COLUMNS = [
+    "name",
+    "organization",
+    "description",
+    "address",
+    "postcode",
+    "city",
+    "phone",
+    "email",
+    "website",
+    "opening_hours",
+    "categories",
+    "languages",
+    "cost",
+    "wijk",
+    "contact_name",
+    "contact_title",
+    "contact_email",
+    "contact_phone",
+]
 
 
 @st.composite
@@ -152,7 +232,7 @@ def csv_files(draw) -> bytes | str:  # noqa: C901 - a Hypothesis strategy drawin
     if draw(st.integers(0, 4)) == 0:
         row = draw(st.integers(0, len(rows) - 1))
         if draw(st.booleans()):
-            rows[row] = rows[row][:draw(st.integers(0, len(columns)))]  # missing values
+            rows[row] = rows[row][: draw(st.integers(0, len(columns)))]  # missing values
         else:
             rows[row] = rows[row] + draw(st.lists(junk_text, min_size=1, max_size=3))  # extra values
     header = list(columns)
@@ -174,8 +254,12 @@ def csv_files(draw) -> bytes | str:  # noqa: C901 - a Hypothesis strategy drawin
     delimiter = draw(st.sampled_from([",", ",", ",", ";", "\t"]))
     newline = draw(st.sampled_from(["\r\n", "\n", "\r"]))
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=delimiter, lineterminator=newline,
-                        quoting=draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL])))
+    writer = csv.writer(
+        out,
+        delimiter=delimiter,
+        lineterminator=newline,
+        quoting=draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL])),
+    )
     writer.writerow(header)
     writer.writerows(rows)
     content = out.getvalue()
@@ -195,24 +279,84 @@ def csv_files(draw) -> bytes | str:  # noqa: C901 - a Hypothesis strategy drawin
 
 # --- HSDS 3.0 JSON ------------------------------------------------------------------------------------
 
+
 class Raw(str):
     """A JSON fragment put into the file as it is (NaN, 1e999, a 5000-digit number, deep nesting)."""
 
 
 RAW_JSON = [
-    Raw("NaN"), Raw("Infinity"), Raw("-Infinity"), Raw("1e999"), Raw("-1e999"), Raw(HUGE_DIGITS),
-    Raw("[" * 3000 + "]" * 3000), Raw('{"a":' * 200 + "1" + "}" * 200), Raw("[" * 100_000 + "]" * 100_000),
-    Raw("-0"), Raw("1E400"), Raw("0.0000000000000000000000000000001"),
+    Raw("NaN"),
+    Raw("Infinity"),
+    Raw("-Infinity"),
+    Raw("1e999"),
+    Raw("-1e999"),
+    Raw(HUGE_DIGITS),
+    Raw("[" * 3000 + "]" * 3000),
+    Raw('{"a":' * 200 + "1" + "}" * 200),
+    Raw("[" * 100_000 + "]" * 100_000),
+    Raw("-0"),
+    Raw("1E400"),
+    Raw("0.0000000000000000000000000000001"),
 ]
 JUNK_VALUES = [
-    None, "", 0, -1, 1, 52, 53, 10**20, 2**63, -(2**63) - 1, 1e308, -0.0, 0.5, True, False, [], {}, [1], {"a": 1},
-    [None], [[]], "x" * 2001, "x" * 20_001, "😀", "\x00", "a\x00b", "\ud800", "²", "<script>alert(1)</script>",
-    "2027-13-45", "9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00", "2026-01-01T10:00:00", "9999-12-31",
-    "24:00", "25:61", "10:00:00.5", "MO,XX", "99MO", "not an email", "@", "a@b.c", "physical", "WEEKLY",
-    "temporarily closed", " padded id ", "id with space", "-leading-dash", "a" * 65, "Europe/Amsterdam",
+    None,
+    "",
+    0,
+    -1,
+    1,
+    52,
+    53,
+    10**20,
+    2**63,
+    -(2**63) - 1,
+    1e308,
+    -0.0,
+    0.5,
+    True,
+    False,
+    [],
+    {},
+    [1],
+    {"a": 1},
+    [None],
+    [[]],
+    "x" * 2001,
+    "x" * 20_001,
+    "😀",
+    "\x00",
+    "a\x00b",
+    "\ud800",
+    "²",
+    "<script>alert(1)</script>",
+    "2027-13-45",
+    "9999-12-31T23:59:59-12:00",
+    "0001-01-01T00:00:00+14:00",
+    "2026-01-01T10:00:00",
+    "9999-12-31",
+    "24:00",
+    "25:61",
+    "10:00:00.5",
+    "MO,XX",
+    "99MO",
+    "not an email",
+    "@",
+    "a@b.c",
+    "physical",
+    "WEEKLY",
+    "temporarily closed",
+    " padded id ",
+    "id with space",
+    "-leading-dash",
+    "a" * 65,
+    "Europe/Amsterdam",
 ]
-junk_value = st.one_of(st.sampled_from(JUNK_VALUES), st.sampled_from(RAW_JSON), st.text(max_size=20),
-                       st.integers(), st.floats(allow_nan=False, allow_infinity=False))
+junk_value = st.one_of(
+    st.sampled_from(JUNK_VALUES),
+    st.sampled_from(RAW_JSON),
+    st.text(max_size=20),
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+)
 
 
 def _uid(tag: str, n: int) -> str:
@@ -225,8 +369,11 @@ def hsds_service(draw, n: int) -> dict:
     of a service, a shared organization, location or term, or a child id that belongs to another one)."""
     demo = DEMO[draw(st.integers(0, len(DEMO) - 1))]
     reuse = draw(st.sampled_from(["none"] * 6 + ["service", "organization", "location", "term", "child"]))
-    loc_id = demo["service_at_locations"][0]["location"]["id"] if reuse == "location" and demo[
-        "service_at_locations"] else _uid("loc", n)
+    loc_id = (
+        demo["service_at_locations"][0]["location"]["id"]
+        if reuse == "location" and demo["service_at_locations"]
+        else _uid("loc", n)
+    )
     rec = {
         "id": demo["id"] if reuse == "service" else _uid("svc", n),
         "name": draw(st.sampled_from(["Koffieochtend", "Taalcafé", "Budgetcoach aan huis", "Seniorengym"])),
@@ -236,25 +383,74 @@ def hsds_service(draw, n: int) -> dict:
         "email": draw(st.sampled_from([None, "info@buurtwerk.example.nl"])),
         "assured_date": draw(st.sampled_from([None, "2026-09-25"])),
         "last_modified": draw(st.sampled_from([None, "2026-09-25T10:00:00+02:00", "2026-09-25T08:00:00Z"])),
-        "organization": copy_of(demo["organization"]) if reuse == "organization" else {
-            "id": _uid("org", draw(st.integers(0, 1))), "name": "Stichting Buurtwerk Test",
-            "website": "https://www.buurtwerk.example.nl"},
-        "service_at_locations": [{"id": _uid("sal", n), "location": copy_of(
-            demo["service_at_locations"][0]["location"]) if loc_id != _uid("loc", n) else {
-            "id": loc_id, "name": "Buurthuis De Linde", "location_type": "physical", "latitude": 52.23,
-            "longitude": 6.88, "addresses": [{"id": _uid("adr", n), "address_1": "Lindelaan 3", "city": "Oosterwaarde",
-                                              "postal_code": "7543AB", "country": "NL"}]}}],
-        "phones": [{"id": demo["phones"][0]["id"] if reuse == "child" and demo.get("phones") else _uid("phone", n),
-                    "number": "053-5550001", "type": "voice"}],
-        "contacts": [{"id": _uid("contact", n), "name": "Petra de Vries", "email": "petra@buurtwerk.example.nl",
-                      "phones": [{"id": _uid("cphone", n), "number": "06-55500001"}]}],
-        "schedules": [{"id": _uid("sched", n), "freq": draw(st.sampled_from(["WEEKLY", "MONTHLY", None])),
-                       "interval": draw(st.sampled_from([None, 1, 2])), "byday": draw(st.sampled_from(
-                           ["TU", "MO,TH", "2TU", "-1SA"])), "opens_at": "10:00", "closes_at": "12:00"}],
-        "attributes": [{"id": _uid("attr", n), "taxonomy_term": copy_of(demo["attributes"][0]["taxonomy_term"])
-                        if reuse == "term" and demo.get("attributes") else {
-                            "id": _uid("term", draw(st.integers(0, 1))), "code": "welzijn.ontmoeting",
-                            "name": "Ontmoeting", "taxonomy": "wijkkaart"}}],
+        "organization": copy_of(demo["organization"])
+        if reuse == "organization"
+        else {
+            "id": _uid("org", draw(st.integers(0, 1))),
+            "name": "Stichting Buurtwerk Test",
+            "website": "https://www.buurtwerk.example.nl",
+        },
+        "service_at_locations": [
+            {
+                "id": _uid("sal", n),
+                "location": copy_of(demo["service_at_locations"][0]["location"])
+                if loc_id != _uid("loc", n)
+                else {
+                    "id": loc_id,
+                    "name": "Buurthuis De Linde",
+                    "location_type": "physical",
+                    "latitude": 52.23,
+                    "longitude": 6.88,
+                    "addresses": [
+                        {
+                            "id": _uid("adr", n),
+                            "address_1": "Lindelaan 3",
+                            "city": "Oosterwaarde",
+                            "postal_code": "7543AB",
+                            "country": "NL",
+                        }
+                    ],
+                },
+            }
+        ],
+        "phones": [
+            {
+                "id": demo["phones"][0]["id"] if reuse == "child" and demo.get("phones") else _uid("phone", n),
+                "number": "053-5550001",
+                "type": "voice",
+            }
+        ],
+        "contacts": [
+            {
+                "id": _uid("contact", n),
+                "name": "Petra de Vries",
+                "email": "petra@buurtwerk.example.nl",
+                "phones": [{"id": _uid("cphone", n), "number": "06-55500001"}],
+            }
+        ],
+        "schedules": [
+            {
+                "id": _uid("sched", n),
+                "freq": draw(st.sampled_from(["WEEKLY", "MONTHLY", None])),
+                "interval": draw(st.sampled_from([None, 1, 2])),
+                "byday": draw(st.sampled_from(["TU", "MO,TH", "2TU", "-1SA"])),
+                "opens_at": "10:00",
+                "closes_at": "12:00",
+            }
+        ],
+        "attributes": [
+            {
+                "id": _uid("attr", n),
+                "taxonomy_term": copy_of(demo["attributes"][0]["taxonomy_term"])
+                if reuse == "term" and demo.get("attributes")
+                else {
+                    "id": _uid("term", draw(st.integers(0, 1))),
+                    "code": "welzijn.ontmoeting",
+                    "name": "Ontmoeting",
+                    "taxonomy": "wijkkaart",
+                },
+            }
+        ],
         "languages": [{"id": _uid("lang", n), "name": "Nederlands", "code": "nl"}],
         "service_areas": [{"id": _uid("area", n), "name": "De Vlinderhof"}],
         "cost_options": [{"id": _uid("cost", n), "amount": draw(st.sampled_from([0, 2.5, None])), "currency": "EUR"}],
@@ -313,14 +509,22 @@ def hsds_files(draw) -> bytes | str:  # noqa: C901 - a Hypothesis strategy drawi
                 container["id"] = draw(st.sampled_from(ids))
         else:
             other_container, other_key = slots[draw(st.integers(0, len(slots) - 1))]
-            container[key] = copy_of(other_container[other_key]) if not isinstance(
-                other_container[other_key], Raw) else other_container[other_key]
+            container[key] = (
+                copy_of(other_container[other_key])
+                if not isinstance(other_container[other_key], Raw)
+                else other_container[other_key]
+            )
     shape = draw(st.sampled_from(["array"] * 6 + ["services", "services not a list", "nested", "object", "scalar"]))
     if shape == "scalar":
         tree = draw(junk_value)
     else:
-        tree = {"array": records, "services": {"services": records}, "services not a list": {"services": {"a": 1}},
-                "nested": [records], "object": records[0] if records else {}}[shape]
+        tree = {
+            "array": records,
+            "services": {"services": records},
+            "services not a list": {"services": {"a": 1}},
+            "nested": [records],
+            "object": records[0] if records else {},
+        }[shape]
     raws: list[str] = []
 
     def fragment(value):
@@ -347,33 +551,101 @@ def hsds_files(draw) -> bytes | str:  # noqa: C901 - a Hypothesis strategy drawi
 # --- iCalendar agenda ----------------------------------------------------------------------------------
 
 VTIMEZONE = icalendar.Timezone.from_tzid("Europe/Amsterdam").to_ical().decode()
-VALID_RULES = ["FREQ=WEEKLY", "FREQ=WEEKLY;BYDAY=TU", "FREQ=MONTHLY;BYDAY=2TU", "FREQ=MONTHLY;BYDAY=-1FR",
-               "FREQ=DAILY;COUNT=5", "FREQ=WEEKLY;INTERVAL=2;UNTIL=20271231T000000", "FREQ=YEARLY",
-               "FREQ=WEEKLY;UNTIL=20271231T230000Z", "FREQ=MONTHLY;BYMONTHDAY=15;COUNT=12"]
+VALID_RULES = [
+    "FREQ=WEEKLY",
+    "FREQ=WEEKLY;BYDAY=TU",
+    "FREQ=MONTHLY;BYDAY=2TU",
+    "FREQ=MONTHLY;BYDAY=-1FR",
+    "FREQ=DAILY;COUNT=5",
+    "FREQ=WEEKLY;INTERVAL=2;UNTIL=20271231T000000",
+    "FREQ=YEARLY",
+    "FREQ=WEEKLY;UNTIL=20271231T230000Z",
+    "FREQ=MONTHLY;BYMONTHDAY=15;COUNT=12",
+]
 ICS_JUNK = {
-    "DTSTART": ["garbage", "20271312T250000", "99991231T235959", "00010101T000000", "20270112", "20270112T140000Z",
-                "19000101T000000", "21991231T230000", "20270112T1400", "", "2027-01-12T14:00:00", HUGE_DIGITS],
+    "DTSTART": [
+        "garbage",
+        "20271312T250000",
+        "99991231T235959",
+        "00010101T000000",
+        "20270112",
+        "20270112T140000Z",
+        "19000101T000000",
+        "21991231T230000",
+        "20270112T1400",
+        "",
+        "2027-01-12T14:00:00",
+        HUGE_DIGITS,
+    ],
     "DTEND": ["20270112T120000", "20270112", "99991231T235959", "00010101T000000", "garbage", "20270112T140000"],
-    "DURATION": ["P999999999D", "P9999999999D", "-P1D", "PT0S", "P1Y", "PT99999999999H", "P366D", "P365D", "PT1M",
-                 "garbage", "P", "-PT1M", "P1W2D", "PT" + HUGE_DIGITS + "S"],
-    "RRULE": ["FREQ=SECONDLY", "FREQ=MINUTELY", "FREQ=HOURLY;INTERVAL=1", "FREQ=DAILY;COUNT=99999999999",
-              "FREQ=DAILY;COUNT=-1", "FREQ=DAILY;COUNT=0", "FREQ=DAILY;UNTIL=99991231T235959Z",
-              "FREQ=DAILY;UNTIL=00010101T000000", "FREQ=DAILY;UNTIL=20200101", "FREQ=WEEKLY;INTERVAL=0",
-              "FREQ=DAILY;INTERVAL=99999999999", "FREQ=WEEKLY;BYDAY=9XX", "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30",
-              "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=31", "FREQ=MONTHLY;BYSETPOS=400;BYDAY=MO", "FREQ=DAILY;BYHOUR=25",
-              "FREQ=DAILY;BYHOUR=" + ",".join(map(str, range(24))) + ";BYMINUTE=" + ",".join(map(str, range(60))),
-              "FREQ=", "", "FREQ=DAILY;FREQ=WEEKLY", "FREQ=SOMETIMES", "COUNT=3", "FREQ=WEEKLY;WKST=XX",
-              "FREQ=YEARLY;BYWEEKNO=54", "FREQ=WEEKLY;UNTIL=garbage", "FREQ=DAILY;" + "BYDAY=MO;" * 200],
-    "EXDATE": ["20270119", "20270119T140000,20270119T140000", "99991231T235959", "00010101T000000", "garbage",
-               "20270119T140000Z"],
+    "DURATION": [
+        "P999999999D",
+        "P9999999999D",
+        "-P1D",
+        "PT0S",
+        "P1Y",
+        "PT99999999999H",
+        "P366D",
+        "P365D",
+        "PT1M",
+        "garbage",
+        "P",
+        "-PT1M",
+        "P1W2D",
+        "PT" + HUGE_DIGITS + "S",
+    ],
+    "RRULE": [
+        "FREQ=SECONDLY",
+        "FREQ=MINUTELY",
+        "FREQ=HOURLY;INTERVAL=1",
+        "FREQ=DAILY;COUNT=99999999999",
+        "FREQ=DAILY;COUNT=-1",
+        "FREQ=DAILY;COUNT=0",
+        "FREQ=DAILY;UNTIL=99991231T235959Z",
+        "FREQ=DAILY;UNTIL=00010101T000000",
+        "FREQ=DAILY;UNTIL=20200101",
+        "FREQ=WEEKLY;INTERVAL=0",
+        "FREQ=DAILY;INTERVAL=99999999999",
+        "FREQ=WEEKLY;BYDAY=9XX",
+        "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30",
+        "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=31",
+        "FREQ=MONTHLY;BYSETPOS=400;BYDAY=MO",
+        "FREQ=DAILY;BYHOUR=25",
+        "FREQ=DAILY;BYHOUR=" + ",".join(map(str, range(24))) + ";BYMINUTE=" + ",".join(map(str, range(60))),
+        "FREQ=",
+        "",
+        "FREQ=DAILY;FREQ=WEEKLY",
+        "FREQ=SOMETIMES",
+        "COUNT=3",
+        "FREQ=WEEKLY;WKST=XX",
+        "FREQ=YEARLY;BYWEEKNO=54",
+        "FREQ=WEEKLY;UNTIL=garbage",
+        "FREQ=DAILY;" + "BYDAY=MO;" * 200,
+    ],
+    "EXDATE": [
+        "20270119",
+        "20270119T140000,20270119T140000",
+        "99991231T235959",
+        "00010101T000000",
+        "garbage",
+        "20270119T140000Z",
+    ],
     "RECURRENCE-ID": ["20270119", "20270119T140000", "99991231T235959", "garbage", "20270119T140000Z"],
     "X-WIJKBOT-REMIND": ["99999999999999999999d", "soon", ",,,", "0m", "366d", "365d", "9999999w", "7d," * 500],
     "X-WIJKBOT-AUDIENCE": ["everyone", "", "x" * 40, "professionals", "residents", "all"],
     "X-WIJKBOT-PARTICIPANTS": ["telegram:1", "Bestaat Niet", DEMO[0]["organization"]["id"], ";;;", "@x:y"],
     "X-WIJKBOT-KIND": ["deadline", "DEADLINE", "meeting", ""],
     "SUMMARY": ["", " ", "x" * 301, "x" * 10_000, "😀", "a\\nb"],
-    "TZID": ["Mars/Olympus", "", "../../etc/passwd", "x" * 300, "UTC", "Etc/GMT+14", "Europe/Amsterdam ",
-             "W. Europe Standard Time"],
+    "TZID": [
+        "Mars/Olympus",
+        "",
+        "../../etc/passwd",
+        "x" * 300,
+        "UTC",
+        "Etc/GMT+14",
+        "Europe/Amsterdam ",
+        "W. Europe Standard Time",
+    ],
 }
 TZIDS = ["Europe/Amsterdam", "Europe/Amsterdam", "UTC", "America/New_York", "Asia/Kolkata"]
 
@@ -388,19 +660,30 @@ def ics_events(draw, n: int) -> list[str]:
     day = date(2027, 1, 5) + timedelta(days=draw(st.integers(0, 400)))
     uid = f"fz-{n}@test"
     if draw(st.integers(0, 3)) == 0:
-        lines = ["BEGIN:VEVENT", f"UID:{uid}", "SUMMARY:Wijkplan indienen", f"DTSTART;VALUE=DATE:{day:%Y%m%d}",
-                 "X-WIJKBOT-KIND:deadline", "X-WIJKBOT-REMIND:30d,7d"]
+        lines = [
+            "BEGIN:VEVENT",
+            f"UID:{uid}",
+            "SUMMARY:Wijkplan indienen",
+            f"DTSTART;VALUE=DATE:{day:%Y%m%d}",
+            "X-WIJKBOT-KIND:deadline",
+            "X-WIJKBOT-REMIND:30d,7d",
+        ]
         if draw(st.booleans()):
             lines.append("X-WIJKBOT-OWNERS:Petra; Ahmed")
         if draw(st.integers(0, 3)) == 0:
             lines.append("STATUS:CANCELLED")
         return [*lines, "END:VEVENT"]
     tz = draw(st.sampled_from(TZIDS))
-    lines = ["BEGIN:VEVENT", f"UID:{uid}", "SUMMARY:MDO ouderen", f"DTSTART;TZID={tz}:{_stamp(day)}",
-             draw(st.sampled_from(["DURATION:PT90M", "DURATION:PT1H", f"DTEND;TZID={tz}:{_stamp(day, 15)}", ""])),
-             f"RRULE:{draw(st.sampled_from(VALID_RULES))}",
-             f"X-WIJKBOT-AUDIENCE:{draw(st.sampled_from(['professionals', 'residents', 'all']))}",
-             f"X-WIJKBOT-REMIND:{draw(st.sampled_from(['7d,1d,2h', '1d', '']))}"]
+    lines = [
+        "BEGIN:VEVENT",
+        f"UID:{uid}",
+        "SUMMARY:MDO ouderen",
+        f"DTSTART;TZID={tz}:{_stamp(day)}",
+        draw(st.sampled_from(["DURATION:PT90M", "DURATION:PT1H", f"DTEND;TZID={tz}:{_stamp(day, 15)}", ""])),
+        f"RRULE:{draw(st.sampled_from(VALID_RULES))}",
+        f"X-WIJKBOT-AUDIENCE:{draw(st.sampled_from(['professionals', 'residents', 'all']))}",
+        f"X-WIJKBOT-REMIND:{draw(st.sampled_from(['7d,1d,2h', '1d', '']))}",
+    ]
     if draw(st.booleans()):
         lines.append(f"EXDATE;TZID={tz}:{_stamp(day + timedelta(days=7))}")
     if draw(st.booleans()):
@@ -411,9 +694,15 @@ def ics_events(draw, n: int) -> list[str]:
         lines.append(f"X-WIJKBOT-PARTICIPANTS:{DEMO[0]['organization']['name']}")
     lines.append("END:VEVENT")
     if draw(st.integers(0, 2)) == 0:  # a moved occurrence
-        lines += ["BEGIN:VEVENT", f"UID:{uid}", "SUMMARY:MDO ouderen",
-                  f"RECURRENCE-ID;TZID={tz}:{_stamp(day + timedelta(days=14))}",
-                  f"DTSTART;TZID={tz}:{_stamp(day + timedelta(days=15), 15)}", "DURATION:PT90M", "END:VEVENT"]
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:{uid}",
+            "SUMMARY:MDO ouderen",
+            f"RECURRENCE-ID;TZID={tz}:{_stamp(day + timedelta(days=14))}",
+            f"DTSTART;TZID={tz}:{_stamp(day + timedelta(days=15), 15)}",
+            "DURATION:PT90M",
+            "END:VEVENT",
+        ]
     return [line for line in lines if line]
 
 
@@ -431,8 +720,11 @@ def ics_files(draw) -> bytes | str:
         at = draw(st.integers(0, len(lines) - 1))
         name, sep, value = lines[at].partition(":")
         prop = name.split(";")[0].upper()
-        kind = draw(st.sampled_from(["value", "value", "value", "tzid", "add", "delete", "duplicate", "junk line",
-                                     "nest", "fold"]))
+        kind = draw(
+            st.sampled_from(
+                ["value", "value", "value", "tzid", "add", "delete", "duplicate", "junk line", "nest", "fold"]
+            )
+        )
         if kind == "value" and sep:
             choices = ICS_JUNK.get(prop)
             value = draw(st.sampled_from(choices) | junk_text) if choices else draw(junk_text)
@@ -527,8 +819,11 @@ def fingerprint(session) -> dict:
     from socialekaart.models import MapMeta
 
     counts = {t.name: session.scalar(select(func.count()).select_from(t)) for t in Base.metadata.sorted_tables}
-    return {"counts": counts, "map": sorted((m.key, m.value) for m in session.scalars(select(MapMeta))),
-            "agenda": sorted((c.channel, c.key, repr(c.value)) for c in session.scalars(select(ChannelState)))}
+    return {
+        "counts": counts,
+        "map": sorted((m.key, m.value) for m in session.scalars(select(MapMeta))),
+        "agenda": sorted((c.channel, c.key, repr(c.value)) for c in session.scalars(select(ChannelState))),
+    }
 
 
 def assert_unchanged(database: Database, before: Baseline) -> None:
@@ -538,9 +833,23 @@ def assert_unchanged(database: Database, before: Baseline) -> None:
 
 
 _WHERE = re.compile(r"^(line \d+|record \d+|event \d+|fuzz\.(csv|json): |not an iCalendar file|\.\.\. and \d+ more)")
-_INTERNALS = ("Traceback", "object has no attribute", "NoneType", "unsupported operand", "not subscriptable",
-              "<class ", "object is not", "positional argument", "unexpected keyword", "can't compare",
-              "not supported between", "(sqlite3.", "psycopg.", "[SQL:", "\\x01RAW")
+_INTERNALS = (
+    "Traceback",
+    "object has no attribute",
+    "NoneType",
+    "unsupported operand",
+    "not subscriptable",
+    "<class ",
+    "object is not",
+    "positional argument",
+    "unexpected keyword",
+    "can't compare",
+    "not supported between",
+    "(sqlite3.",
+    "psycopg.",
+    "[SQL:",
+    "\\x01RAW",
+)
 
 
 def assert_clear(exc: BaseException) -> None:
@@ -564,8 +873,15 @@ def _rejected(session, exc: BaseException, before: Baseline | None, problems: li
     return "rejected"
 
 
-def check_map_import(database: Database, data: bytes | str, fmt: str, *, replace: bool = False,
-                     before: Baseline | None = None, problems: list | None = None) -> str:
+def check_map_import(
+    database: Database,
+    data: bytes | str,
+    fmt: str,
+    *,
+    replace: bool = False,
+    before: Baseline | None = None,
+    problems: list | None = None,
+) -> str:
     """Import a CSV or HSDS JSON file. Returns 'imported' or 'rejected'; anything else raises."""
     from socialekaart.hours import opening
     from socialekaart.search import ServiceDoc
@@ -599,8 +915,9 @@ def check_map_import(database: Database, data: bytes | str, fmt: str, *, replace
     return "imported"
 
 
-def check_calendar_import(database: Database, data: bytes | str, *, before: Baseline | None = None,
-                          problems: list | None = None) -> str:
+def check_calendar_import(
+    database: Database, data: bytes | str, *, before: Baseline | None = None, problems: list | None = None
+) -> str:
     """Import an .ics file, then read the agenda back every way the product does."""
     from jobs.agenda import upcoming
     from jobs.calendar import export_calendar, import_calendar
@@ -642,6 +959,7 @@ def fuzz_database(url: str) -> tuple[Database, Baseline]:
 
 # --- inputs that broke an import, found by the properties: each one always runs -----------------------
 
+
 def _csv(*rows: str, header: str = "name,organization,cost,opening_hours,status") -> bytes:
     return "\r\n".join([header, *rows, ""]).encode()
 
@@ -652,14 +970,21 @@ def _json(**fields) -> bytes:
 
 
 def _ics(*lines: str, extra: str = "") -> bytes:
-    return ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Fuzz//NL\r\nBEGIN:VEVENT\r\nUID:r-1@test\r\nSUMMARY:MDO\r\n"
-            + "".join(line + "\r\n" for line in lines) + "END:VEVENT\r\n" + extra + "END:VCALENDAR\r\n").encode()
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Fuzz//NL\r\nBEGIN:VEVENT\r\nUID:r-1@test\r\nSUMMARY:MDO\r\n"
+        + "".join(line + "\r\n" for line in lines)
+        + "END:VEVENT\r\n"
+        + extra
+        + "END:VCALENDAR\r\n"
+    ).encode()
 
 
 _START = "DTSTART;TZID=Europe/Amsterdam:20270112T140000"
 _LOCATION = {"id": "fz-loc-1", "name": "Buurthuis", "addresses": [{"id": "fz-adr-1", "city": "Oosterwaarde"}]}
-_MOVE = ("BEGIN:VEVENT\r\nUID:r-1@test\r\nSUMMARY:MDO\r\nRECURRENCE-ID;TZID=Europe/Amsterdam:20270119T140000\r\n"
-         "DTSTART;TZID=Europe/Amsterdam:20270120T150000\r\nEND:VEVENT\r\n")
+_MOVE = (
+    "BEGIN:VEVENT\r\nUID:r-1@test\r\nSUMMARY:MDO\r\nRECURRENCE-ID;TZID=Europe/Amsterdam:20270119T140000\r\n"
+    "DTSTART;TZID=Europe/Amsterdam:20270120T150000\r\nEND:VEVENT\r\n"
+)
 REGRESSIONS = [  # (import, input, expected outcome, a piece of the problem line)
     ("csv", _csv("Koffie,Org,," + "ma " * 30_000 + "10-12,"), "rejected", "longer than 2000 characters"),
     ("csv", ('", "' * 16_000 + "\r\nx,y\r\n").encode(), "rejected", "header is longer"),
@@ -676,10 +1001,33 @@ REGRESSIONS = [  # (import, input, expected outcome, a piece of the problem line
     ("json", _json(last_modified="9999-12-31T23:59:59-12:00"), "rejected", "out of range"),
     ("json", _json(description="a\x00b"), "rejected", "NUL"),
     ("json", _json(status="temporarily closed"), "imported", None),
-    ("json", _json(service_at_locations=[{"id": "fz-sal-1", "location": _LOCATION}, {"id": "fz-sal-2", "location": {
-        **_LOCATION, "id": "fz-loc-2"}}]), "rejected", "address id fz-adr-1 is used twice"),
-    ("json", _json(service_at_locations=[{"id": "fz-sal-1", "location": {**_LOCATION, "addresses": [
-        DEMO[0]["service_at_locations"][0]["location"]["addresses"][0]]}}]), "rejected", "another location"),
+    (
+        "json",
+        _json(
+            service_at_locations=[
+                {"id": "fz-sal-1", "location": _LOCATION},
+                {"id": "fz-sal-2", "location": {**_LOCATION, "id": "fz-loc-2"}},
+            ]
+        ),
+        "rejected",
+        "address id fz-adr-1 is used twice",
+    ),
+    (
+        "json",
+        _json(
+            service_at_locations=[
+                {
+                    "id": "fz-sal-1",
+                    "location": {
+                        **_LOCATION,
+                        "addresses": [DEMO[0]["service_at_locations"][0]["location"]["addresses"][0]],
+                    },
+                }
+            ]
+        ),
+        "rejected",
+        "another location",
+    ),
     ("ics", _ics(_START, "RRULE:FREQ=SECONDLY"), "rejected", "daily at most"),
     ("ics", _ics("DTSTART;TZID=Europe/Amsterdam:20000112T140000", "RRULE:FREQ=MINUTELY"), "rejected", "daily at most"),
     ("ics", _ics(_START, "RRULE:FREQ=WEEKLY;BYMONTH=2;BYMONTHDAY=30"), "rejected", "no occurrence"),
@@ -691,18 +1039,35 @@ REGRESSIONS = [  # (import, input, expected outcome, a piece of the problem line
     ("ics", _ics("DTSTART;TZID=Europe/Amsterdam:2027XX12T140000"), "rejected", "DTSTART"),
     ("ics", _ics("DTSTART;TZID=" + "x" * 300 + ":20270112T140000"), "rejected", "time zone"),
     ("ics", _ics(_START, "RRULE:FREQ=WEEKLY", "EXDATE;VALUE=DATE:20270119"), "rejected", "EXDATE"),
-    ("ics", _ics(_START, "RRULE:FREQ=WEEKLY", "EXDATE;TZID=Europe/Amsterdam:20270119T140000,20270119T140000"),
-     "imported", None),
+    (
+        "ics",
+        _ics(_START, "RRULE:FREQ=WEEKLY", "EXDATE;TZID=Europe/Amsterdam:20270119T140000,20270119T140000"),
+        "imported",
+        None,
+    ),
     ("ics", _ics(_START, "RRULE:FREQ=WEEKLY", extra=_MOVE * 2), "rejected", "moved twice"),
-    ("ics", _ics(_START, "RRULE:FREQ=WEEKLY", extra=_MOVE.replace(
-        "RECURRENCE-ID;TZID=Europe/Amsterdam:20270119T140000", "RECURRENCE-ID;VALUE=DATE:20270119")),
-     "rejected", "RECURRENCE-ID"),
+    (
+        "ics",
+        _ics(
+            _START,
+            "RRULE:FREQ=WEEKLY",
+            extra=_MOVE.replace(
+                "RECURRENCE-ID;TZID=Europe/Amsterdam:20270119T140000", "RECURRENCE-ID;VALUE=DATE:20270119"
+            ),
+        ),
+        "rejected",
+        "RECURRENCE-ID",
+    ),
     ("ics", _ics(_START, "X-WIJKBOT-AUDIENCE:everyone"), "rejected", "X-WIJKBOT-AUDIENCE"),
     ("ics", _ics(_START, "X-WIJKBOT-AUDIENCE:all", "X-WIJKBOT-AUDIENCE:all"), "rejected", "appears 2 times"),
     ("ics", _ics("DTSTART;VALUE=DATE:20270112", "X-WIJKBOT-REMIND:soon"), "rejected", "X-WIJKBOT-REMIND"),
     ("ics", _ics(_START).replace(b"SUMMARY:MDO", b"SUMMARY:" + b"x" * 400), "rejected", "SUMMARY"),
-    ("ics", _ics(_START, extra=VTIMEZONE.replace("TZID:Europe/Amsterdam", "TZID:Etc/GMT+1\r\nTZID:Europe/Amsterdam")),
-     "rejected", "malformed"),
+    (
+        "ics",
+        _ics(_START, extra=VTIMEZONE.replace("TZID:Europe/Amsterdam", "TZID:Etc/GMT+1\r\nTZID:Europe/Amsterdam")),
+        "rejected",
+        "malformed",
+    ),
 ]
 
 
@@ -724,8 +1089,13 @@ def test_inputs_that_broke_an_import(fuzz_db):
 # Derandomized: the same examples every run. PostgreSQL examples cost three times as much; they are
 # there for what only PostgreSQL refuses (NUL characters, VARCHAR lengths, NUMERIC precision).
 EXAMPLES = {"sqlite": 40, "postgresql": 15}
-CI = settings(derandomize=True, database=None, deadline=None, print_blob=True,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example])
+CI = settings(
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
+)
 
 
 class FuzzDB:
@@ -782,13 +1152,19 @@ def run(fuzz_db: FuzzDB, strategy, check, share: float = 1.0) -> None:
 
 
 def test_csv_import_succeeds_or_says_clearly_why_and_changes_nothing(fuzz_db):
-    run(fuzz_db, st.tuples(csv_files(), st.booleans()), lambda ex: check_map_import(
-        fuzz_db.database, ex[0], "csv", replace=ex[1], before=fuzz_db.before))
+    run(
+        fuzz_db,
+        st.tuples(csv_files(), st.booleans()),
+        lambda ex: check_map_import(fuzz_db.database, ex[0], "csv", replace=ex[1], before=fuzz_db.before),
+    )
 
 
 def test_hsds_import_succeeds_or_says_clearly_why_and_changes_nothing(fuzz_db):
-    run(fuzz_db, st.tuples(hsds_files(), st.booleans()), lambda ex: check_map_import(
-        fuzz_db.database, ex[0], "json", replace=ex[1], before=fuzz_db.before))
+    run(
+        fuzz_db,
+        st.tuples(hsds_files(), st.booleans()),
+        lambda ex: check_map_import(fuzz_db.database, ex[0], "json", replace=ex[1], before=fuzz_db.before),
+    )
 
 
 def test_calendar_import_succeeds_or_says_clearly_why_and_changes_nothing(fuzz_db):

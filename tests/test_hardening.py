@@ -19,10 +19,12 @@ from jobs.models import MeetingSeries
 from jobs.reminders import lead_times
 
 
-def chat(bot, text: str = "", button: str | None = None, who: str = "coord", chat_id: str | None = None,
-         group: bool = False):
-    return bot.handle(Incoming(channel="telegram", chat_id=chat_id or who, user_id=who, text=text, button=button,
-                               group=group))
+def chat(
+    bot, text: str = "", button: str | None = None, who: str = "coord", chat_id: str | None = None, group: bool = False
+):
+    return bot.handle(
+        Incoming(channel="telegram", chat_id=chat_id or who, user_id=who, text=text, button=button, group=group)
+    )
 
 
 def last(replies) -> str:
@@ -43,11 +45,26 @@ def stats(bot) -> dict[str, int]:
 
 # --- one validation layer ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value", [
-    "rsvp:²:20270413T1200Z:yes", "rsvp:1:20270413T1200Z:yes:extra", "agenda:deadline_pick:99999999999999",
-    "agenda:deadline_pick:٣", "agenda:pick_move:1:20271399T9999Z", "stream:<b>zorg</b>", "stream:" + "x" * 300,
-    "safety:yes", "human:now", "nonsense", "", "agenda:save:1", "subscribe:everything", "followup:maybe",
-])
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "rsvp:²:20270413T1200Z:yes",
+        "rsvp:1:20270413T1200Z:yes:extra",
+        "agenda:deadline_pick:99999999999999",
+        "agenda:deadline_pick:٣",
+        "agenda:pick_move:1:20271399T9999Z",
+        "stream:<b>zorg</b>",
+        "stream:" + "x" * 300,
+        "safety:yes",
+        "human:now",
+        "nonsense",
+        "",
+        "agenda:save:1",
+        "subscribe:everything",
+        "followup:maybe",
+    ],
+)
 def test_forged_button_values_do_not_parse(value):
     with pytest.raises(ForgedButton):
         parse_button(value)
@@ -86,11 +103,18 @@ def test_a_failure_inside_becomes_a_polite_reply_with_an_error_id_and_no_text_in
 
 # --- the agenda wizard and bounded durations ---------------------------------------------------------
 
+
 def test_typed_text_at_the_move_confirmation_shows_the_buttons_again(bot):
     make(bot, "coord", "coordinator")
     with bot.database.session() as session:
-        add_series(session, title="MDO jeugd", rrule="FREQ=WEEKLY;BYDAY=TU", start_local="2026-12-08T10:00",
-                   duration_minutes=60, now=bot.clock.now())
+        add_series(
+            session,
+            title="MDO jeugd",
+            rrule="FREQ=WEEKLY;BYDAY=TU",
+            start_local="2026-12-08T10:00",
+            duration_minutes=60,
+            now=bot.clock.now(),
+        )
         session.commit()
     pick = chat(bot, "/agenda verplaatsen")[-1]
     chat(bot, button=pick.buttons[0].value)
@@ -114,8 +138,15 @@ def test_a_huge_lead_time_in_chat_is_refused_and_one_saved_earlier_stops_no_remi
     chat(bot, "1 maart 2027")
     assert "herinnering" in last(chat(bot, "999999d")).lower()  # asked again, not saved
     with bot.database.session() as session:  # as saved before the bound: skipped, the rest still fire
-        add_series(session, title="MDO", rrule="FREQ=WEEKLY;BYDAY=TU", start_local="2026-12-08T10:00",
-                   duration_minutes=60, remind=["1d"], now=bot.clock.now())
+        add_series(
+            session,
+            title="MDO",
+            rrule="FREQ=WEEKLY;BYDAY=TU",
+            start_local="2026-12-08T10:00",
+            duration_minutes=60,
+            remind=["1d"],
+            now=bot.clock.now(),
+        )
         session.flush()
         session.scalar(select(MeetingSeries)).remind = ["999999d", "1d"]
         session.commit()
@@ -127,6 +158,7 @@ def test_a_huge_lead_time_in_chat_is_refused_and_one_saved_earlier_stops_no_remi
 
 
 # --- group chats ------------------------------------------------------------------------------------
+
 
 def test_in_a_group_coordinator_flows_and_codes_are_private_and_everyone_has_their_own_dialogue(bot):
     make(bot, "coord", "coordinator")
@@ -165,12 +197,18 @@ def test_a_resident_cannot_find_out_where_a_named_professional_works(bot):
     with bot.database.session() as session:
         contacts = [(c.name, c.service_id) for c in session.scalars(select(Contact)) if c.name]
     index = bot.map.index()
-    first = sum(1 for name, service in contacts
-                if (hits := index.search(f"wie doet wat: {name}", limit=1)) and hits[0].id == service)
+    first = sum(
+        1
+        for name, service in contacts
+        if (hits := index.search(f"wie doet wat: {name}", limit=1)) and hits[0].id == service
+    )
     assert len(contacts) >= 5 and first <= 0.05 * len(contacts)
     make(bot, "pro", "professional")  # a professional still finds them
-    found = sum(1 for name, service in contacts
-                if service in [h.id for h in index.search(f"wie doet wat: {name}", limit=3, contacts=True)])
+    found = sum(
+        1
+        for name, service in contacts
+        if service in [h.id for h in index.search(f"wie doet wat: {name}", limit=3, contacts=True)]
+    )
     assert found >= 0.9 * len(contacts)
 
 
@@ -226,8 +264,12 @@ def test_the_need_text_goes_when_answered_and_when_the_conversation_ends(bot, cl
 
     replies = chat(bot, f"ik zoek een fysiotherapeut voor mijn knie, ik heet {MARK}", who="anna")
     while "followup:yes" not in [b.value for b in replies[-1].buttons]:  # the questions asked, answered
-        replies = chat(bot, "7541 XQ" if "postcode" in replies[-1].text else "", who="anna",
-                       button=None if "postcode" in replies[-1].text else replies[-1].buttons[0].value)
+        replies = chat(
+            bot,
+            "7541 XQ" if "postcode" in replies[-1].text else "",
+            who="anna",
+            button=None if "postcode" in replies[-1].text else replies[-1].buttons[0].value,
+        )
     assert cells_with(bot.database, MARK, "7541XQ", "7541 XQ") == []  # answered: the words and the address are not kept
     replies = chat(bot, f"ik zoek hulp, groet {MARK}", who="anna")  # vague: a question waits, the words too
     assert replies[-1].buttons and cells_with(bot.database, MARK)
@@ -251,10 +293,28 @@ def test_retention_runs_from_jobs_run_once_and_deletes_idle_users_and_their_outb
     long_ago = datetime.now(UTC) - timedelta(days=45)
     with bot.database.session() as session:
         old = session.scalar(select(User).where(User.channel_user_id == "u7731"))
-        session.add(OutboxMessage(idempotency_key="x:1", user_id=None, channel="telegram", chat_id="u7731",
-                                  text=f"Herinnering {MARK}", status="sent", next_attempt_at=long_ago))
-        session.add(OutboxMessage(idempotency_key="x:2", user_id=old.id, channel="telegram", chat_id="u7731",
-                                  text="Herinnering", status="queued", next_attempt_at=long_ago))
+        session.add(
+            OutboxMessage(
+                idempotency_key="x:1",
+                user_id=None,
+                channel="telegram",
+                chat_id="u7731",
+                text=f"Herinnering {MARK}",
+                status="sent",
+                next_attempt_at=long_ago,
+            )
+        )
+        session.add(
+            OutboxMessage(
+                idempotency_key="x:2",
+                user_id=old.id,
+                channel="telegram",
+                chat_id="u7731",
+                text="Herinnering",
+                status="queued",
+                next_attempt_at=long_ago,
+            )
+        )
         session.execute(update(User).values(last_seen_at=long_ago))
         session.execute(update(Conversation).values(updated_at=long_ago))
         session.commit()
@@ -270,20 +330,21 @@ def test_retention_runs_from_jobs_run_once_and_deletes_idle_users_and_their_outb
 
 # --- codes and the rate limit, kept in the database -------------------------------------------------
 
+
 def test_invite_codes_lock_out_after_ten_wrong_tries_an_hour_also_after_a_restart(bot, clock):
     from bot.core import Wijkbot
     from bot.floor.network import create_invite
 
     with bot.database.session() as session:
-        code = create_invite(session, "professional", organization=None, valid_for=timedelta(days=2),
-                             now=clock.now())
+        code = create_invite(session, "professional", organization=None, valid_for=timedelta(days=2), now=clock.now())
         session.commit()
     for n in range(10):
         assert "werkt niet" in last(chat(bot, f"/aanmelden WRNG-{n:04d}", who="mallory"))
         clock.advance(timedelta(seconds=5))
     again = Wijkbot(bot.database, clock=clock, settings=bot.settings, nlu=bot.nlu)  # a restart
-    assert "te vaak" in last(again.handle(Incoming(channel="telegram", chat_id="mallory", user_id="mallory",
-                                                   text=f"/aanmelden {code}")))
+    assert "te vaak" in last(
+        again.handle(Incoming(channel="telegram", chat_id="mallory", user_id="mallory", text=f"/aanmelden {code}"))
+    )
     assert "te vaak" in last(chat(bot, "/koppel ABCD-EFGH", who="mallory"))
     clock.advance(timedelta(hours=1))
     assert "Gelukt" in last(chat(bot, f"/aanmelden {code}", who="mallory"))
@@ -305,8 +366,9 @@ def test_the_rate_limit_survives_a_restart(bot, clock):
     again = Wijkbot(bot.database, clock=clock, settings=bot.settings, nlu=bot.nlu)
     reply = again.handle(Incoming(channel="telegram", chat_id="flood", user_id="flood", text="hallo"))
     assert "veel berichten" in last(reply)
-    emergency = again.handle(Incoming(channel="telegram", chat_id="flood", user_id="flood",
-                                      text="ik wil niet meer leven"))
+    emergency = again.handle(
+        Incoming(channel="telegram", chat_id="flood", user_id="flood", text="ik wil niet meer leven")
+    )
     assert "113" in last(emergency)  # an emergency is never held back
 
 
@@ -320,8 +382,9 @@ def test_one_conversation_per_person_in_a_chat_and_scrub_on_sqlite_and_postgresq
         people = [User(channel="telegram", channel_user_id=f"p{n}", created_at=now, last_seen_at=now) for n in (1, 2)]
         session.add_all(people)
         session.flush()
-        session.add_all([Conversation(channel="telegram", chat_id="-1", user_id=p.id, state={}, updated_at=now)
-                         for p in people])
+        session.add_all(
+            [Conversation(channel="telegram", chat_id="-1", user_id=p.id, state={}, updated_at=now) for p in people]
+        )
         session.commit()
         assert len({c.id for c in session.scalars(select(Conversation))}) == 2
     database.scrub()  # SQLite: checkpoint; PostgreSQL: VACUUM outside a transaction

@@ -112,14 +112,22 @@ def test_conversation_restart_without_replay_and_a_broadcast_on_both_channels(bo
             session.commit()
         bot.handle(Incoming(channel="telegram", chat_id="901", user_id="901", text="/abonneren events"))
         with bot.database.session() as session:
-            broadcast_id = create_broadcast(session, "Netwerkbijeenkomst dinsdag 15 december, 15 uur", "all",
-                                            "events", created_by=None, now=datetime.now(UTC)).id
+            broadcast_id = create_broadcast(
+                session,
+                "Netwerkbijeenkomst dinsdag 15 december, 15 uur",
+                "all",
+                "events",
+                created_by=None,
+                now=datetime.now(UTC),
+            ).id
             session.commit()
         with FakeTelegram() as fake:
             telegram = TelegramChannel(bot, "123:ABC", base_url=fake.base_url, poll_timeout=1)
             await telegram.app.initialize()
-            senders = [OutboxSender(bot.database, "matrix", again.send_outbox, Limits()),
-                       OutboxSender(bot.database, "telegram", telegram.send_outbox, Limits())]
+            senders = [
+                OutboxSender(bot.database, "matrix", again.send_outbox, Limits()),
+                OutboxSender(bot.database, "telegram", telegram.send_outbox, Limits()),
+            ]
             await drain_outbox(bot.database, broadcast_id, *senders, rounds=50)
             await telegram.app.shutdown()
             assert [m["chat_id"] for m in fake.sent] == [901]
@@ -144,22 +152,28 @@ def test_an_encrypted_conversation_survives_a_restart_of_the_bot(bot, synapse, t
     async def scenario():
         anna = Resident(synapse, "enc" + uuid.uuid4().hex[:6])
         (tmp_path / "anna").mkdir()
-        anna.client = AsyncClient(synapse.url, anna.user_id, store_path=str(tmp_path / "anna"),
-                                  config=AsyncClientConfig(encryption_enabled=True, store_sync_tokens=False))
+        anna.client = AsyncClient(
+            synapse.url,
+            anna.user_id,
+            store_path=str(tmp_path / "anna"),
+            config=AsyncClientConfig(encryption_enabled=True, store_sync_tokens=False),
+        )
         await anna.login()
         channel = MatrixChannel(bot, synapse.url, bot_user, password="pw-bot", sync_timeout_ms=500, store_path=store)
         await channel.start()
         assert channel.encrypted
-        response = await anna.client.room_create(invite=[bot_user], is_direct=True,
-                                                 initial_state=[EnableEncryptionBuilder().as_dict()])
+        response = await anna.client.room_create(
+            invite=[bot_user], is_direct=True, initial_state=[EnableEncryptionBuilder().as_dict()]
+        )
         room = response.room_id
         assert await anna.joined(room, bot_user)
 
         async def say(text):
             await anna.client.sync(timeout=500, since=anna.since)
             await keep_keys(anna.client)
-            await anna.client.room_send(room, "m.room.message", {"msgtype": "m.text", "body": text},
-                                        ignore_unverified_devices=True)
+            await anna.client.room_send(
+                room, "m.room.message", {"msgtype": "m.text", "body": text}, ignore_unverified_devices=True
+            )
 
         await say("ik wil stoppen met roken")
         replies = await anna.replies(room, bot_user, 1, timeout=30)
@@ -182,8 +196,9 @@ def test_an_encrypted_conversation_survives_a_restart_of_the_bot(bot, synapse, t
 def test_the_invite_allow_list(bot):
     open_to_all = MatrixChannel(bot, "http://127.0.0.1:9", "@wijkbot:localhost", password="x")
     assert open_to_all._allowed("@anyone:elsewhere.nl")
-    strict = MatrixChannel(bot, "http://127.0.0.1:9", "@wijkbot:localhost", password="x",
-                           allow="@coordinator:wijk.nl, :zorg.example.nl")
+    strict = MatrixChannel(
+        bot, "http://127.0.0.1:9", "@wijkbot:localhost", password="x", allow="@coordinator:wijk.nl, :zorg.example.nl"
+    )
     assert strict._allowed("@coordinator:wijk.nl")
     assert strict._allowed("@nurse:zorg.example.nl")
     assert not strict._allowed("@spam:elsewhere.nl")
@@ -214,9 +229,15 @@ def test_a_reminder_arrives_as_numbered_options_and_the_number_answers_it(bot, s
         start = (clock.now() + timedelta(days=1, minutes=-2)).astimezone(LOCAL_TZ)
         with bot.database.session() as session:
             session.scalar(select(User).where(User.channel == "matrix")).role = "professional"
-            add_series(session, title="MDO wijkverpleging", rrule="FREQ=DAILY;COUNT=1", duration_minutes=60,
-                       remind=["1d"], start_local=start.replace(tzinfo=None).isoformat(timespec="minutes"),
-                       now=clock.now() - timedelta(minutes=5))
+            add_series(
+                session,
+                title="MDO wijkverpleging",
+                rrule="FREQ=DAILY;COUNT=1",
+                duration_minutes=60,
+                remind=["1d"],
+                start_local=start.replace(tzinfo=None).isoformat(timespec="minutes"),
+                now=clock.now() - timedelta(minutes=5),
+            )
             session.commit()
         assert ReminderScheduler(bot.database, clock).run_due() == (1, 0)
         await OutboxSender(bot.database, "matrix", channel.send_outbox, Limits()).run_once()
@@ -256,11 +277,16 @@ def test_after_a_restart_a_broadcast_reaches_a_room_that_was_quiet_since(bot, sy
         assert again.encrypted and room in again.client.rooms
         assert again.transaction_id("broadcast:1:user:1") == key, "the same transaction id after a restart"
         with bot.database.session() as session:
-            broadcast_id = create_broadcast(session, "Koffieochtend vrijdag", "all", "events", created_by=None,
-                                            now=datetime.now(UTC)).id
+            broadcast_id = create_broadcast(
+                session, "Koffieochtend vrijdag", "all", "events", created_by=None, now=datetime.now(UTC)
+            ).id
             session.commit()
-        await drain_outbox(bot.database, broadcast_id, OutboxSender(bot.database, "matrix", again.send_outbox,
-                                                                    Limits(), keyed=True), rounds=50)
+        await drain_outbox(
+            bot.database,
+            broadcast_id,
+            OutboxSender(bot.database, "matrix", again.send_outbox, Limits(), keyed=True),
+            rounds=50,
+        )
         assert "Koffieochtend vrijdag" in (await bea.replies(room, bot_user, 2))[1]
         await again.stop()
         await bea.client.close()
@@ -294,8 +320,9 @@ async def send_until_held(hold_after: int) -> None:
             await asyncio.Event().wait()  # SIGKILL arrives here
         return result
 
-    sender = OutboxSender(database, channel.name, send_then_hold, Limits(per_second=settings.broadcast_rate),
-                          keyed=channel.keyed_outbox)
+    sender = OutboxSender(
+        database, channel.name, send_then_hold, Limits(per_second=settings.broadcast_rate), keyed=channel.keyed_outbox
+    )
     await sender.run(asyncio.Event())
 
 
@@ -314,10 +341,15 @@ def test_a_broadcast_killed_between_sent_and_marked_sent_arrives_exactly_once(bo
     bot_user = synapse.register("once" + uuid.uuid4().hex[:6], "pw-bot")
     recipients, hold_after = 6, 3
     text = "Buurtfeest zaterdag 19 december vanaf 14 uur in De Vlinderhof"
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("WIJKBOT_")},
-           "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "WIJKBOT_DATA_DIR": str(bot.settings.data_dir),
-           "WIJKBOT_CACHE_DIR": str(bot.settings.cache_dir), "WIJKBOT_MATRIX_HOMESERVER": synapse.url,
-           "WIJKBOT_MATRIX_USER": bot_user, "WIJKBOT_MATRIX_PASSWORD": "pw-bot"}
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("WIJKBOT_")},
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+        "WIJKBOT_DATA_DIR": str(bot.settings.data_dir),
+        "WIJKBOT_CACHE_DIR": str(bot.settings.cache_dir),
+        "WIJKBOT_MATRIX_HOMESERVER": synapse.url,
+        "WIJKBOT_MATRIX_USER": bot_user,
+        "WIJKBOT_MATRIX_PASSWORD": "pw-bot",
+    }
     errors = tmp_path / "stderr.log"
 
     def status():
@@ -327,8 +359,14 @@ def test_a_broadcast_killed_between_sent_and_marked_sent_arrives_exactly_once(bo
     async def scenario():
         nonlocal broadcast_id
         # residents open a chat with the bot and subscribe; the bot logs in here for the first time
-        channel = MatrixChannel(bot, synapse.url, bot_user, password="pw-bot", sync_timeout_ms=500,
-                                store_path=bot.settings.data_dir / "matrix-store")
+        channel = MatrixChannel(
+            bot,
+            synapse.url,
+            bot_user,
+            password="pw-bot",
+            sync_timeout_ms=500,
+            store_path=bot.settings.data_dir / "matrix-store",
+        )
         await channel.start()
         device = channel.client.device_id
         residents = []
@@ -342,17 +380,23 @@ def test_a_broadcast_killed_between_sent_and_marked_sent_arrives_exactly_once(bo
             residents.append((resident, room))
         await channel.stop()
         with bot.database.session() as session:
-            broadcast_id = create_broadcast(session, text, "all", "events", created_by=None,
-                                            now=datetime.now(UTC)).id
+            broadcast_id = create_broadcast(session, text, "all", "events", created_by=None, now=datetime.now(UTC)).id
             session.commit()
         assert status().queued == recipients
 
         # the first process sends until Synapse confirmed row 3, and is killed before it marks it sent
         with open(errors, "ab") as log:
             crashing = await asyncio.create_subprocess_exec(
-                sys.executable, "-c", "import asyncio, sys; from tests.test_matrix import send_until_held; "
-                "asyncio.run(send_until_held(int(sys.argv[1])))", str(hold_after),
-                cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=log)
+                sys.executable,
+                "-c",
+                "import asyncio, sys; from tests.test_matrix import send_until_held; "
+                "asyncio.run(send_until_held(int(sys.argv[1])))",
+                str(hold_after),
+                cwd=tmp_path,
+                env=env,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log,
+            )
         line = (await asyncio.wait_for(crashing.stdout.readline(), timeout=120)).decode()
         assert line.startswith("held broadcast:") and "ok=True" in line, errors.read_text()[-3000:]
         held_key = line.split()[1]
@@ -369,8 +413,16 @@ def test_a_broadcast_killed_between_sent_and_marked_sent_arrives_exactly_once(bo
 
         # `wijkbot run` on the same data drains the outbox, the held row included
         with open(errors, "ab") as log:
-            running = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot.cli", "run", cwd=tmp_path,
-                                                           env=env, stdout=asyncio.subprocess.DEVNULL, stderr=log)
+            running = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot.cli",
+                "run",
+                cwd=tmp_path,
+                env=env,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=log,
+            )
         deadline = time.monotonic() + 120
         while status().queued and time.monotonic() < deadline and running.returncode is None:
             await asyncio.sleep(0.2)
@@ -387,8 +439,9 @@ def test_a_broadcast_killed_between_sent_and_marked_sent_arrives_exactly_once(bo
         # all three processes used the one device the bot logged in with (the transaction ids' scope)
         session = state.load(bot.database, "matrix", "session")
         assert session["device_id"] == device
-        request = urllib.request.Request(synapse.url + "/_matrix/client/v3/devices",
-                                         headers={"Authorization": "Bearer " + session["access_token"]})
+        request = urllib.request.Request(
+            synapse.url + "/_matrix/client/v3/devices", headers={"Authorization": "Bearer " + session["access_token"]}
+        )
         with urllib.request.urlopen(request) as response:
             named = [d for d in json.loads(response.read())["devices"] if d.get("display_name") == "wijkbot"]
         assert [d["device_id"] for d in named] == [device]

@@ -27,16 +27,18 @@ def role_of(bot, user, channel="telegram"):
 
 def make_coordinator(bot, user="coco"):
     with bot.database.session() as session:
-        code = create_invite(session, "coordinator", organization="Wijkpunt", valid_for=timedelta(days=1),
-                             now=bot.clock.now())
+        code = create_invite(
+            session, "coordinator", organization="Wijkpunt", valid_for=timedelta(days=1), now=bot.clock.now()
+        )
         session.commit()
     assert "coördinator" in say(bot, f"/aanmelden {code}", user=user).text
 
 
 def test_an_invite_code_upgrades_once_and_expires(bot, clock):
     with bot.database.session() as session:
-        code = create_invite(session, "professional", organization="Huisarts De Vlinderhof",
-                             valid_for=timedelta(days=7), now=clock.now())
+        code = create_invite(
+            session, "professional", organization="Huisarts De Vlinderhof", valid_for=timedelta(days=7), now=clock.now()
+        )
         old = create_invite(session, "professional", organization=None, valid_for=timedelta(hours=1), now=clock.now())
         session.commit()
     assert "werkt niet" in say(bot, "/aanmelden XXXX-YYYY").text
@@ -77,8 +79,10 @@ def test_announcement_in_chat_reaches_only_opted_in_audience(bot):
     reply = say(bot, "Gezondheidsmarkt zaterdag 12 december, 10-14 uur, De Cocon", user="coco")
     assert [b.value for b in reply.buttons] == ["announce:residents", "announce:professionals", "announce:all"]
     preview = say(bot, button="announce:residents", user="coco")
-    assert "Gezondheidsmarkt" in preview.text and [b.value for b in preview.buttons] == ["announce:send",
-                                                                                       "announce:cancel"]
+    assert "Gezondheidsmarkt" in preview.text and [b.value for b in preview.buttons] == [
+        "announce:send",
+        "announce:cancel",
+    ]
     sent = say(bot, button="announce:send", user="coco")
     assert "2 ontvangers" in sent.text
     number = sent.text.split()[1]
@@ -112,8 +116,16 @@ class FakeChannel:
 def test_outbox_delivery_honours_429_skips_blocked_and_never_duplicates(bot):
     with bot.database.session() as session:
         for n in range(8):
-            session.add(User(channel="telegram", channel_user_id=f"u{n}", chat_id=f"u{n}", role="resident",
-                             created_at=bot.clock.now(), last_seen_at=bot.clock.now()))
+            session.add(
+                User(
+                    channel="telegram",
+                    channel_user_id=f"u{n}",
+                    chat_id=f"u{n}",
+                    role="resident",
+                    created_at=bot.clock.now(),
+                    last_seen_at=bot.clock.now(),
+                )
+            )
         session.flush()
         from bot.floor.network import subscribe
 
@@ -123,8 +135,9 @@ def test_outbox_delivery_honours_429_skips_blocked_and_never_duplicates(bot):
         session.commit()
         broadcast_id = created.id
     channel = FakeChannel()
-    sender = OutboxSender(bot.database, "telegram", channel.send, Limits(per_second=50, per_chat_interval=0),
-                          clock=bot.clock)  # the 502's retry comes due when drain_outbox moves the clock on
+    sender = OutboxSender(
+        bot.database, "telegram", channel.send, Limits(per_second=50, per_chat_interval=0), clock=bot.clock
+    )  # the 502's retry comes due when drain_outbox moves the clock on
 
     asyncio.run(drain_outbox(bot.database, broadcast_id, sender, rounds=40, clock=bot.clock))
     with bot.database.session() as session:

@@ -18,14 +18,31 @@ def local(*args) -> datetime:
 
 def setup(database, clock):
     with database.session() as session:
-        session.add(MeetingSeries(title="MDO ouderen", rrule="FREQ=MONTHLY;BYDAY=2TU", start_local="2027-01-12T14:00",
-                                  timezone="Europe/Amsterdam", duration_minutes=90, location="Gezondheidscentrum",
-                                  audience="professionals", remind=["1d", "2h"], created_at=clock.now()))
-        session.add(Deadline(title="Wijkplan 2027 indienen", due=date(2027, 9, 15), remind=["7d", "1d"],
-                             created_at=clock.now()))
+        session.add(
+            MeetingSeries(
+                title="MDO ouderen",
+                rrule="FREQ=MONTHLY;BYDAY=2TU",
+                start_local="2027-01-12T14:00",
+                timezone="Europe/Amsterdam",
+                duration_minutes=90,
+                location="Gezondheidscentrum",
+                audience="professionals",
+                remind=["1d", "2h"],
+                created_at=clock.now(),
+            )
+        )
+        session.add(
+            Deadline(title="Wijkplan 2027 indienen", due=date(2027, 9, 15), remind=["7d", "1d"], created_at=clock.now())
+        )
         for n, role in enumerate(("professional", "coordinator", "resident")):
-            user = User(channel="telegram", channel_user_id=f"p{n}", chat_id=f"p{n}", role=role,
-                        created_at=clock.now(), last_seen_at=clock.now())
+            user = User(
+                channel="telegram",
+                channel_user_id=f"p{n}",
+                chat_id=f"p{n}",
+                role=role,
+                created_at=clock.now(),
+                last_seen_at=clock.now(),
+            )
             session.add(user)
             session.flush()
             session.add(Subscription(user_id=user.id, topic="meetings"))
@@ -34,8 +51,11 @@ def setup(database, clock):
 
 def reminders(database) -> list[OutboxMessage]:
     with database.session() as session:
-        return list(session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key.like("reminder:%"))
-                                    .order_by(OutboxMessage.id)))
+        return list(
+            session.scalars(
+                select(OutboxMessage).where(OutboxMessage.idempotency_key.like("reminder:%")).order_by(OutboxMessage.id)
+            )
+        )
 
 
 def test_exactly_once_in_local_time_across_dst_and_a_restart(database):
@@ -114,11 +134,25 @@ def test_retention_deletes_old_conversations_and_freshness_reports_stale_service
 
     with database.session() as session:  # an answer to a meeting of that day
         old = session.scalar(select(User).where(User.channel_user_id == "old"))
-        session.add(MeetingSeries(title="MDO", rrule="FREQ=WEEKLY", start_local="2026-12-01T14:00", duration_minutes=60,
-                                  created_at=clock.now()))
+        session.add(
+            MeetingSeries(
+                title="MDO",
+                rrule="FREQ=WEEKLY",
+                start_local="2026-12-01T14:00",
+                duration_minutes=60,
+                created_at=clock.now(),
+            )
+        )
         session.flush()
-        session.add(Rsvp(series_id=1, occurrence_start=clock.now() + timedelta(hours=3), user_id=old.id, answer="yes",
-                         answered_at=clock.now()))
+        session.add(
+            Rsvp(
+                series_id=1,
+                occurrence_start=clock.now() + timedelta(hours=3),
+                user_id=old.id,
+                answer="yes",
+                answered_at=clock.now(),
+            )
+        )
         session.commit()
     clock.advance(timedelta(days=20))
     bot.handle(Incoming(channel="telegram", chat_id="new", user_id="new", text="ik wil meer bewegen"))
@@ -166,6 +200,7 @@ def test_agenda_in_chat(tmp_path, nlu):
 
 
 # --- RSVP, participants, changes, and the live scheduler ------------------------------------------------
+
 
 class RecordingChannel:
     """Stands in for a chat network: accepts every message and keeps what it was given."""
@@ -261,8 +296,9 @@ def test_cancel_and_move_tell_who_was_reminded_and_cancel_waiting_reminders(tmp_
     network = deliver(bot.database, clock)
     assert {chat for chat, _, _ in network.sent} == {"p0", "p1"}
     notice, buttons = network.sent[0][1], network.sent[0][2]
-    assert notice.startswith("Verplaatst: MDO ouderen is nu woensdag 14 april om 15.00 uur "
-                             "(was dinsdag 13 april om 14.00 uur)")
+    assert notice.startswith(
+        "Verplaatst: MDO ouderen is nu woensdag 14 april om 15.00 uur (was dinsdag 13 april om 14.00 uur)"
+    )
     assert buttons[0].value == "rsvp:1:20270413T1200Z:yes"  # the same occurrence, asked again
     from jobs.models import Rsvp
 
@@ -295,24 +331,45 @@ def test_participants_narrow_who_is_reminded(database):
         session.add(Organization(id="org-tz", name="Thuiszorg Oost"))
         users = []
         for n, org in enumerate(("Huisartsenpraktijk De Vlinderhof", "thuiszorg  oost", None, "Elders")):
-            user = User(channel="telegram", channel_user_id=f"u{n}", chat_id=f"u{n}", role="professional",
-                        organization=org, created_at=clock.now(), last_seen_at=clock.now())
+            user = User(
+                channel="telegram",
+                channel_user_id=f"u{n}",
+                chat_id=f"u{n}",
+                role="professional",
+                organization=org,
+                created_at=clock.now(),
+                last_seen_at=clock.now(),
+            )
             session.add(user)
             session.flush()
             session.add(Subscription(user_id=user.id, topic="meetings"))
             users.append(user)
         session.flush()
         try:
-            add_series(session, title="MDO", rrule="FREQ=WEEKLY;BYDAY=TU", start_local="2027-04-06T14:00",
-                       duration_minutes=60, remind=["1d"], participants=["Huisartspraktijk Vlinderhof"],
-                       now=clock.now())
+            add_series(
+                session,
+                title="MDO",
+                rrule="FREQ=WEEKLY;BYDAY=TU",
+                start_local="2027-04-06T14:00",
+                duration_minutes=60,
+                remind=["1d"],
+                participants=["Huisartspraktijk Vlinderhof"],
+                now=clock.now(),
+            )
         except UnknownParticipants as exc:
             assert exc.problems[0][2][0] == "Huisartsenpraktijk De Vlinderhof"  # the nearest name is suggested
         else:
             raise AssertionError("an unknown organisation is refused")
-        add_series(session, title="MDO", rrule="FREQ=WEEKLY;BYDAY=TU", start_local="2027-04-06T14:00",
-                   duration_minutes=60, remind=["1d"], now=clock.now(),
-                   participants=["Huisartsenpraktijk De Vlinderhof", "org-tz", "telegram:u2"])
+        add_series(
+            session,
+            title="MDO",
+            rrule="FREQ=WEEKLY;BYDAY=TU",
+            start_local="2027-04-06T14:00",
+            duration_minutes=60,
+            remind=["1d"],
+            now=clock.now(),
+            participants=["Huisartsenpraktijk De Vlinderhof", "org-tz", "telegram:u2"],
+        )
         session.commit()
     clock.set(local(2027, 4, 5, 14, 0))
     assert ReminderScheduler(database, clock).run_due() == (3, 0)
@@ -366,13 +423,26 @@ def test_apscheduler_fires_jobs_with_deterministic_ids_and_picks_up_changes(data
 
     clock = FixedClock(local(2027, 4, 12, 9, 0))  # Monday morning
     with database.session() as session:
-        user = User(channel="telegram", channel_user_id="p", chat_id="p", role="professional",
-                    created_at=clock.now(), last_seen_at=clock.now())
+        user = User(
+            channel="telegram",
+            channel_user_id="p",
+            chat_id="p",
+            role="professional",
+            created_at=clock.now(),
+            last_seen_at=clock.now(),
+        )
         session.add(user)
         session.flush()
         session.add(Subscription(user_id=user.id, topic="meetings"))
-        add_series(session, title="Netwerk", rrule="FREQ=DAILY;COUNT=3", duration_minutes=60, remind=["1d"],
-                   start_local="2027-04-13T14:00", now=clock.now())
+        add_series(
+            session,
+            title="Netwerk",
+            rrule="FREQ=DAILY;COUNT=3",
+            duration_minutes=60,
+            remind=["1d"],
+            start_local="2027-04-13T14:00",
+            now=clock.now(),
+        )
         session.commit()
     first = local(2027, 4, 12, 14, 0)  # the 1d reminder of Tuesday's meeting
     second = first + timedelta(days=1)  # and of Wednesday's
@@ -385,8 +455,13 @@ def test_apscheduler_fires_jobs_with_deterministic_ids_and_picks_up_changes(data
             run_as_apscheduler(aps, "agenda:start")  # the start-up work is the first job
             assert scheduler._next == {"series:1": first}
             ids = sorted(j.id for j in aps.get_jobs())
-            assert ids == ["agenda:sweep", "conversations:expire", "maintenance:daily", ReminderScheduler.job_id(first),
-                           "safety:followup"]
+            assert ids == [
+                "agenda:sweep",
+                "conversations:expire",
+                "maintenance:daily",
+                ReminderScheduler.job_id(first),
+                "safety:followup",
+            ]
             assert ids[3] == "reminders:20270412T120000Z"  # deterministic: the time, in UTC
             assert aps.get_job(ids[3]).next_run_time == first  # when the injected clock says, not the wall clock
             clock.set(first - timedelta(seconds=1))
@@ -441,8 +516,10 @@ def test_a_moved_deadline_is_reminded_again_for_its_new_date_and_a_cancelled_one
         session.commit()
     assert told == 2 and moved.due == date(2027, 10, 1)
     notices = [r.text for r in reminders_and_more(database) if r.idempotency_key.startswith("notice:deadline:")]
-    assert notices == ["Verschoven: deadline Wijkplan 2027 indienen is nu op vrijdag 1 oktober "
-                       "(was woensdag 15 september)."] * 2
+    assert (
+        notices
+        == ["Verschoven: deadline Wijkplan 2027 indienen is nu op vrijdag 1 oktober (was woensdag 15 september)."] * 2
+    )
     clock.set(local(2027, 9, 24, 9, 0))  # 7 days before the new date: reminded again
     assert scheduler.run_due() == (2, 4)  # (the MDO of 14 September passed meanwhile: its 2 x 2 dropped)
     assert "vrijdag 1 oktober" in reminders(database)[-1].text
@@ -453,6 +530,7 @@ def test_a_moved_deadline_is_reminded_again_for_its_new_date_and_a_cancelled_one
         session.commit()
     assert (title, told) == ("Wijkplan 2027 indienen", 2)
     assert "Vervalt: deadline Wijkplan 2027 indienen op vrijdag 1 oktober." in [
-        r.text for r in reminders_and_more(database)]
+        r.text for r in reminders_and_more(database)
+    ]
     clock.set(local(2027, 9, 30, 9, 0))
     assert scheduler.run_due() == (0, 0)  # its 1d reminder is gone with it

@@ -25,10 +25,12 @@ def _rows(path: Path) -> list[dict]:
 # Development sets: each was blind when written and has been used to build the method since
 # (docs/benchmarks.md). Every red flag must be caught: escalated at once or asked about directly.
 # Sets D and E, used last, are not held to this yet: their figures and misses are in docs/benchmarks.md.
-DEV_SETS = {"redflags": _rows(Path(__file__).with_name("data") / "redflags.jsonl"),
-            "blind-a": _rows(ROOT / "benchmarks" / "eval-triage-a" / "messages.jsonl"),
-            "blind-b": _rows(ROOT / "benchmarks" / "eval-triage-b" / "messages.jsonl"),
-            "blind-c": _rows(ROOT / "benchmarks" / "eval-triage-c" / "messages.jsonl")}
+DEV_SETS = {
+    "redflags": _rows(Path(__file__).with_name("data") / "redflags.jsonl"),
+    "blind-a": _rows(ROOT / "benchmarks" / "eval-triage-a" / "messages.jsonl"),
+    "blind-b": _rows(ROOT / "benchmarks" / "eval-triage-b" / "messages.jsonl"),
+    "blind-c": _rows(ROOT / "benchmarks" / "eval-triage-c" / "messages.jsonl"),
+}
 
 
 def _when(row: dict) -> datetime | None:
@@ -50,8 +52,11 @@ def test_every_red_flag_of_the_development_sets_is_caught(name):
 def test_direct_escalations_go_to_the_right_resource(name):
     flagged = [r for r in DEV_SETS[name] if r["escalation"]]
     found = [(r, safety().assess(r["text"], _when(r))) for r in flagged]
-    wrong = [(r["id"], r["escalation"], f.escalate_to) for r, f in found
-             if f.escalate_to and f.escalate_to != r["escalation"]]
+    wrong = [
+        (r["id"], r["escalation"], f.escalate_to)
+        for r, f in found
+        if f.escalate_to and f.escalate_to != r["escalation"]
+    ]
     assert len(wrong) <= 0.03 * len(flagged), wrong
     direct = sum(1 for r, f in found if f.escalate_to == r["escalation"])
     assert direct >= 0.9 * len(flagged)
@@ -70,12 +75,17 @@ def test_look_alikes_and_ordinary_questions_rarely_escalate_or_ask(name):
 # --- one test per criterion: its own examples, written for the tests --------------------------------
 
 CRITERIA = yaml.safe_load((DATA / "criteria.yaml").read_text(encoding="utf-8"))["criteria"]
-EXAMPLES = [(c["id"], c["resource"], kind, text) for c in CRITERIA
-            for kind, texts in (c.get("examples") or {}).items() for text in texts]
+EXAMPLES = [
+    (c["id"], c["resource"], kind, text)
+    for c in CRITERIA
+    for kind, texts in (c.get("examples") or {}).items()
+    for text in texts
+]
 
 
-@pytest.mark.parametrize(("criterion", "resource", "kind", "text"), EXAMPLES,
-                         ids=[f"{c}:{k}:{n}" for n, (c, _, k, _) in enumerate(EXAMPLES)])
+@pytest.mark.parametrize(
+    ("criterion", "resource", "kind", "text"), EXAMPLES, ids=[f"{c}:{k}:{n}" for n, (c, _, k, _) in enumerate(EXAMPLES)]
+)
 def test_criterion_examples(criterion, resource, kind, text):
     found = safety().assess(text)
     if kind == "direct":
@@ -107,25 +117,37 @@ def test_the_data_has_no_duplicate_keys_and_every_word_group_is_used():
     for name in ("words", "criteria", "context", "replies"):
         yaml.load((DATA / f"{name}.yaml").read_text(encoding="utf-8"), Loader=Strict)
     groups = yaml.safe_load((DATA / "words.yaml").read_text(encoding="utf-8"))["groups"]
-    used = {g.rstrip("@") for c in CRITERIA for level in ("direct", "doubt", "cue") for rule in c.get(level) or []
-            for g in rule} | {g for c in CRITERIA for g in c.get("unless", [])}
+    used = {
+        g.rstrip("@")
+        for c in CRITERIA
+        for level in ("direct", "doubt", "cue")
+        for rule in c.get(level) or []
+        for g in rule
+    } | {g for c in CRITERIA for g in c.get("unless", [])}
     assert set(groups) - used == set()
 
 
 # --- context ----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("mijn vader heeft pijn op de borst die uitstraalt naar zijn arm", "112"),
-    ("mijn vader heeft geen pijn op de borst meer, hij wil weer sporten", None),  # negated
-    ("mijn moeder had jaren geleden een hartstilstand, nu zoekt ze een beweeggroep", None),  # historical
-    ("mijn moeder had twee jaar geleden een hartaanval en nu weer pijn op de borst en ze zweet", "112"),  # now again
-    ("ik wil een cursus volgen: wat moet je doen als iemand bewusteloos is?", None),  # framed: a course
-    ("er is een voorlichtingsavond over huiselijk geweld in het buurthuis", None),  # framed: a talk
-    ("we hadden geen adem meer van het lachen", None),  # idiom
-    ("mijn zoon sloeg de deur keihard dicht van boosheid", None),  # idiom: a door
-    ("hij had vannacht een hypo maar na een boterham is hij weer helemaal helder", None),  # resolved
-    ("ik wil niet meer leven haha", None),  # a joke is asked about, not escalated (see below)
-])
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mijn vader heeft pijn op de borst die uitstraalt naar zijn arm", "112"),
+        ("mijn vader heeft geen pijn op de borst meer, hij wil weer sporten", None),  # negated
+        ("mijn moeder had jaren geleden een hartstilstand, nu zoekt ze een beweeggroep", None),  # historical
+        (
+            "mijn moeder had twee jaar geleden een hartaanval en nu weer pijn op de borst en ze zweet",
+            "112",
+        ),  # now again
+        ("ik wil een cursus volgen: wat moet je doen als iemand bewusteloos is?", None),  # framed: a course
+        ("er is een voorlichtingsavond over huiselijk geweld in het buurthuis", None),  # framed: a talk
+        ("we hadden geen adem meer van het lachen", None),  # idiom
+        ("mijn zoon sloeg de deur keihard dicht van boosheid", None),  # idiom: a door
+        ("hij had vannacht een hypo maar na een boterham is hij weer helemaal helder", None),  # resolved
+        ("ik wil niet meer leven haha", None),  # a joke is asked about, not escalated (see below)
+    ],
+)
 def test_context(text, expected):
     assert safety().assess(text).escalate_to == expected
 
@@ -145,26 +167,30 @@ def test_someone_else_still_counts_and_the_question_says_so():
 
 # --- languages --------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("text", "resource", "language"), [
-    ("I don't want to live anymore", "113", "en"),
-    ("my dad collapsed and is not breathing", "112", "en"),
-    ("annem nefes alamıyor, dudakları morarmış", "112", "tr"),
-    ("kocam beni dövüyor ve tehdit ediyor", "veilig-thuis", "tr"),
-    ("لا أريد أن أعيش بعد الآن", "113", "ar"),
-    ("زوجي يضربني ويهددني", "veilig-thuis", "ar"),
-    ("nie chcę już żyć", "113", "pl"),
-    ("mój mąż ma silny ból w klatce piersiowej", "112", "pl"),
-    ("мій чоловік б'є мене і погрожує", "veilig-thuis", "uk"),
-    ("син не дихає", "112", "uk"),
-    ("artık yaşamak istemiyorum", "113", "tr"),
-    ("babam bayıldı, uyanmıyor", "112", "tr"),
-    ("لا أستطيع التنفس", "112", "ar"),
-    ("أمي فاقدة الوعي", "112", "ar"),
-    ("chcę się zabić", "113", "pl"),
-    ("nie mogę oddychać", "112", "pl"),
-    ("хочу покінчити з собою", "113", "uk"),
-    ("сильна кровотеча, кров не зупиняється", "112", "uk"),
-])
+
+@pytest.mark.parametrize(
+    ("text", "resource", "language"),
+    [
+        ("I don't want to live anymore", "113", "en"),
+        ("my dad collapsed and is not breathing", "112", "en"),
+        ("annem nefes alamıyor, dudakları morarmış", "112", "tr"),
+        ("kocam beni dövüyor ve tehdit ediyor", "veilig-thuis", "tr"),
+        ("لا أريد أن أعيش بعد الآن", "113", "ar"),
+        ("زوجي يضربني ويهددني", "veilig-thuis", "ar"),
+        ("nie chcę już żyć", "113", "pl"),
+        ("mój mąż ma silny ból w klatce piersiowej", "112", "pl"),
+        ("мій чоловік б'є мене і погрожує", "veilig-thuis", "uk"),
+        ("син не дихає", "112", "uk"),
+        ("artık yaşamak istemiyorum", "113", "tr"),
+        ("babam bayıldı, uyanmıyor", "112", "tr"),
+        ("لا أستطيع التنفس", "112", "ar"),
+        ("أمي فاقدة الوعي", "112", "ar"),
+        ("chcę się zabić", "113", "pl"),
+        ("nie mogę oddychać", "112", "pl"),
+        ("хочу покінчити з собою", "113", "uk"),
+        ("сильна кровотеча, кров не зупиняється", "112", "uk"),
+    ],
+)
 def test_core_statements_in_other_languages_escalate_and_the_reply_is_in_both(text, resource, language):
     found = safety().assess(text)
     assert found.escalate_to == resource and found.language == language
@@ -189,6 +215,7 @@ def test_a_language_without_its_own_texts_gets_english_after_dutch():
 
 # --- time: the huisartsenpost -------------------------------------------------------------------------
 
+
 def test_huisartsenpost_signs_count_outside_office_hours_and_clear_ones_go_to_the_own_gp_by_day():
     clear = "mijn zoon is van de fiets gevallen en zijn pols staat helemaal scheef"
     doubtful = "mijn dochter heeft koorts"
@@ -209,17 +236,29 @@ def test_without_a_time_the_message_says_when():
 
 # --- answers to the safety question, odd input -----------------------------------------------------------
 
-@pytest.mark.parametrize(("text", "answer"), [
-    ("nee", "no"), ("Nee hoor, gelukkig niet", "no"), ("no", "no"), ("hayır", "no"), ("ні", "no"),
-    ("ja", "yes"), ("soms", "yes"), ("weet ik niet", "yes"), ("nee maar ik denk er wel vaak aan", "yes"),
-    ("waar is de dichtstbijzijnde huisarts", "unclear"),
-])
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("nee", "no"),
+        ("Nee hoor, gelukkig niet", "no"),
+        ("no", "no"),
+        ("hayır", "no"),
+        ("ні", "no"),
+        ("ja", "yes"),
+        ("soms", "yes"),
+        ("weet ik niet", "yes"),
+        ("nee maar ik denk er wel vaak aan", "yes"),
+        ("waar is de dichtstbijzijnde huisarts", "unclear"),
+    ],
+)
 def test_typed_answers_to_the_safety_question(text, answer):
     assert safety().answer(text) == answer
 
 
-@pytest.mark.parametrize("text", ["", "   ", "😀" * 500, "x" * 20_000, "\x00\x01\xff", "<b>help</b> **nu**",
-                                  "١٢٣٤٥", "ـــ", "'''", "~*()|"])
+@pytest.mark.parametrize(
+    "text", ["", "   ", "😀" * 500, "x" * 20_000, "\x00\x01\xff", "<b>help</b> **nu**", "١٢٣٤٥", "ـــ", "'''", "~*()|"]
+)
 def test_odd_input_never_raises(text):
     safety().assess(text)
     safety().answer(text)

@@ -63,8 +63,10 @@ def test_lay_words_and_english_reach_professional_words(search, services):
 
 
 def test_a_long_story_with_the_need_inside(search, services):
-    story = ("Goedemiddag, ik weet niet goed bij wie ik moet zijn. Sinds de scheiding is alles op mij "
-             "aangekomen en er liggen stapels brieven van de deurwaarder die ik niet meer open.")
+    story = (
+        "Goedemiddag, ik weet niet goed bij wie ik moet zijn. Sinds de scheiding is alles op mij "
+        "aangekomen en er liggen stapels brieven van de deurwaarder die ik niet meer open."
+    )
     found = set().union(*codes(services, search.search(story, limit=3)))
     assert found & {"welzijn.geldzaken", "welzijn.administratie"}, found  # help with debts and letters
 
@@ -83,8 +85,9 @@ def test_inactive_services_are_never_returned(search, services):
     for name in ("Huisartspraktijk Van Dalen", "Fysiotherapie Vlinderweide", "Formulierenbrigade"):
         assert name not in names(search.search(name, limit=20))
     inactive = {s["id"] for s in services.values() if s["status"] != "active"}
-    assert not inactive & {h.id for q in ("huisarts", "fysiotherapie", "formulieren") for h in
-                           search.search(q, limit=50)}
+    assert not inactive & {
+        h.id for q in ("huisarts", "fysiotherapie", "formulieren") for h in search.search(q, limit=50)
+    }
 
 
 def test_free_and_language_filters(search, services):
@@ -93,7 +96,8 @@ def test_free_and_language_filters(search, services):
     for h in hits:
         s = services[h.id]
         assert any(c["amount"] == 0 for c in s["cost_options"]) or re.search(
-            r"gratis|kosteloos|geen kosten", s["fees_description"] or "", re.IGNORECASE)
+            r"gratis|kosteloos|geen kosten", s["fees_description"] or "", re.IGNORECASE
+        )
     hits = search.search("huisarts", Filters(language="ar"), limit=10)
     assert hits and all("ar" in {x["code"] for x in services[h.id]["languages"]} for h in hits)
 
@@ -104,8 +108,9 @@ def test_open_now_uses_local_time(search, services):
     assert names(hits)[0] == "Huisartsenpost Oosterwaarde"
     assert "Huisarts De Vlinderhof" not in names(hits)
     tuesday_morning = datetime(2026, 12, 1, 10, 0, tzinfo=LOCAL_TZ)
-    assert "Huisarts De Vlinderhof" in names(search.search("huisarts", Filters(open_now=True), limit=5,
-                                                           now=tuesday_morning))
+    assert "Huisarts De Vlinderhof" in names(
+        search.search("huisarts", Filters(open_now=True), limit=5, now=tuesday_morning)
+    )
 
 
 def test_a_postcode_puts_nearby_services_first(search, services):
@@ -127,8 +132,19 @@ def test_index_follows_changes_to_the_map(database, search):
     assert names(search.search("zwoeberclub", limit=3))[0] == "Zwoeberclub"
 
 
-@pytest.mark.parametrize("query", ["", "   ", "😀😀😀", "x" * 20_000, "<script>alert(1)</script>",
-                                   "**vet** _schuin_ [link](http://x)", "\x00\x01\x02\ufffd", "1234"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "   ",
+        "😀😀😀",
+        "x" * 20_000,
+        "<script>alert(1)</script>",
+        "**vet** _schuin_ [link](http://x)",
+        "\x00\x01\x02\ufffd",
+        "1234",
+    ],
+)
 def test_odd_queries_give_an_answer_not_an_error(search, query):
     hits = search.search(query, limit=5)
     assert isinstance(hits, list)
@@ -139,16 +155,21 @@ def test_the_need_model_reads_needs_that_name_no_service_on_a_map_it_has_never_s
     from socialekaart.search import SearchIndex, ServiceDoc
     from tests.records import service
 
-    docs = [ServiceDoc.from_record(service(name, description)) for name, description in [
-        ("Project Lantaarn", "Een maatje dat eens per week bij u langskomt voor een praatje of een wandeling."),
-        ("De Kompasroos", "Bekkenfysiotherapie: oefeningen voor de bekkenbodem, bijvoorbeeld na een bevalling."),
-        ("Kwartier", "Budgetcoaches helpen bij schulden en rekeningen die u niet kunt betalen."),
-        ("Het Vlot", "Leer beter lezen en schrijven in kleine groepjes."),
-        ("Buurtkracht", "Vrijwilligers doen kleine klusjes in en om het huis."),
-    ]]
+    docs = [
+        ServiceDoc.from_record(service(name, description))
+        for name, description in [
+            ("Project Lantaarn", "Een maatje dat eens per week bij u langskomt voor een praatje of een wandeling."),
+            ("De Kompasroos", "Bekkenfysiotherapie: oefeningen voor de bekkenbodem, bijvoorbeeld na een bevalling."),
+            ("Kwartier", "Budgetcoaches helpen bij schulden en rekeningen die u niet kunt betalen."),
+            ("Het Vlot", "Leer beter lezen en schrijven in kleine groepjes."),
+            ("Buurtkracht", "Vrijwilligers doen kleine klusjes in en om het huis."),
+        ]
+    ]
     index = SearchIndex.build(docs, needs=default_needs())
     # none of these shares a word with the right service's name or description
-    for query, want in [("sinds de geboorte van mijn dochter verlies ik urine als ik hoest", "De Kompasroos"),
-                        ("my husband died last year and I have nobody to talk to", "Project Lantaarn"),
-                        ("de incasso blijft bellen en ik kan de huur niet meer opbrengen", "Kwartier")]:
+    for query, want in [
+        ("sinds de geboorte van mijn dochter verlies ik urine als ik hoest", "De Kompasroos"),
+        ("my husband died last year and I have nobody to talk to", "Project Lantaarn"),
+        ("de incasso blijft bellen en ik kan de huur niet meer opbrengen", "Kwartier"),
+    ]:
         assert index.search(query, limit=1)[0].name == want, query

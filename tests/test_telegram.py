@@ -54,7 +54,7 @@ def test_escaping_and_splitting():
     parts = split_text("a & b <script>" + "\n" + "x" * 5000)
     assert parts[0] == "a &amp; b &lt;script&gt;"
     assert all(len(p) <= 4096 for p in parts) and sum(len(p) for p in parts[1:]) == 5000
-    long = ("&" * 3000)
+    long = "&" * 3000
     for part in split_text(long):
         assert len(part) <= 4096 and not part.endswith("&am") and part.count("&") == part.count("&amp;")
 
@@ -63,20 +63,33 @@ def test_broadcast_through_the_outbox_with_429_and_blocked_users(bot):
     with bot.database.session() as session:
         now = bot.clock.now()  # the sender's clock: a retry comes due when drain_outbox moves it on
         for n in range(1, 13):
-            user = User(channel="telegram", channel_user_id=str(700 + n), chat_id=str(700 + n), role="resident",
-                        created_at=now, last_seen_at=now)
+            user = User(
+                channel="telegram",
+                channel_user_id=str(700 + n),
+                chat_id=str(700 + n),
+                role="resident",
+                created_at=now,
+                last_seen_at=now,
+            )
             session.add(user)
             session.flush()
             subscribe(session, user, "events")
-        broadcast_id = create_broadcast(session, "Gezondheidsmarkt <zaterdag> & zondag", "residents", "events",
-                                        created_by=None, now=now).id
+        broadcast_id = create_broadcast(
+            session, "Gezondheidsmarkt <zaterdag> & zondag", "residents", "events", created_by=None, now=now
+        ).id
         session.commit()
 
     async def scenario(fake: FakeTelegram):
         channel = TelegramChannel(bot, "123:ABC", base_url=fake.base_url, poll_timeout=1)
         await channel.app.initialize()
-        sender = OutboxSender(bot.database, "telegram", channel.send_outbox,
-                              Limits(per_second=30, per_chat_interval=1.0), is_group=channel.is_group, clock=bot.clock)
+        sender = OutboxSender(
+            bot.database,
+            "telegram",
+            channel.send_outbox,
+            Limits(per_second=30, per_chat_interval=1.0),
+            is_group=channel.is_group,
+            clock=bot.clock,
+        )
         try:
             await drain_outbox(bot.database, broadcast_id, sender, clock=bot.clock)
         finally:
@@ -104,18 +117,41 @@ def test_wijkbot_run_answers_on_telegram_delivers_queued_broadcasts_and_stops_on
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("WIJKBOT_")}
     with FakeTelegram() as fake:
-        env.update(WIJKBOT_DATA_DIR=str(tmp_path / "data"), WIJKBOT_TELEGRAM_TOKEN="123:ABC",
-                   WIJKBOT_TELEGRAM_BASE_URL=fake.base_url)
-        process = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], env=env, cwd=tmp_path,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        env.update(
+            WIJKBOT_DATA_DIR=str(tmp_path / "data"),
+            WIJKBOT_TELEGRAM_TOKEN="123:ABC",
+            WIJKBOT_TELEGRAM_BASE_URL=fake.base_url,
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "run"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         try:
             fake.wait_for(lambda f: "getUpdates" in f.calls, timeout=60)
             fake.push_message(31, "/abonneren events")
             fake.wait_for(lambda f: f.messages_to(31), timeout=30)
             assert "berichten over activiteiten" in fake.messages_to(31)[0]["text"]
-            created = subprocess.run([sys.executable, "-m", "bot.cli", "broadcast", "create", "--audience", "all",
-                                      "--text", "Koffie in De Cocon", "--json"], env=env, cwd=tmp_path,
-                                     capture_output=True, check=True)
+            created = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "bot.cli",
+                    "broadcast",
+                    "create",
+                    "--audience",
+                    "all",
+                    "--text",
+                    "Koffie in De Cocon",
+                    "--json",
+                ],
+                env=env,
+                cwd=tmp_path,
+                capture_output=True,
+                check=True,
+            )
             assert b'"queued": 1' in created.stdout
             fake.wait_for(lambda f: len(f.messages_to(31)) >= 2, timeout=30)
             assert "Koffie in De Cocon" in fake.messages_to(31)[1]["text"]
@@ -136,14 +172,26 @@ def test_a_reminder_carries_rsvp_buttons_and_a_press_is_recorded(bot):
     bot.clock = clock
     start = (clock.now() + timedelta(days=1, minutes=-2)).astimezone(LOCAL_TZ)  # its 1d reminder: 2 minutes ago
     with bot.database.session() as session:
-        user = User(channel="telegram", channel_user_id="601", chat_id="601", role="professional",
-                    created_at=clock.now(), last_seen_at=clock.now())
+        user = User(
+            channel="telegram",
+            channel_user_id="601",
+            chat_id="601",
+            role="professional",
+            created_at=clock.now(),
+            last_seen_at=clock.now(),
+        )
         session.add(user)
         session.flush()
         subscribe(session, user, "meetings")
-        add_series(session, title="MDO <ouderen>", rrule="FREQ=DAILY;COUNT=1", duration_minutes=60, remind=["1d"],
-                   start_local=start.replace(tzinfo=None).isoformat(timespec="minutes"),
-                   now=clock.now() - timedelta(minutes=5))
+        add_series(
+            session,
+            title="MDO <ouderen>",
+            rrule="FREQ=DAILY;COUNT=1",
+            duration_minutes=60,
+            remind=["1d"],
+            start_local=start.replace(tzinfo=None).isoformat(timespec="minutes"),
+            now=clock.now() - timedelta(minutes=5),
+        )
         session.commit()
     assert ReminderScheduler(bot.database, clock).run_due() == (1, 0)
 

@@ -50,10 +50,52 @@ ALLOWED = {
 }
 # Small Dutch words that are no English words ("is", "was", "die", "door", "we" are both, and made
 # English error messages look Dutch)
-DUTCH_FUNCTION_WORDS = frozenset({
-    "de", "het", "een", "van", "u", "uw", "niet", "en", "voor", "met", "op", "om", "te", "wat", "geen", "ik",
-    "je", "mij", "mijn", "wij", "dit", "dat", "deze", "er", "bij", "naar", "nu", "dan", "ook", "maar", "nog",
-    "zijn", "heeft", "kunt", "wordt", "hier", "daar", "wie", "waar", "hoe", "niets", "alleen"})
+DUTCH_FUNCTION_WORDS = frozenset(
+    {
+        "de",
+        "het",
+        "een",
+        "van",
+        "u",
+        "uw",
+        "niet",
+        "en",
+        "voor",
+        "met",
+        "op",
+        "om",
+        "te",
+        "wat",
+        "geen",
+        "ik",
+        "je",
+        "mij",
+        "mijn",
+        "wij",
+        "dit",
+        "dat",
+        "deze",
+        "er",
+        "bij",
+        "naar",
+        "nu",
+        "dan",
+        "ook",
+        "maar",
+        "nog",
+        "zijn",
+        "heeft",
+        "kunt",
+        "wordt",
+        "hier",
+        "daar",
+        "wie",
+        "waar",
+        "hoe",
+        "niets",
+        "alleen",
+    }
+)
 LOG_METHODS = frozenset({"debug", "info", "warning", "error", "exception", "critical"})
 
 
@@ -71,6 +113,7 @@ def trees() -> dict[str, ast.Module]:
 
 
 # --- the calls of the catalogue ----------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Use:
@@ -114,8 +157,10 @@ def _key(arg: ast.expr | None) -> tuple[str, bool] | None:
 
 def _uses_in(call: ast.Call, api: str, where: str) -> list[Use | str]:
     if api == "labels":
-        return [Use(where, api, *found) if (found := _key(k.value)) else f"{where}: labels() takes literal keys"
-                for k in call.keywords]
+        return [
+            Use(where, api, *found) if (found := _key(k.value)) else f"{where}: labels() takes literal keys"
+            for k in call.keywords
+        ]
     found = _key(call.args[0] if call.args else None)
     if found is None:
         return [f"{where}: {api}() needs a literal key (or an f-string starting with one)"]
@@ -157,8 +202,9 @@ def test_a_every_key_the_code_names_exists_and_is_of_its_kind():
         if not keys:
             problems.append(f"{use.where}: no text {use.key!r}{'...' if use.dynamic else ''} in texts.nl.yaml")
         wanted = list if use.api == "words" else str
-        problems += [f"{use.where}: {key!r} is not a {wanted.__name__}" for key in keys
-                     if not isinstance(cat.raw(key), wanted)]
+        problems += [
+            f"{use.where}: {key!r} is not a {wanted.__name__}" for key in keys if not isinstance(cat.raw(key), wanted)
+        ]
     assert not problems, "\n".join(problems)
 
 
@@ -176,8 +222,10 @@ def test_b_a_say_call_passes_exactly_the_placeholders():
             for lang in ("nl", "en"):
                 text = cat.texts[lang].get(key)
                 if isinstance(text, str) and placeholders(text) != passed:
-                    problems.append(f"{use.where}: {key} ({lang}) takes {sorted(placeholders(text))}, "
-                                    f"the code passes {sorted(passed)}")
+                    problems.append(
+                        f"{use.where}: {key} ({lang}) takes {sorted(placeholders(text))}, "
+                        f"the code passes {sorted(passed)}"
+                    )
     assert not problems, "\n".join(problems)
 
 
@@ -188,6 +236,7 @@ def test_c_every_key_of_the_catalogue_is_used():
 
 
 # --- (d) the dialogue ------------------------------------------------------------------------------
+
 
 def _looked_up(node: ast.AST) -> ast.expr | None:
     """What `node` looks up: the key of ``t["key"]`` or of ``t.get("key", ...)``, or the question of a
@@ -219,8 +268,9 @@ def literals() -> tuple[set[str], set[tuple[str, str]]]:
 
 def named_in_code(key: str) -> bool:
     plain, formatted = literals()
-    return key in plain or any(key.startswith(start) and key.endswith(end) and len(key) > len(start) + len(end)
-                               for start, end in formatted)
+    return key in plain or any(
+        key.startswith(start) and key.endswith(end) and len(key) > len(start) + len(end) for start, end in formatted
+    )
 
 
 @pytest.mark.parametrize("section", ["texts", "buttons"])
@@ -231,6 +281,7 @@ def test_d_every_text_and_button_of_the_dialogue_is_used(section):
 
 
 # --- (e) the files themselves, and the start-up check --------------------------------------------
+
 
 def write(folder: Path, nl: str, en: str | None = None) -> Path:
     (folder / "texts.nl.yaml").write_text(nl, encoding="utf-8")
@@ -247,30 +298,43 @@ def test_e_the_shipped_english_translates_dutch_keys_with_the_same_placeholders(
     assert all(placeholders(text) == placeholders(dutch[key]) for key, text in english.items() if isinstance(text, str))
 
 
-@pytest.mark.parametrize(("nl", "en", "problem"), [
-    ("a:\n  b: 'Hallo {name}'\n", "a:\n  b: 'Hello {who}'\n", "a.b (en): placeholders differ from the Dutch text"),
-    ("a:\n  b: 'Hallo'\n", "a:\n  c: 'Hello'\n", "a.c (en) has no Dutch text"),
-    ("a:\n  b: [een, twee]\n", "a:\n  b: 'one, two'\n", "a.b (en) is not of the same kind"),
-    ("a:\n  b: 'Hallo {name'\n", None, "a.b (nl): "),
-    ("a:\n  b: 'Hallo {0}'\n", None, "a.b (nl): a placeholder is {name}"),
-    ("a:\n  yes: 'Ja'\n", None, "quote yes, no, on and off"),
-    ("a:\n  b: 3\n", None, "a.b: a text is a string or a list of strings"),
-    ("a: [b\n", None, "texts.nl.yaml cannot be read"),
-])
+@pytest.mark.parametrize(
+    ("nl", "en", "problem"),
+    [
+        ("a:\n  b: 'Hallo {name}'\n", "a:\n  b: 'Hello {who}'\n", "a.b (en): placeholders differ from the Dutch text"),
+        ("a:\n  b: 'Hallo'\n", "a:\n  c: 'Hello'\n", "a.c (en) has no Dutch text"),
+        ("a:\n  b: [een, twee]\n", "a:\n  b: 'one, two'\n", "a.b (en) is not of the same kind"),
+        ("a:\n  b: 'Hallo {name'\n", None, "a.b (nl): "),
+        ("a:\n  b: 'Hallo {0}'\n", None, "a.b (nl): a placeholder is {name}"),
+        ("a:\n  yes: 'Ja'\n", None, "quote yes, no, on and off"),
+        ("a:\n  b: 3\n", None, "a.b: a text is a string or a list of strings"),
+        ("a: [b\n", None, "texts.nl.yaml cannot be read"),
+    ],
+)
 def test_e_a_broken_catalogue_is_refused_with_the_key(tmp_path, nl, en, problem):
     with pytest.raises(CatalogueError, match=re.escape(problem)):
         Catalogue.load(write(tmp_path, nl, en))
 
 
 def test_say_and_words_refuse_what_does_not_fit(tmp_path):
-    cat = Catalogue.load(write(tmp_path, "a:\n  hi: 'Hallo {name}.'\n  plain: 'Geen {{haakjes}}'\n  list: [x, y]\n",
-                               "a:\n  hi: 'Hello {name}.'\n"))
+    cat = Catalogue.load(
+        write(
+            tmp_path,
+            "a:\n  hi: 'Hallo {name}.'\n  plain: 'Geen {{haakjes}}'\n  list: [x, y]\n",
+            "a:\n  hi: 'Hello {name}.'\n",
+        )
+    )
     assert cat.say("a.hi", "en", name="Anna") == "Hello Anna."
     assert cat.say("a.hi", "pl", name="Anna") == "Hallo Anna."  # no translation: Dutch
     assert cat.say("a.plain") == "Geen {haakjes}"
     assert cat.words("a.list") == ["x", "y"]
-    for wrong in (lambda: cat.say("a.hi"), lambda: cat.say("a.hi", name="A", extra=1), lambda: cat.say("a.nope"),
-                  lambda: cat.say("a.list"), lambda: cat.words("a.hi")):
+    for wrong in (
+        lambda: cat.say("a.hi"),
+        lambda: cat.say("a.hi", name="A", extra=1),
+        lambda: cat.say("a.nope"),
+        lambda: cat.say("a.list"),
+        lambda: cat.words("a.hi"),
+    ):
         with pytest.raises(TextError):
             wrong()
 
@@ -312,10 +376,12 @@ def test_e_a_broken_catalogue_stops_wijkbot_chat_before_the_first_message(broken
 
 # --- (f) no Dutch sentence left in Python ----------------------------------------------------------
 
+
 def _said_to_a_machine(node: ast.AST) -> bool:
     """A call whose text arguments no person reads in a chat: a log line or a regular expression."""
-    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-            and isinstance(node.func.value, ast.Name)):
+    if not (
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name)
+    ):
         return False
     owner, method = node.func.value.id, node.func.attr
     return (owner in ("log", "logger", "logging") and method in LOG_METHODS) or owner == "re"
@@ -326,8 +392,12 @@ def _skipped(tree: ast.Module) -> set[int]:
     skipped = set()
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
-        if (isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and body
-                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)):
+        if (
+            isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+        ):
             skipped.add(id(body[0].value))
         if _said_to_a_machine(node):
             skipped.update(id(n) for arg in node.args for n in ast.walk(arg))
@@ -369,8 +439,12 @@ def test_f_the_heuristic_knows_a_dutch_sentence():
 
 
 def test_f_no_dutch_sentence_is_left_in_python():
-    found = [line for name, tree in trees().items() if not name.startswith(CONVERTED_ELSEWHERE)
-             for line in dutch_sentences(name, tree)]
+    found = [
+        line
+        for name, tree in trees().items()
+        if not name.startswith(CONVERTED_ELSEWHERE)
+        for line in dutch_sentences(name, tree)
+    ]
     assert not found, "Dutch sentences in Python (move them to bot/floor/data/texts.nl.yaml):\n" + "\n".join(found)
 
 

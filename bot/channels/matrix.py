@@ -67,15 +67,29 @@ class MatrixChannel:
     name = "matrix"
     keyed_outbox = True  # send_outbox takes the row's idempotency key (OutboxSender(keyed=True))
 
-    def __init__(self, core, homeserver: str, user_id: str, *, password: str | None = None,
-                 token: str | None = None, allow: str = "", sync_timeout_ms: int = 3000, store_path=None):
+    def __init__(
+        self,
+        core,
+        homeserver: str,
+        user_id: str,
+        *,
+        password: str | None = None,
+        token: str | None = None,
+        allow: str = "",
+        sync_timeout_ms: int = 3000,
+        store_path=None,
+    ):
         self.core = core
         self.database = core.database
         self.encrypted = ENCRYPTION_ENABLED and store_path is not None
         if self.encrypted:
             store_path.mkdir(parents=True, exist_ok=True)
-        self.client = AsyncClient(homeserver, user_id, store_path=str(store_path) if self.encrypted else "",
-                                  config=AsyncClientConfig(encryption_enabled=self.encrypted, store_sync_tokens=False))
+        self.client = AsyncClient(
+            homeserver,
+            user_id,
+            store_path=str(store_path) if self.encrypted else "",
+            config=AsyncClientConfig(encryption_enabled=self.encrypted, store_sync_tokens=False),
+        )
         self.password, self.token = password, token
         self.allow = [a.strip() for a in allow.split(",") if a.strip()]
         self.sync_timeout_ms = sync_timeout_ms
@@ -124,9 +138,16 @@ class MatrixChannel:
                 raise RuntimeError(f"matrix: login failed ({login.message})")
         else:
             raise RuntimeError("matrix: set WIJKBOT_MATRIX_PASSWORD or WIJKBOT_MATRIX_TOKEN")
-        state.save(self.database, self.name, "session", {
-            "user_id": self.client.user_id, "device_id": self.client.device_id,
-            "access_token": self.client.access_token})
+        state.save(
+            self.database,
+            self.name,
+            "session",
+            {
+                "user_id": self.client.user_id,
+                "device_id": self.client.device_id,
+                "access_token": self.client.access_token,
+            },
+        )
 
     async def _catch_up(self, since: str) -> None:
         """After a restart, before anything is sent: what came in meanwhile is answered, and with encryption
@@ -207,8 +228,9 @@ class MatrixChannel:
         buttons = state.load(self.database, self.name, f"buttons:{key}", [])
         pressed = numbered(text.strip().rstrip(".)"), buttons)
         if pressed is not None:
-            incoming = Incoming(channel=self.name, chat_id=room.room_id, user_id=event.sender, button=pressed,
-                                group=group)
+            incoming = Incoming(
+                channel=self.name, chat_id=room.room_id, user_id=event.sender, button=pressed, group=group
+            )
         else:
             incoming = Incoming(channel=self.name, chat_id=room.room_id, user_id=event.sender, text=text, group=group)
         replies = await asyncio.to_thread(self.core.handle, incoming)
@@ -241,8 +263,9 @@ class MatrixChannel:
                 return
             await asyncio.sleep(result.retry_after if result.retry_after is not None else 0.5 * (attempt + 1))
 
-    async def send_outbox(self, chat_id: str, text: str, buttons: list[Button] | None = None, *,
-                          key: str | None = None) -> SendResult:
+    async def send_outbox(
+        self, chat_id: str, text: str, buttons: list[Button] | None = None, *, key: str | None = None
+    ) -> SendResult:
         """One outbox message; numbered options when it has buttons (an RSVP), answered by number.
         With the row's idempotency key a repeated send (after a crash) is delivered once."""
         out = Outgoing(channel=self.name, chat_id=chat_id, text=text, buttons=buttons or [])
@@ -253,8 +276,9 @@ class MatrixChannel:
 
     async def _send_once(self, room_id: str, content: dict, tx_id: str | None = None) -> SendResult:
         try:
-            response = await self.client.room_send(room_id, "m.room.message", content, tx_id=tx_id,
-                                                   ignore_unverified_devices=True)
+            response = await self.client.room_send(
+                room_id, "m.room.message", content, tx_id=tx_id, ignore_unverified_devices=True
+            )
         except (LocalProtocolError, SendRetryError) as exc:  # e.g. a room the bot is not in (any more)
             return SendResult(error=type(exc).__name__)
         if isinstance(response, RoomSendError):

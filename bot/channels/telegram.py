@@ -98,9 +98,15 @@ class TelegramChannel:
         if message is None or update.effective_user is None or not self._first_time(update):
             return
         text = message.text or message.caption or ""
-        await self._handle(Incoming(channel=self.name, chat_id=str(update.effective_chat.id),
-                                    user_id=str(update.effective_user.id), text=text,
-                                    group=update.effective_chat.type != "private"))
+        await self._handle(
+            Incoming(
+                channel=self.name,
+                chat_id=str(update.effective_chat.id),
+                user_id=str(update.effective_user.id),
+                text=text,
+                group=update.effective_chat.type != "private",
+            )
+        )
 
     async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -109,8 +115,15 @@ class TelegramChannel:
         await query.answer()
         chat_id = str(query.message.chat.id) if query.message else str(query.from_user.id)
         group = bool(query.message) and query.message.chat.type != "private"
-        await self._handle(Incoming(channel=self.name, chat_id=chat_id, user_id=str(query.from_user.id),
-                                    button=query.data or "", group=group))
+        await self._handle(
+            Incoming(
+                channel=self.name,
+                chat_id=chat_id,
+                user_id=str(query.from_user.id),
+                button=query.data or "",
+                group=group,
+            )
+        )
 
     async def _handle(self, incoming: Incoming) -> None:
         replies = await asyncio.to_thread(self.core.handle, incoming)
@@ -121,8 +134,11 @@ class TelegramChannel:
 
     @staticmethod
     def keyboard(buttons: list[Button]) -> InlineKeyboardMarkup | None:
-        return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.value)]
-                                     for b in buttons]) if buttons else None
+        return (
+            InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.value)] for b in buttons])
+            if buttons
+            else None
+        )
 
     async def send(self, out: Outgoing) -> None:
         """An interactive reply: sent now, retried briefly on 429/5xx."""
@@ -149,8 +165,12 @@ class TelegramChannel:
 
     async def _send_once(self, chat_id: str, escaped: str, markup) -> SendResult:
         try:
-            await self.app.bot.send_message(chat_id=int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id,
-                                            text=escaped, parse_mode=ParseMode.HTML, reply_markup=markup)
+            await self.app.bot.send_message(
+                chat_id=int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id,
+                text=escaped,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+            )
             return SendResult(ok=True)
         except RetryAfter as exc:
             return SendResult(retry_after=_seconds(exc.retry_after), error="429")

@@ -15,23 +15,31 @@ import click
 from bot.cli.lazy import Lazy, LazyGroup
 
 COMMANDS = {
-    "agenda": Lazy("bot.cli.agenda:agenda",
-                   "Meeting series (MDO, netwerkbijeenkomst) and deadlines, in local time."),
-    "broadcast": Lazy("bot.cli.network:broadcast",
-                      "Announcements to opted-in users on every channel, through the persistent outbox."),
+    "agenda": Lazy("bot.cli.agenda:agenda", "Meeting series (MDO, netwerkbijeenkomst) and deadlines, in local time."),
+    "broadcast": Lazy(
+        "bot.cli.network:broadcast", "Announcements to opted-in users on every channel, through the persistent outbox."
+    ),
     "chat": Lazy("bot.cli.conversation:chat", "Chat with Wijkbot in the console (the embedded default)."),
-    "feedback": Lazy("bot.cli.feedback:feedback_command",
-                     'Anonymous answers to the follow-up question per kind of need, most "no" first.'),
-    "invite": Lazy("bot.cli.network:invite",
-                   "One-time codes that make a user a professional, coordinator or admin (/aanmelden CODE)."),
+    "feedback": Lazy(
+        "bot.cli.feedback:feedback_command",
+        'Anonymous answers to the follow-up question per kind of need, most "no" first.',
+    ),
+    "invite": Lazy(
+        "bot.cli.network:invite",
+        "One-time codes that make a user a professional, coordinator or admin (/aanmelden CODE).",
+    ),
     "jobs": Lazy("bot.cli.jobs:jobs", "The scheduler: meeting and deadline reminders into the outbox."),
     "kaart": Lazy("bot.cli.kaart:kaart", "The social map: import, export, statistics, duplicates and search."),
     "nlu": Lazy("bot.cli.nlu:nlu", "The text classifiers for stream and intent."),
-    "run": Lazy("bot.cli.run:run_command",
-                "Run every configured channel (Telegram, Matrix) and the outbox senders until SIGTERM/SIGINT."),
-    "triage": Lazy("bot.cli.conversation:triage",
-                   "Classify a message: stream, escalation or safety question, intent, entities and the first "
-                   "clarifying question."),
+    "run": Lazy(
+        "bot.cli.run:run_command",
+        "Run every configured channel (Telegram, Matrix) and the outbox senders until SIGTERM/SIGINT.",
+    ),
+    "triage": Lazy(
+        "bot.cli.conversation:triage",
+        "Classify a message: stream, escalation or safety question, intent, entities and the first "
+        "clarifying question.",
+    ),
     "user": Lazy("bot.cli.network:user", "Users and roles."),
 }
 

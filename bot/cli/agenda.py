@@ -64,11 +64,16 @@ def _report_reach(session, participants) -> None:
     found = reach(session, participants)
     click.echo(f"participants reach {found.subscribed} subscribed user(s)", err=True)
     if found.not_subscribed:
-        click.echo(f"note: {found.not_subscribed} participant(s) get no reminders until they send "
-                   "/abonneren meetings", err=True)
+        click.echo(
+            f"note: {found.not_subscribed} participant(s) get no reminders until they send /abonneren meetings",
+            err=True,
+        )
     for name in found.empty_organizations:
-        click.echo(f"note: nobody of {name} uses Wijkbot yet (invite them: wijkbot invite create "
-                   f"--role professional --organization \"{name}\")", err=True)
+        click.echo(
+            f"note: nobody of {name} uses Wijkbot yet (invite them: wijkbot invite create "
+            f'--role professional --organization "{name}")',
+            err=True,
+        )
 
 
 def _told(told: int) -> str:
@@ -85,23 +90,38 @@ def _told(told: int) -> str:
 @click.option("--remind", default="", help="Lead times, e.g. 7d,1d,2h.")
 @click.option("--timezone", "tz", default="Europe/Amsterdam", show_default=True, help="IANA time zone.")
 @click.option("--skip-holidays", is_flag=True, help="Skip occurrences on Dutch public holidays.")
-@click.option("--participant", "participants", multiple=True,
-              help="A user (telegram:ID, matrix:@user:server, console:NAME) or an organisation of the social map; "
-                   "repeat or separate with ';'. Default: the whole audience.")
+@click.option(
+    "--participant",
+    "participants",
+    multiple=True,
+    help="A user (telegram:ID, matrix:@user:server, console:NAME) or an organisation of the social map; "
+    "repeat or separate with ';'. Default: the whole audience.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def series_add(ctx, title, rrule, start_local, duration, location, audience, remind, tz, skip_holidays, participants,
-               as_json):
+def series_add(
+    ctx, title, rrule, start_local, duration, location, audience, remind, tz, skip_holidays, participants, as_json
+):
     """Add a meeting series."""
     try:
         minutes = int(parse_duration(duration).total_seconds() // 60)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--duration") from None
     with database(ctx).session() as session:
-        item = add_series(session, title=title, rrule=rrule, start_local=start_local, duration_minutes=minutes,
-                          location=location, audience=audience, remind=_leads(remind), timezone=tz,
-                          skip_holidays=skip_holidays, participants=_participant_entries(participants),
-                          now=datetime.now(UTC))
+        item = add_series(
+            session,
+            title=title,
+            rrule=rrule,
+            start_local=start_local,
+            duration_minutes=minutes,
+            location=location,
+            audience=audience,
+            remind=_leads(remind),
+            timezone=tz,
+            skip_holidays=skip_holidays,
+            participants=_participant_entries(participants),
+            now=datetime.now(UTC),
+        )
         session.commit()
         _report_reach(session, participants_of(session, item.id))
         print_json({"id": item.id, "title": item.title}) if as_json else click.echo(f"series {item.id}: {item.title}")
@@ -113,9 +133,18 @@ def series_add(ctx, title, rrule, start_local, duration, location, audience, rem
 def series_list(ctx, as_json: bool):
     """Every meeting series."""
     with database(ctx).session() as session:
-        rows = [{"id": s.id, "title": s.title, "rrule": s.rrule, "start": s.start_local, "timezone": s.timezone,
-                 "audience": s.audience, "remind": s.remind} for s in
-                session.scalars(select(MeetingSeries).order_by(MeetingSeries.id))]
+        rows = [
+            {
+                "id": s.id,
+                "title": s.title,
+                "rrule": s.rrule,
+                "start": s.start_local,
+                "timezone": s.timezone,
+                "audience": s.audience,
+                "remind": s.remind,
+            }
+            for s in session.scalars(select(MeetingSeries).order_by(MeetingSeries.id))
+        ]
     if as_json:
         print_json(rows)
         return
@@ -127,8 +156,9 @@ def series_list(ctx, as_json: bool):
 
 @series.command("show")
 @click.argument("series_id", type=int)
-@click.option("--days", type=click.IntRange(1, 3660), default=90, show_default=True,
-              help="How far ahead to list occurrences.")
+@click.option(
+    "--days", type=click.IntRange(1, 3660), default=90, show_default=True, help="How far ahead to list occurrences."
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def series_show(ctx, series_id: int, days: int, as_json: bool):
@@ -136,13 +166,21 @@ def series_show(ctx, series_id: int, days: int, as_json: bool):
     now = datetime.now(UTC)
     with database(ctx).session() as session:
         item = series_or_error(session, series_id)
-        occurrences = series_occurrences(item, exceptions_by_series(session, [item.id]).get(item.id, []), now,
-                                         now + timedelta(days=days))
-        data = {"id": item.id, "title": item.title, "rrule": item.rrule, "start": item.start_local,
-                "timezone": item.timezone, "location": item.location, "audience": item.audience,
-                "remind": item.remind,
-                "participants": [describe(session, p) for p in participants_of(session, item.id)],
-                "occurrences": [{**o.as_json(), "rsvp": tally(session, o).as_json()} for o in occurrences]}
+        occurrences = series_occurrences(
+            item, exceptions_by_series(session, [item.id]).get(item.id, []), now, now + timedelta(days=days)
+        )
+        data = {
+            "id": item.id,
+            "title": item.title,
+            "rrule": item.rrule,
+            "start": item.start_local,
+            "timezone": item.timezone,
+            "location": item.location,
+            "audience": item.audience,
+            "remind": item.remind,
+            "participants": [describe(session, p) for p in participants_of(session, item.id)],
+            "occurrences": [{**o.as_json(), "rsvp": tally(session, o).as_json()} for o in occurrences],
+        }
     if as_json:
         print_json(data)
         return
@@ -150,8 +188,10 @@ def series_show(ctx, series_id: int, days: int, as_json: bool):
     click.echo("participants: " + ("; ".join(data["participants"]) or f"everyone in {data['audience']}"))
     for o in data["occurrences"]:
         r = o["rsvp"]
-        click.echo(f"  {o['start']}{' (moved)' if o['moved'] else ''}  yes {r['yes']}, no {r['no']}, "
-                   f"maybe {r['maybe']} of {r['asked']} reminded")
+        click.echo(
+            f"  {o['start']}{' (moved)' if o['moved'] else ''}  yes {r['yes']}, no {r['no']}, "
+            f"maybe {r['maybe']} of {r['asked']} reminded"
+        )
 
 
 @series.command("participants")
@@ -231,11 +271,11 @@ def deadline_add(ctx, title, due, remind, owners, as_json):
     """Add a deadline."""
     due_date = _day(due, example="2027-09-15", param_hint="--due")
     with database(ctx).session() as session:
-        item = add_deadline(session, title=title, due=due_date, remind=_leads(remind), owners=owners,
-                            now=datetime.now(UTC))
+        item = add_deadline(
+            session, title=title, due=due_date, remind=_leads(remind), owners=owners, now=datetime.now(UTC)
+        )
         session.commit()
-        print_json({"id": item.id, "title": item.title}) if as_json else click.echo(
-            f"deadline {item.id}: {item.title}")
+        print_json({"id": item.id, "title": item.title}) if as_json else click.echo(f"deadline {item.id}: {item.title}")
 
 
 @deadline.command("done")
@@ -310,14 +350,18 @@ def agenda_upcoming(ctx, from_day: str | None, days: int, as_json: bool):
     start = datetime(day.year, day.month, day.day, tzinfo=LOCAL_TZ)
     with database(ctx).session() as session:
         items = upcoming(session, start, days)
-        data = [{**i.as_json(), **({"rsvp": tally(session, i).as_json()} if i.kind == "meeting" else {})}
-                for i in items]
+        data = [
+            {**i.as_json(), **({"rsvp": tally(session, i).as_json()} if i.kind == "meeting" else {})} for i in items
+        ]
     if as_json:
         print_json(data)
         return
     if not items:
         click.echo("nothing planned")
     for item in items:
-        when = item.start.strftime("%a %d-%m-%Y %H:%M") if item.kind == "meeting" else item.start.strftime(
-            "%a %d-%m-%Y (deadline)")
+        when = (
+            item.start.strftime("%a %d-%m-%Y %H:%M")
+            if item.kind == "meeting"
+            else item.start.strftime("%a %d-%m-%Y (deadline)")
+        )
         click.echo(f"{when}  {item.title}" + (f"  @ {item.location}" if item.location else ""))

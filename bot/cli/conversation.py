@@ -20,8 +20,12 @@ from socialekaart.search import MapSearch
 
 
 @click.command()
-@click.option("--user", "user", help="Chat as this console user (default: your login name), e.g. one given a "
-                                     "role with `wijkbot user role console NAME ...`.")
+@click.option(
+    "--user",
+    "user",
+    help="Chat as this console user (default: your login name), e.g. one given a "
+    "role with `wijkbot user role console NAME ...`.",
+)
 @click.pass_context
 def chat(ctx: click.Context, user: str | None) -> None:
     """Chat with Wijkbot in the console (the embedded default). Numbers answer the buttons; reminders
@@ -43,9 +47,14 @@ def _sent_at(at: str | None) -> datetime:
 @click.command()
 @click.argument("text")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (always JSON lines with TEXT '-').")
-@click.option("--at", "at", default=None, metavar="TIME",
-              help="When the message was sent, e.g. 2026-12-05T22:30 (Europe/Amsterdam); default: now. "
-                   "Outside GP office hours urgent problems go to the huisartsenpost.")
+@click.option(
+    "--at",
+    "at",
+    default=None,
+    metavar="TIME",
+    help="When the message was sent, e.g. 2026-12-05T22:30 (Europe/Amsterdam); default: now. "
+    "Outside GP office hours urgent problems go to the huisartsenpost.",
+)
 @click.pass_context
 def triage(ctx: click.Context, text: str, as_json: bool, at: str | None) -> None:
     """Classify a message: stream, escalation or safety question, intent, entities and the first

@@ -22,5 +22,7 @@ def feedback_command(ctx: click.Context, as_json: bool) -> None:
         print_json(rows)
         return
     for r in rows:
-        click.echo(f"{r['need']:<24} {r['helped']:>5} helped {r['not_helped']:>5} not helped {r['not_fitting']:>5} "
-                   f"not fitting   ({r['share_no']:.0%} no)")
+        click.echo(
+            f"{r['need']:<24} {r['helped']:>5} helped {r['not_helped']:>5} not helped {r['not_fitting']:>5} "
+            f"not fitting   ({r['share_no']:.0%} no)"
+        )

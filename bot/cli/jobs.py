@@ -59,10 +59,16 @@ def jobs_run(ctx, once: bool):
 def jobs_outbox(ctx, as_json: bool):
     """Reminders in the outbox (queued, sent, dropped), newest first."""
     with database(ctx).session() as session:
-        rows = session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key.like("reminder:%"))
-                               .order_by(OutboxMessage.id.desc()).limit(200)).all()
-        data = [{"key": r.idempotency_key, "status": r.status, "channel": r.channel, "chat_id": r.chat_id,
-                 "text": r.text} for r in rows]
+        rows = session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.idempotency_key.like("reminder:%"))
+            .order_by(OutboxMessage.id.desc())
+            .limit(200)
+        ).all()
+        data = [
+            {"key": r.idempotency_key, "status": r.status, "channel": r.channel, "chat_id": r.chat_id, "text": r.text}
+            for r in rows
+        ]
     if as_json:
         print_json(data)
     else:

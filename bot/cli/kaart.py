@@ -53,8 +53,10 @@ def kaart_import(ctx: click.Context, path: Path, replace: bool, fmt: str) -> Non
         except BaseException:
             session.rollback()
             raise
-    click.echo(f"imported {result.total} services: {result.created} new, {result.updated} updated"
-               + (" (map replaced)" if replace else ""))
+    click.echo(
+        f"imported {result.total} services: {result.created} new, {result.updated} updated"
+        + (" (map replaced)" if replace else "")
+    )
 
 
 @kaart.command("export")
@@ -110,8 +112,16 @@ def kaart_duplicates(ctx: click.Context, as_json: bool) -> None:
 @click.option("--limit", type=click.IntRange(1, 100), default=5, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def kaart_search(ctx: click.Context, query: str, postcode: str | None, free: bool, language: str | None,
-                 open_now: bool, limit: int, as_json: bool) -> None:
+def kaart_search(
+    ctx: click.Context,
+    query: str,
+    postcode: str | None,
+    free: bool,
+    language: str | None,
+    open_now: bool,
+    limit: int,
+    as_json: bool,
+) -> None:
     """Search the map. QUERY '-' reads one query per line from stdin and writes JSON lines."""
     from socialekaart.search import Filters, MapSearch  # here, not at the top: see the module docstring
 

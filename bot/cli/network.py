@@ -44,9 +44,11 @@ def invite_create(ctx: click.Context, role: str, organization: str | None, expir
             resolve(session, [organization] if organization else [])
         except UnknownParticipants as exc:  # still a valid invite: the organisation may join the map later
             near = exc.problems[0][2]
-            click.echo(f"note: {organization!r} is not an organisation of the social map, so meetings for an "
-                       "organisation will not reach this person" + (f"; did you mean: {', '.join(near)}?" if near
-                                                                    else ""), err=True)
+            click.echo(
+                f"note: {organization!r} is not an organisation of the social map, so meetings for an "
+                "organisation will not reach this person" + (f"; did you mean: {', '.join(near)}?" if near else ""),
+                err=True,
+            )
     if as_json:
         print_json({"code": code, "role": role, "expires_at": (now + valid_for).isoformat()})
     else:
@@ -89,8 +91,10 @@ def broadcast_status_command(ctx: click.Context, broadcast_id: int, as_json: boo
     if as_json:
         print_json(status.as_json())
     else:
-        click.echo(f"broadcast {status.id}: {status.sent} sent, {status.queued} queued, {status.failed} failed, "
-                   f"{status.blocked} blocked")
+        click.echo(
+            f"broadcast {status.id}: {status.sent} sent, {status.queued} queued, {status.failed} failed, "
+            f"{status.blocked} blocked"
+        )
 
 
 @click.group()

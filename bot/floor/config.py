@@ -14,30 +14,35 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WIJKBOT_", env_file=".env", extra="ignore")
 
     data_dir: Path = Field(default=Path("data"), description="Where the embedded SQLite database lives")
-    cache_dir: Path = Field(default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-                            / "wijkbot", description="Models derived from the shipped data (shared by every data dir)")
-    database_url: str | None = Field(
-        default=None, description="Any SQLAlchemy URL; default: SQLite file in data_dir"
+    cache_dir: Path = Field(
+        default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "wijkbot",
+        description="Models derived from the shipped data (shared by every data dir)",
     )
+    database_url: str | None = Field(default=None, description="Any SQLAlchemy URL; default: SQLite file in data_dir")
     demo_map: bool = Field(default=True, description="Load the demo social map into an empty default database")
     log_level: str = "WARNING"
     conversation_timeout_minutes: int = Field(default=30, ge=1, description="Inactivity before a chat starts over")
     telegram_token: str | None = Field(default=None, description="Bot token from @BotFather")
-    telegram_base_url: str | None = Field(default=None, description="A self-hosted Bot API server, e.g. http://h:8081/bot")
+    telegram_base_url: str | None = Field(
+        default=None, description="A self-hosted Bot API server, e.g. http://h:8081/bot"
+    )
     matrix_homeserver: str | None = Field(default=None, description="e.g. https://matrix.example.nl")
     matrix_user: str | None = Field(default=None, description="Full user id, e.g. @wijkbot:example.nl")
     matrix_password: str | None = None
     matrix_token: str | None = None
-    matrix_allow: str = Field(default="", description="Comma-separated user ids or :servers whose invites are "
-                                                      "accepted; empty accepts every invite")
+    matrix_allow: str = Field(
+        default="",
+        description="Comma-separated user ids or :servers whose invites are accepted; empty accepts every invite",
+    )
     broadcast_rate: float = Field(default=25.0, gt=0, description="Broadcast messages per second per channel")
     retention_days: int = Field(default=30, ge=1, description="Conversation state is deleted after this many days")
-    safety_followup_minutes: int = Field(default=10, ge=1, le=24 * 60,
-                                         description="An unanswered safety question gets the advice anyway after this")
+    safety_followup_minutes: int = Field(
+        default=10, ge=1, le=24 * 60, description="An unanswered safety question gets the advice anyway after this"
+    )
     freshness_months: int = Field(default=6, ge=1, description="Services not checked for longer get reported")
     human_contact: str = Field(
         default="Wijkinformatiepunt De Vlinderhof, telefoon 053-5550000 (ma-vr 9-17 uur), "
-                "wijkinformatiepunt@vlinderhof.example.nl",
+        "wijkinformatiepunt@vlinderhof.example.nl",
         description="How a resident reaches a person at the wijk's coordination point",
     )
 

@@ -20,8 +20,17 @@ from bot.floor.errors import ConfigError
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent.parent / "migrations"  # bot/migrations: the schema of every layer
 # the tables that can hold something of a person (docs/privacy.md): scrubbed after an erasure
-PERSONAL_TABLES = ("wijkbot_user", "conversation", "outbox", "subscription", "rsvp", "series_participant",
-                   "throttle", "channel_state", "invite")
+PERSONAL_TABLES = (
+    "wijkbot_user",
+    "conversation",
+    "outbox",
+    "subscription",
+    "rsvp",
+    "series_participant",
+    "throttle",
+    "channel_state",
+    "invite",
+)
 
 
 class Base(DeclarativeBase):

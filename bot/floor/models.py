@@ -68,8 +68,11 @@ def count_all(session, day: date, counts: dict[str, int]) -> None:
     dialect = {"postgresql": postgresql, "sqlite": sqlite}.get(session.get_bind().dialect.name)
     if dialect is not None:
         insert = dialect.insert(UsageStat).values([{"day": day, "kind": k, "count": n} for k, n in counts.items()])
-        session.execute(insert.on_conflict_do_update(index_elements=["day", "kind"],
-                                                     set_={"count": UsageStat.count + insert.excluded.count}))
+        session.execute(
+            insert.on_conflict_do_update(
+                index_elements=["day", "kind"], set_={"count": UsageStat.count + insert.excluded.count}
+            )
+        )
         return
     for kind, n in counts.items():
         stat = session.scalar(select(UsageStat).where(UsageStat.day == day, UsageStat.kind == kind))
@@ -109,8 +112,11 @@ class FeedbackCount(Base):
 
 TOPICS = ("events", "wijknieuws", "meetings")
 AUDIENCES = ("residents", "professionals", "all")
-AUDIENCE_ROLES = {"residents": ("resident",), "professionals": ("professional", "coordinator", "admin"),
-                  "all": ROLES}  # who an audience is
+AUDIENCE_ROLES = {
+    "residents": ("resident",),
+    "professionals": ("professional", "coordinator", "admin"),
+    "all": ROLES,
+}  # who an audience is
 
 
 class Invite(Base):
@@ -160,8 +166,9 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
-    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcast.id", ondelete="CASCADE"), index=True,
-                                                     nullable=True)
+    broadcast_id: Mapped[int | None] = mapped_column(
+        ForeignKey("broadcast.id", ondelete="CASCADE"), index=True, nullable=True
+    )
     user_id: Mapped[int | None] = mapped_column(ForeignKey("wijkbot_user.id", ondelete="CASCADE"), nullable=True)
     channel: Mapped[str] = mapped_column(String(32), index=True)
     chat_id: Mapped[str] = mapped_column(String(128))

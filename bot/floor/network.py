@@ -28,13 +28,14 @@ def new_code(length: int = 8) -> str:
 
 # --- roles and linked accounts ----------------------------------------------------------------------
 
-def create_invite(session: Session, role: str, *, organization: str | None, valid_for: timedelta,
-                  now: datetime) -> str:
+
+def create_invite(session: Session, role: str, *, organization: str | None, valid_for: timedelta, now: datetime) -> str:
     if role not in ROLES or role == "resident":
         raise WijkbotError(f"an invite is for one of: {', '.join(ROLES[1:])}")
     code = new_code()
-    session.add(Invite(code_hash=_hash(code), role=role, organization=organization, created_at=now,
-                       expires_at=now + valid_for))
+    session.add(
+        Invite(code_hash=_hash(code), role=role, organization=organization, created_at=now, expires_at=now + valid_for)
+    )
     return code
 
 
@@ -80,6 +81,7 @@ def finish_link(session: Session, user: User, code: str, now: datetime) -> User 
 
 # --- subscriptions ----------------------------------------------------------------------------------
 
+
 def subscribe(session: Session, user: User, topic: str) -> bool:
     if topic not in TOPICS:
         raise WijkbotError(f"unknown topic {topic!r}")
@@ -91,8 +93,9 @@ def subscribe(session: Session, user: User, topic: str) -> bool:
 
 
 def unsubscribe(session: Session, user: User, topic: str | None) -> int:
-    rows = session.scalars(select(Subscription).where(
-        Subscription.user_id == user.id, *([Subscription.topic == topic] if topic else [])))
+    rows = session.scalars(
+        select(Subscription).where(Subscription.user_id == user.id, *([Subscription.topic == topic] if topic else []))
+    )
     count = 0
     for row in rows:
         session.delete(row)

@@ -18,18 +18,23 @@ from bot.floor.models import OutboxMessage, User
 MAX_ATTEMPTS = 8
 
 
-def due_messages(session: Session, channel: str, now: datetime, limit: int = 100,
-                 chat_id: str | None = None) -> list[OutboxMessage]:
-    query = select(OutboxMessage).where(OutboxMessage.channel == channel, OutboxMessage.status == "queued",
-                                        OutboxMessage.next_attempt_at <= now)
+def due_messages(
+    session: Session, channel: str, now: datetime, limit: int = 100, chat_id: str | None = None
+) -> list[OutboxMessage]:
+    query = select(OutboxMessage).where(
+        OutboxMessage.channel == channel, OutboxMessage.status == "queued", OutboxMessage.next_attempt_at <= now
+    )
     if chat_id is not None:
         query = query.where(OutboxMessage.chat_id == chat_id)
     return list(session.scalars(query.order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)))
 
 
 def mark_sent(session: Session, message_id: int, now: datetime) -> None:
-    session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id)
-                    .values(status="sent", sent_at=now, attempts=OutboxMessage.attempts + 1, error=None))
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(status="sent", sent_at=now, attempts=OutboxMessage.attempts + 1, error=None)
+    )
 
 
 def mark_retry(session: Session, message_id: int, now: datetime, delay: timedelta | None, error: str) -> None:
@@ -40,7 +45,7 @@ def mark_retry(session: Session, message_id: int, now: datetime, delay: timedelt
         return
     message.attempts += 1
     if delay is None:
-        delay = timedelta(seconds=min(60, 2 ** message.attempts))
+        delay = timedelta(seconds=min(60, 2**message.attempts))
     message.error = error[:200]
     if message.attempts >= MAX_ATTEMPTS:
         message.status = "failed"

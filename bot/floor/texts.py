@@ -97,8 +97,12 @@ class Catalogue:
         """Every text is a template with named placeholders; every English text translates a Dutch one
         of the same kind with the same placeholders."""
         dutch = self.texts["nl"]
-        found = [f"{key} ({lang}): {problem}" for lang, texts in self.texts.items() for key, text in texts.items()
-                 if isinstance(text, str) and (problem := _template_problem(text))]
+        found = [
+            f"{key} ({lang}): {problem}"
+            for lang, texts in self.texts.items()
+            for key, text in texts.items()
+            if isinstance(text, str) and (problem := _template_problem(text))
+        ]
         if found:
             return found
         for key, text in self.texts.get("en", {}).items():

@@ -43,13 +43,25 @@ from jobs.participants import UnknownParticipants, resolve, split_entries
 from jobs.reminders import dutch_day, dutch_when, rsvp_buttons
 from jobs.rsvp import record, tally
 
-REMIND_CHOICES = {"meeting_default": ["7d", "1d", "2h"], "meeting_day": ["1d"],
-                  "deadline_default": ["30d", "14d", "7d", "1d"], "deadline_week": ["7d", "1d"], "none": []}
+REMIND_CHOICES = {
+    "meeting_default": ["7d", "1d", "2h"],
+    "meeting_day": ["1d"],
+    "deadline_default": ["30d", "14d", "7d", "1d"],
+    "deadline_week": ["7d", "1d"],
+    "none": [],
+}
 RRULE_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 VISIBLE_TO_RESIDENTS = ("residents", "all")
 MENU = ("new_meeting", "new_deadline", "cancel_meeting", "move_meeting", "deadline_change")
-WORDS = {"nieuw": "new_meeting", "overleg": "new_meeting", "deadline": "new_deadline", "afzeggen": "cancel_meeting",
-         "verplaatsen": "move_meeting", "klaar": "deadline_done", "wijzigen": "deadline_change"}
+WORDS = {
+    "nieuw": "new_meeting",
+    "overleg": "new_meeting",
+    "deadline": "new_deadline",
+    "afzeggen": "cancel_meeting",
+    "verplaatsen": "move_meeting",
+    "klaar": "deadline_done",
+    "wijzigen": "deadline_change",
+}
 DURATIONS = (30, 60, 90, 120)
 PICK_DAYS = 90
 PICK_MAX = 8
@@ -59,8 +71,10 @@ LEAD_UNITS = {"m": "minutes", "h": "hours", "u": "hours", "d": "days", "w": "wee
 
 def short_when(when: datetime) -> str:
     local = when.astimezone(LOCAL_TZ)
-    return (f"{words('calendar.days_short')[local.weekday()]} {local.day} "
-            f"{words('calendar.months_short')[local.month - 1]} {local:%H.%M}")
+    return (
+        f"{words('calendar.days_short')[local.weekday()]} {local.day} "
+        f"{words('calendar.months_short')[local.month - 1]} {local:%H.%M}"
+    )
 
 
 def duration_text(minutes: int) -> str:
@@ -102,67 +116,137 @@ class AgendaChat:
     def __init__(self, dialogue: Dialogue):
         self.t = dialogue.texts
         self.b = dialogue.buttons
-        self.flow = Flow("agenda", self._steps(), self.t, value=lambda action, code: ":".join(
-            ["agenda", action, *([code] if code else [])]), last=lambda turn: [self._stop()],
-            use_buttons=self.t["agenda_use_buttons"])
+        self.flow = Flow(
+            "agenda",
+            self._steps(),
+            self.t,
+            value=lambda action, code: ":".join(["agenda", action, *([code] if code else [])]),
+            last=lambda turn: [self._stop()],
+            use_buttons=self.t["agenda_use_buttons"],
+        )
         # the buttons and words that start or finish something, whatever question is open
         self.actions: dict[str, Callable[[Turn, str], list[Reply]]] = {
-            "stop": self._stopped, "new_meeting": self._new_meeting, "new_deadline": self._new_deadline,
+            "stop": self._stopped,
+            "new_meeting": self._new_meeting,
+            "new_deadline": self._new_deadline,
             "cancel_meeting": lambda turn, arg: self._pick(turn, "cancel"),
             "move_meeting": lambda turn, arg: self._pick(turn, "move"),
-            "deadline_done": self._deadline_done, "deadline_change": self._deadline_change,
-            "deadline_pick": self._deadline_pick, "deadline_move": self._deadline_move,
-            "deadline_cancel": self._deadline_cancel, "deadline_do_cancel": self._deadline_do_cancel,
-            "pick_cancel": self._pick_cancel, "pick_move": self._pick_move, "do_cancel": self._do_cancel,
+            "deadline_done": self._deadline_done,
+            "deadline_change": self._deadline_change,
+            "deadline_pick": self._deadline_pick,
+            "deadline_move": self._deadline_move,
+            "deadline_cancel": self._deadline_cancel,
+            "deadline_do_cancel": self._deadline_do_cancel,
+            "pick_cancel": self._pick_cancel,
+            "pick_move": self._pick_move,
+            "do_cancel": self._do_cancel,
         }
 
     # --- the wizard's table ------------------------------------------------------------------------
 
     def _steps(self) -> dict[str, Step]:
         b = self.b
-        meeting_reminders = [Option(c, b[f"remind_{c}"], REMIND_CHOICES[c]) for c in ("meeting_default",
-                                                                                       "meeting_day", "none")]
-        deadline_reminders = [Option(c, b[f"remind_{c}"], REMIND_CHOICES[c]) for c in ("deadline_default",
-                                                                                        "deadline_week", "none")]
+        meeting_reminders = [
+            Option(c, b[f"remind_{c}"], REMIND_CHOICES[c]) for c in ("meeting_default", "meeting_day", "none")
+        ]
+        deadline_reminders = [
+            Option(c, b[f"remind_{c}"], REMIND_CHOICES[c]) for c in ("deadline_default", "deadline_week", "none")
+        ]
         return {
             # a meeting series
             "title": Step("agenda_ask_title", "when", "title", typed=lambda turn, text: text[:300]),
-            "when": Step("agenda_ask_when", "repeat", lambda d, when: d.update(
-                start=when.replace(tzinfo=None).isoformat(timespec="minutes")), typed=self._when),
-            "repeat": Step("agenda_ask_repeat", "duration", lambda d, v: d.update(rrule=v[0], repeat=v[1]),
-                           options=self._repeat_options),
-            "duration": Step("agenda_ask_duration", "location", "duration", typed=self._duration,
-                             options=lambda turn: [Option(str(m), b[f"duration_{m}"], m) for m in DURATIONS]),
-            "location": Step("agenda_ask_location", "audience", "location", typed=lambda turn, text: text[:300],
-                             options=lambda turn: [Option("", b["no_location"], None)]),
-            "audience": Step("agenda_ask_audience", lambda turn: "participants" if turn.draft["audience"] ==
-                             "professionals" else "remind", "audience",
-                             options=lambda turn: [Option(k, name, k) for k, name in AUDIENCE_NAMES.items()]),
-            "participants": Step("agenda_ask_participants", "remind", "participants", typed=self._participants,
-                                 options=lambda turn: [Option("", b["everyone_professional"], [])]),
-            "remind": Step("agenda_ask_remind", "confirm", "remind", typed=self._leads,
-                           options=lambda turn: meeting_reminders),
+            "when": Step(
+                "agenda_ask_when",
+                "repeat",
+                lambda d, when: d.update(start=when.replace(tzinfo=None).isoformat(timespec="minutes")),
+                typed=self._when,
+            ),
+            "repeat": Step(
+                "agenda_ask_repeat",
+                "duration",
+                lambda d, v: d.update(rrule=v[0], repeat=v[1]),
+                options=self._repeat_options,
+            ),
+            "duration": Step(
+                "agenda_ask_duration",
+                "location",
+                "duration",
+                typed=self._duration,
+                options=lambda turn: [Option(str(m), b[f"duration_{m}"], m) for m in DURATIONS],
+            ),
+            "location": Step(
+                "agenda_ask_location",
+                "audience",
+                "location",
+                typed=lambda turn, text: text[:300],
+                options=lambda turn: [Option("", b["no_location"], None)],
+            ),
+            "audience": Step(
+                "agenda_ask_audience",
+                lambda turn: "participants" if turn.draft["audience"] == "professionals" else "remind",
+                "audience",
+                options=lambda turn: [Option(k, name, k) for k, name in AUDIENCE_NAMES.items()],
+            ),
+            "participants": Step(
+                "agenda_ask_participants",
+                "remind",
+                "participants",
+                typed=self._participants,
+                options=lambda turn: [Option("", b["everyone_professional"], [])],
+            ),
+            "remind": Step(
+                "agenda_ask_remind", "confirm", "remind", typed=self._leads, options=lambda turn: meeting_reminders
+            ),
             # a deadline
             "dl_title": Step("agenda_ask_dl_title", "dl_due", "title", typed=lambda turn, text: text[:300]),
-            "dl_due": Step("agenda_ask_dl_due", "dl_remind", lambda d, due: d.update(due=due.isoformat()),
-                           typed=self._due),
-            "dl_remind": Step("agenda_ask_remind", "owners", "remind", typed=self._leads,
-                              options=lambda turn: deadline_reminders, button="remind"),
-            "owners": Step("agenda_ask_owners", "confirm", "owners", typed=lambda turn, text: text[:300],
-                           options=lambda turn: [Option("", b["skip"], None)]),
-            "confirm": Step(self._preview, self._save, options=lambda turn: [Option("", b["agenda_save"])],
-                            button="save"),
+            "dl_due": Step(
+                "agenda_ask_dl_due", "dl_remind", lambda d, due: d.update(due=due.isoformat()), typed=self._due
+            ),
+            "dl_remind": Step(
+                "agenda_ask_remind",
+                "owners",
+                "remind",
+                typed=self._leads,
+                options=lambda turn: deadline_reminders,
+                button="remind",
+            ),
+            "owners": Step(
+                "agenda_ask_owners",
+                "confirm",
+                "owners",
+                typed=lambda turn, text: text[:300],
+                options=lambda turn: [Option("", b["skip"], None)],
+            ),
+            "confirm": Step(
+                self._preview, self._save, options=lambda turn: [Option("", b["agenda_save"])], button="save"
+            ),
             # moving one occurrence of a meeting, or a deadline
-            "move_to": Step("agenda_ask_move_to", lambda turn: "confirm_move" if _occurrence(
-                turn, turn.draft.get("ref", "")) else self._gone(turn), lambda d, when: d.update(to=when.isoformat()),
-                            typed=self._when),
-            "confirm_move": Step(self._confirm_move, self._do_move, button="do_move",
-                                 options=lambda turn: [Option("", b["agenda_yes_move"])]),
-            "dl_move_to": Step("agenda_ask_dl_move_to", lambda turn: "confirm_dl_move" if self._open_deadline(
-                turn, str(turn.draft.get("id", ""))) else self._gone(turn), lambda d, due: d.update(
-                due=due.isoformat()), typed=self._due),
-            "confirm_dl_move": Step(self._confirm_dl_move, self._deadline_do_move, button="deadline_do_move",
-                                    options=lambda turn: [Option("", b["agenda_yes_move"])]),
+            "move_to": Step(
+                "agenda_ask_move_to",
+                lambda turn: "confirm_move" if _occurrence(turn, turn.draft.get("ref", "")) else self._gone(turn),
+                lambda d, when: d.update(to=when.isoformat()),
+                typed=self._when,
+            ),
+            "confirm_move": Step(
+                self._confirm_move,
+                self._do_move,
+                button="do_move",
+                options=lambda turn: [Option("", b["agenda_yes_move"])],
+            ),
+            "dl_move_to": Step(
+                "agenda_ask_dl_move_to",
+                lambda turn: (
+                    "confirm_dl_move" if self._open_deadline(turn, str(turn.draft.get("id", ""))) else self._gone(turn)
+                ),
+                lambda d, due: d.update(due=due.isoformat()),
+                typed=self._due,
+            ),
+            "confirm_dl_move": Step(
+                self._confirm_dl_move,
+                self._deadline_do_move,
+                button="deadline_do_move",
+                options=lambda turn: [Option("", b["agenda_yes_move"])],
+            ),
         }
 
     # --- for everyone ------------------------------------------------------------------------------
@@ -170,15 +254,20 @@ class AgendaChat:
     def listing(self, session, user: User, now: datetime) -> list[Reply]:
         """What is coming in the next 30 days that this user may see; tallies for the coordinator."""
         audiences = dict(session.execute(select(MeetingSeries.id, MeetingSeries.audience)).all())
-        items = [i for i in upcoming(session, now, 30) if user.at_least("professional") or (
-            i.kind == "meeting" and audiences.get(i.series_id) in VISIBLE_TO_RESIDENTS)]
+        items = [
+            i
+            for i in upcoming(session, now, 30)
+            if user.at_least("professional")
+            or (i.kind == "meeting" and audiences.get(i.series_id) in VISIBLE_TO_RESIDENTS)
+        ]
         lines = [self.t["agenda_intro"] if items else self.t["agenda_empty"]]
         for item in items[:15]:
             when = item.start.astimezone(LOCAL_TZ)
             if item.kind == "meeting":
                 where = say("agenda.where", location=item.location) if item.location else ""
-                lines.append(say("agenda.line_meeting", day=dutch_day(when), time=f"{when:%H.%M}", title=item.title,
-                                 where=where))
+                lines.append(
+                    say("agenda.line_meeting", day=dutch_day(when), time=f"{when:%H.%M}", title=item.title, where=where)
+                )
                 counts = tally(session, item) if user.at_least("coordinator") else None
                 if counts and (counts.asked or counts.yes or counts.no or counts.maybe):
                     lines.append(self.t["agenda_tally"].format(**counts.as_json()))
@@ -194,8 +283,9 @@ class AgendaChat:
         if result.outcome != "recorded":
             return [(self.t.get(f"rsvp_{result.outcome}", self.t["rsvp_unknown"]), [])]
         occurrence = result.occurrence
-        text = self.t[f"rsvp_{pressed.answer}"].format(title=occurrence.title, when=dutch_when(
-            occurrence.start.astimezone(LOCAL_TZ)))
+        text = self.t[f"rsvp_{pressed.answer}"].format(
+            title=occurrence.title, when=dutch_when(occurrence.start.astimezone(LOCAL_TZ))
+        )
         return [(text, [Button(**b) for b in rsvp_buttons(occurrence)])]
 
     # --- the coordinator ---------------------------------------------------------------------------
@@ -280,16 +370,22 @@ class AgendaChat:
         draft = turn.draft
         if draft["kind"] == "deadline":
             return self.t["agenda_preview_deadline"].format(
-                title=draft["title"], due=day_text(date.fromisoformat(draft["due"])),
-                owners=draft.get("owners") or "-", remind=remind_text(draft["remind"]))
+                title=draft["title"],
+                due=day_text(date.fromisoformat(draft["due"])),
+                owners=draft.get("owners") or "-",
+                remind=remind_text(draft["remind"]),
+            )
         start = datetime.fromisoformat(draft["start"]).replace(tzinfo=LOCAL_TZ)
         participants = f" ({'; '.join(draft['participants'])})" if draft.get("participants") else ""
         return self.t["agenda_preview_meeting"].format(
-            title=draft["title"], when=say("agenda.starts", day=dutch_day(start), year=start.year,
-                                           time=f"{start:%H.%M}"),
-            repeat=draft["repeat"].lower(), duration=duration_text(draft["duration"]),
-            location=draft.get("location") or "-", audience=AUDIENCE_NAMES[draft["audience"]] + participants,
-            remind=remind_text(draft["remind"]))
+            title=draft["title"],
+            when=say("agenda.starts", day=dutch_day(start), year=start.year, time=f"{start:%H.%M}"),
+            repeat=draft["repeat"].lower(),
+            duration=duration_text(draft["duration"]),
+            location=draft.get("location") or "-",
+            audience=AUDIENCE_NAMES[draft["audience"]] + participants,
+            remind=remind_text(draft["remind"]),
+        )
 
     def _repeat_options(self, turn: Turn) -> list[Option]:
         """The ways a meeting starting then can repeat; the value is (RRULE, label)."""
@@ -299,16 +395,24 @@ class AgendaChat:
         nth = (start.day - 1) // 7 + 1
         last = start.day + 7 > calendar.monthrange(start.year, start.month)[1]
         b = self.b
-        rules = [("once", "FREQ=DAILY;COUNT=1", b["repeat_once"]),
-                 ("weekly", f"FREQ=WEEKLY;BYDAY={code}", b["repeat_weekly"].format(day=day_name)),
-                 ("biweekly", f"FREQ=WEEKLY;INTERVAL=2;BYDAY={code}", b["repeat_biweekly"].format(day=day_name))]
+        rules = [
+            ("once", "FREQ=DAILY;COUNT=1", b["repeat_once"]),
+            ("weekly", f"FREQ=WEEKLY;BYDAY={code}", b["repeat_weekly"].format(day=day_name)),
+            ("biweekly", f"FREQ=WEEKLY;INTERVAL=2;BYDAY={code}", b["repeat_biweekly"].format(day=day_name)),
+        ]
         ordinals = words("agenda.ordinals")
         if nth <= len(ordinals):
-            rules.append(("monthly", f"FREQ=MONTHLY;BYDAY={nth}{code}",
-                          b["repeat_monthly"].format(nth=ordinals[nth - 1], day=day_name)))
+            rules.append(
+                (
+                    "monthly",
+                    f"FREQ=MONTHLY;BYDAY={nth}{code}",
+                    b["repeat_monthly"].format(nth=ordinals[nth - 1], day=day_name),
+                )
+            )
         if last:
-            rules.append(("monthly_last", f"FREQ=MONTHLY;BYDAY=-1{code}",
-                          b["repeat_monthly_last"].format(day=day_name)))
+            rules.append(
+                ("monthly_last", f"FREQ=MONTHLY;BYDAY=-1{code}", b["repeat_monthly_last"].format(day=day_name))
+            )
         return [Option(c, label, (rule, label)) for c, rule, label in rules]
 
     def _confirm_move(self, turn: Turn) -> str:
@@ -316,15 +420,18 @@ class AgendaChat:
         if found is None:
             return self.t["agenda_gone"]
         return self.t["agenda_confirm_move"].format(
-            title=found[0].title, before=dutch_when(found[1].start.astimezone(LOCAL_TZ)),
-            after=dutch_when(datetime.fromisoformat(turn.draft["to"]).astimezone(LOCAL_TZ)))
+            title=found[0].title,
+            before=dutch_when(found[1].start.astimezone(LOCAL_TZ)),
+            after=dutch_when(datetime.fromisoformat(turn.draft["to"]).astimezone(LOCAL_TZ)),
+        )
 
     def _confirm_dl_move(self, turn: Turn) -> str:
         deadline = turn.session.get(Deadline, turn.draft.get("id", 0))
         if deadline is None or deadline.done_at is not None:
             return self.t["agenda_gone"]
-        return self.t["agenda_confirm_dl_move"].format(title=deadline.title, before=day_text(deadline.due),
-                                                       after=day_text(date.fromisoformat(turn.draft["due"])))
+        return self.t["agenda_confirm_dl_move"].format(
+            title=deadline.title, before=day_text(deadline.due), after=day_text(date.fromisoformat(turn.draft["due"]))
+        )
 
     # --- the actions ---------------------------------------------------------------------------------
 
@@ -351,13 +458,27 @@ class AgendaChat:
         turn.state.reset()
         try:
             if draft["kind"] == "deadline":
-                item = add_deadline(turn.session, title=draft["title"], due=date.fromisoformat(draft["due"]),
-                                    remind=draft["remind"], owners=draft.get("owners"), now=turn.now)
+                item = add_deadline(
+                    turn.session,
+                    title=draft["title"],
+                    due=date.fromisoformat(draft["due"]),
+                    remind=draft["remind"],
+                    owners=draft.get("owners"),
+                    now=turn.now,
+                )
                 return [(self.t["agenda_saved_deadline"].format(title=item.title), [])]
-            item = add_series(turn.session, title=draft["title"], rrule=draft["rrule"], start_local=draft["start"],
-                              duration_minutes=draft["duration"], location=draft.get("location"),
-                              audience=draft["audience"], remind=draft["remind"],
-                              participants=draft.get("participants"), now=turn.now)
+            item = add_series(
+                turn.session,
+                title=draft["title"],
+                rrule=draft["rrule"],
+                start_local=draft["start"],
+                duration_minutes=draft["duration"],
+                location=draft.get("location"),
+                audience=draft["audience"],
+                remind=draft["remind"],
+                participants=draft.get("participants"),
+                now=turn.now,
+            )
         except UnknownParticipants as exc:  # e.g. an organisation removed from the map meanwhile
             return [(self._unknown(exc), [])]
         return [(self.t["agenda_saved_meeting"].format(title=item.title), [])]
@@ -367,9 +488,18 @@ class AgendaChat:
         items = [i for i in upcoming(turn.session, turn.now, PICK_DAYS) if i.kind == "meeting"][:PICK_MAX]
         if not items:
             return [(self.t["agenda_nothing_to_pick"], [])]
-        return [(self.t[f"agenda_pick_{what}"], [
-            *(Button(label=f"{short_when(i.start)} {i.title[:40]}", value=f"agenda:pick_{what}:{i.ref}")
-              for i in items), self._stop()])]
+        return [
+            (
+                self.t[f"agenda_pick_{what}"],
+                [
+                    *(
+                        Button(label=f"{short_when(i.start)} {i.title[:40]}", value=f"agenda:pick_{what}:{i.ref}")
+                        for i in items
+                    ),
+                    self._stop(),
+                ],
+            )
+        ]
 
     def _upcoming(self, turn: Turn, ref: str) -> tuple[MeetingSeries, Occurrence] | None:
         found = _occurrence(turn, ref)
@@ -380,9 +510,14 @@ class AgendaChat:
         if found is None:
             return [(self.t["agenda_gone"], [])]
         series, occurrence = found
-        return [(self.t["agenda_confirm_cancel"].format(title=series.title, when=dutch_when(
-            occurrence.start.astimezone(LOCAL_TZ))), [
-            Button(label=self.b["agenda_yes_cancel"], value=f"agenda:do_cancel:{ref}"), self._stop()])]
+        return [
+            (
+                self.t["agenda_confirm_cancel"].format(
+                    title=series.title, when=dutch_when(occurrence.start.astimezone(LOCAL_TZ))
+                ),
+                [Button(label=self.b["agenda_yes_cancel"], value=f"agenda:do_cancel:{ref}"), self._stop()],
+            )
+        ]
 
     def _pick_move(self, turn: Turn, ref: str) -> list[Reply]:
         if self._upcoming(turn, ref) is None:
@@ -397,8 +532,14 @@ class AgendaChat:
             return [(self.t["agenda_gone"], [])]
         series, occurrence = found
         told = cancel_occurrence(turn.session, series, occurrence, turn.now)
-        return [(self.t["agenda_cancelled"].format(title=series.title, when=dutch_when(
-            occurrence.start.astimezone(LOCAL_TZ)), told=told), [])]
+        return [
+            (
+                self.t["agenda_cancelled"].format(
+                    title=series.title, when=dutch_when(occurrence.start.astimezone(LOCAL_TZ)), told=told
+                ),
+                [],
+            )
+        ]
 
     def _do_move(self, turn: Turn) -> list[Reply]:
         draft = turn.draft
@@ -408,12 +549,19 @@ class AgendaChat:
             return [(self.t["agenda_gone"], [])]
         series, occurrence = found
         try:
-            moved, told = move_occurrence(turn.session, series, occurrence, datetime.fromisoformat(draft["to"]),
-                                          turn.now)
+            moved, told = move_occurrence(
+                turn.session, series, occurrence, datetime.fromisoformat(draft["to"]), turn.now
+            )
         except WijkbotError:
             return [(self.t["agenda_past"], [])]
-        return [(self.t["agenda_moved"].format(title=series.title, told=told,
-                                               after=dutch_when(moved.start.astimezone(LOCAL_TZ))), [])]
+        return [
+            (
+                self.t["agenda_moved"].format(
+                    title=series.title, told=told, after=dutch_when(moved.start.astimezone(LOCAL_TZ))
+                ),
+                [],
+            )
+        ]
 
     # --- deadlines -----------------------------------------------------------------------------------
 
@@ -427,13 +575,25 @@ class AgendaChat:
     def _pick_deadline(self, turn: Turn, then: str, question: str) -> list[Reply]:
         """The open deadlines as buttons: straight to done, or to the choice what to change."""
         turn.state.reset()
-        open_deadlines = list(turn.session.scalars(select(Deadline).where(Deadline.done_at.is_(None))
-                                                   .order_by(Deadline.due).limit(PICK_MAX)))
+        open_deadlines = list(
+            turn.session.scalars(
+                select(Deadline).where(Deadline.done_at.is_(None)).order_by(Deadline.due).limit(PICK_MAX)
+            )
+        )
         if not open_deadlines:
             return [(self.t["agenda_no_deadlines"], [])]
-        return [(self.t[question], [
-            *(Button(label=f"{d.due:%d-%m-%Y} {d.title[:40]}", value=f"agenda:{then}:{d.id}") for d in open_deadlines),
-            self._stop()])]
+        return [
+            (
+                self.t[question],
+                [
+                    *(
+                        Button(label=f"{d.due:%d-%m-%Y} {d.title[:40]}", value=f"agenda:{then}:{d.id}")
+                        for d in open_deadlines
+                    ),
+                    self._stop(),
+                ],
+            )
+        ]
 
     def _deadline_done(self, turn: Turn, arg: str) -> list[Reply]:
         if not arg:
@@ -452,10 +612,17 @@ class AgendaChat:
         if deadline is None:
             return [(self.t["agenda_gone"], [])]
         b, key = self.b, deadline.id
-        return [(self.t["agenda_deadline_what"].format(title=deadline.title, due=day_text(deadline.due)), [
-            Button(label=b["dl_done"], value=f"agenda:deadline_done:{key}"),
-            Button(label=b["dl_move"], value=f"agenda:deadline_move:{key}"),
-            Button(label=b["dl_cancel"], value=f"agenda:deadline_cancel:{key}"), self._stop()])]
+        return [
+            (
+                self.t["agenda_deadline_what"].format(title=deadline.title, due=day_text(deadline.due)),
+                [
+                    Button(label=b["dl_done"], value=f"agenda:deadline_done:{key}"),
+                    Button(label=b["dl_move"], value=f"agenda:deadline_move:{key}"),
+                    Button(label=b["dl_cancel"], value=f"agenda:deadline_cancel:{key}"),
+                    self._stop(),
+                ],
+            )
+        ]
 
     def _deadline_move(self, turn: Turn, arg: str) -> list[Reply]:
         deadline = self._open_deadline(turn, arg)
@@ -478,9 +645,15 @@ class AgendaChat:
         deadline = self._open_deadline(turn, arg)
         if deadline is None:
             return [(self.t["agenda_gone"], [])]
-        return [(self.t["agenda_confirm_dl_cancel"].format(title=deadline.title, due=day_text(deadline.due)), [
-            Button(label=self.b["agenda_yes_dl_cancel"], value=f"agenda:deadline_do_cancel:{deadline.id}"),
-            self._stop()])]
+        return [
+            (
+                self.t["agenda_confirm_dl_cancel"].format(title=deadline.title, due=day_text(deadline.due)),
+                [
+                    Button(label=self.b["agenda_yes_dl_cancel"], value=f"agenda:deadline_do_cancel:{deadline.id}"),
+                    self._stop(),
+                ],
+            )
+        ]
 
     def _deadline_do_cancel(self, turn: Turn, arg: str) -> list[Reply]:
         deadline = self._open_deadline(turn, arg)
@@ -497,8 +670,10 @@ class AgendaChat:
             if is_user:
                 lines.append(self.t["agenda_unknown_user"].format(entry=entry))
             else:
-                lines.append(self.t["agenda_unknown_organization"].format(entry=entry) + (
-                    " " + self.t["agenda_did_you_mean"].format(names="; ".join(near)) if near else ""))
+                lines.append(
+                    self.t["agenda_unknown_organization"].format(entry=entry)
+                    + (" " + self.t["agenda_did_you_mean"].format(names="; ".join(near)) if near else "")
+                )
         return "\n".join(lines)
 
     def _stop(self) -> Button:

@@ -22,12 +22,17 @@ class AnnounceChat:
         self.t, self.b = dialogue.texts, dialogue.buttons
         steps = {
             "text": Step("announce_ask_text", "audience", "text", typed=lambda turn, text: text[:MAX_TEXT]),
-            "audience": Step("announce_ask_audience", "confirm", "audience",
-                             options=lambda turn: [Option(k, name, k) for k, name in AUDIENCE_NAMES.items()]),
+            "audience": Step(
+                "announce_ask_audience",
+                "confirm",
+                "audience",
+                options=lambda turn: [Option(k, name, k) for k, name in AUDIENCE_NAMES.items()],
+            ),
             "confirm": Step(self._preview, self._send, options=lambda turn: [Option("send", self.b["send"])]),
         }
-        self.flow = Flow("announce", steps, self.t, value=lambda action, code: f"announce:{code}",
-                         last=self._cancel_button)
+        self.flow = Flow(
+            "announce", steps, self.t, value=lambda action, code: f"announce:{code}", last=self._cancel_button
+        )
 
     def command(self, turn: Turn, rest: str) -> list[Reply]:
         """`/aankondiging`: coordinators only (the caller checks the role)."""
@@ -63,17 +68,22 @@ class AnnounceChat:
         return replies
 
     def _preview(self, turn: Turn) -> str:
-        return self.t["announce_preview"].format(audience=AUDIENCE_NAMES[turn.draft["audience"]],
-                                                 text=turn.draft["text"])
+        return self.t["announce_preview"].format(
+            audience=AUDIENCE_NAMES[turn.draft["audience"]], text=turn.draft["text"]
+        )
 
     def _cancel_button(self, turn: Turn) -> list[Button]:
-        return [Button(label=self.b["cancel"], value="announce:cancel")] if self.flow.step_of(
-            turn.state) == "confirm" else []
+        return (
+            [Button(label=self.b["cancel"], value="announce:cancel")]
+            if self.flow.step_of(turn.state) == "confirm"
+            else []
+        )
 
     def _send(self, turn: Turn) -> list[Reply]:
         draft = turn.draft
-        broadcast = create_broadcast(turn.session, draft["text"], draft["audience"], "events", created_by=turn.user,
-                                     now=turn.now)
+        broadcast = create_broadcast(
+            turn.session, draft["text"], draft["audience"], "events", created_by=turn.user, now=turn.now
+        )
         turn.session.flush()
         status = broadcast_status(turn.session, broadcast.id)
         turn.state.reset()

@@ -55,5 +55,8 @@ def menu(lang: str = "nl") -> list[tuple[str, str]]:
 
 def help_lines(user: User, lang: str = "nl") -> list[str]:
     """The commands this user may use, one line each, for `/help`."""
-    return [say("help.line", lang, command=c.slash, description=c.describe(lang))
-            for c in COMMANDS if user.at_least(c.role) and c.name != "start"]
+    return [
+        say("help.line", lang, command=c.slash, description=c.describe(lang))
+        for c in COMMANDS
+        if user.at_least(c.role) and c.name != "start"
+    ]

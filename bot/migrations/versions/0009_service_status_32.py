@@ -11,20 +11,22 @@ Create Date: 2026-12-04 09:00:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0009'
-down_revision = '0008'
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.alter_column('service', 'status', type_=sa.String(length=32), existing_type=sa.String(length=16),
-                        existing_nullable=False)
+        op.alter_column(
+            "service", "status", type_=sa.String(length=32), existing_type=sa.String(length=16), existing_nullable=False
+        )
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("UPDATE service SET status = 'inactive' WHERE length(status) > 16")
-        op.alter_column('service', 'status', type_=sa.String(length=16), existing_type=sa.String(length=32),
-                        existing_nullable=False)
+        op.alter_column(
+            "service", "status", type_=sa.String(length=16), existing_type=sa.String(length=32), existing_nullable=False
+        )
