@@ -99,12 +99,10 @@ class Dutch:
         """Known to the lemmatizer's dictionary: a real word, not to be 'corrected' as a typo."""
         return word in self.irregular or word in self.lexicon or self._lemma_table.get(word) is not None
 
-    @lru_cache(maxsize=200_000)  # noqa: B019 - one long-lived instance per process
     def key(self, word: str) -> str:
-        """The comparison key of a folded word: 'schulden' and 'schuld' share one."""
-        if word.isdigit():
-            return word
-        return self._stemmer.stemWord(self.lemma(word))
+        """The comparison key of a folded word: 'schulden' and 'schuld' share one. It does not depend
+        on the words a copy learned (`with_words`), so every copy shares the process-wide cache."""
+        return _key(word)
 
     def is_stop(self, word: str) -> bool:
         return word in self.stop_words or self.irregular.get(word) in self.stop_words
@@ -167,6 +165,14 @@ class Dutch:
                 if score > best_score:
                     best, best_score = parts, score
         return best
+
+
+@lru_cache(maxsize=200_000)
+def _key(word: str) -> str:
+    if word.isdigit():
+        return word
+    nl = dutch()
+    return nl._stemmer.stemWord(nl.lemma(word))
 
 
 @cache

@@ -702,6 +702,13 @@ def _km(points: np.ndarray, origin: tuple[float, float]) -> np.ndarray:
     return 6371.0 * 2 * np.arcsin(np.sqrt(a))
 
 
+# Indexes built in this process, by (map revision, lexicon, need model, needs on): a revision names one
+# state of one map (a counter and the microsecond of the change), so two handles on the same map (the
+# chat and the scheduler, or copies of one database file) build it once. The oldest goes first.
+_BUILT: dict[tuple, SearchIndex] = {}
+_BUILT_MAX = 2
+
+
 class MapSearch:
     """Search over the map in a database: the index is built at first use and rebuilt on change.
 
@@ -737,13 +744,19 @@ class MapSearch:
         with self.database.session() as session:
             current = revision(session)
             if self._index is None or current != self._revision:
-                docs = [ServiceDoc.from_record(service_dict(s)) for s in load_services(session, active_only=True)]
                 if self.use_needs and self.needs is None:
                     from socialekaart.needs import default_needs
 
                     self.needs = default_needs()
-                self._index = SearchIndex.build(docs, self.lexicon, self.needs if self.use_needs else None)
-                self._revision = current
+                key = (current, id(self.lexicon), id(self.needs), self.use_needs)
+                built = _BUILT.get(key)
+                if built is None:
+                    docs = [ServiceDoc.from_record(service_dict(s)) for s in load_services(session, active_only=True)]
+                    built = SearchIndex.build(docs, self.lexicon, self.needs if self.use_needs else None)
+                    _BUILT[key] = built
+                    while len(_BUILT) > _BUILT_MAX:
+                        _BUILT.pop(next(iter(_BUILT)))
+                self._index, self._revision = built, current
         self._checked = time.monotonic()
         return self._index
 

@@ -234,6 +234,7 @@ def synapse(tmp_path_factory):
 # need no change. A listed function that no longer exists is an error, so the list cannot rot quietly.
 FRESH = "wijkbot commands on a fresh data dir: migrations and the demo map"
 AGENDA = "wijkbot agenda commands on a fresh data dir: migrations and the demo map on first run"
+HYPOTHESIS = "hypothesis: dozens of imports, each checked row by row afterwards"
 OPENED = "open_database on a fresh data dir (migrations and the demo map) and a Wijkbot"
 SLOW_BY_FILE: dict[str, dict[str, str]] = {
     "tests/test_cli.py": {
@@ -247,6 +248,7 @@ SLOW_BY_FILE: dict[str, dict[str, str]] = {
         "test_import_replace_export_round_trip": FRESH,
         "test_a_bad_file_exits_non_zero_lists_problems_and_changes_nothing": FRESH,
         "test_invite_create_prints_a_code_and_notes_an_organisation_not_on_the_map": FRESH,
+        "test_help_loads_no_command_group_until_one_is_asked_for": "two `wijkbot` processes",
     },
     "tests/test_agenda.py": {
         "test_a_monthly_mdo_stays_at_14_00_local_on_both_sides_of_dst": AGENDA,
@@ -269,6 +271,15 @@ SLOW_BY_FILE: dict[str, dict[str, str]] = {
         "test_export_imports_again_to_the_same_content": "imports the demo map three times",
     },
     "tests/test_search.py": {"test_index_follows_changes_to_the_map": "builds the search index twice"},
+    "tests/test_architecture.py": {
+        "test_the_stable_api_example_of_the_document_runs": "a fresh data dir as the document opens it: migrations, "
+        "the demo map, a Wijkbot",
+    },
+    "tests/test_fuzz_imports.py": {
+        "test_csv_import_succeeds_or_says_clearly_why_and_changes_nothing": HYPOTHESIS,
+        "test_hsds_import_succeeds_or_says_clearly_why_and_changes_nothing": HYPOTHESIS,
+        "test_calendar_import_succeeds_or_says_clearly_why_and_changes_nothing": HYPOTHESIS,
+    },
     "tests/test_fuzz_core.py": {
         "test_no_input_crashes_leaks_or_escalates": "hypothesis examples through the whole bot"
     },
