@@ -154,96 +154,103 @@ class AgendaChat:
         ]
         return {
             # a meeting series
-            "title": Step("agenda_ask_title", "when", "title", typed=lambda turn, text: text[:300]),
+            "title": Step("agenda_ask_title", then="when", store="title", typed=lambda turn, text: text[:300]),
             "when": Step(
                 "agenda_ask_when",
-                "repeat",
-                lambda d, when: d.update(start=when.replace(tzinfo=None).isoformat(timespec="minutes")),
+                then="repeat",
+                store=lambda d, when: d.update(start=when.replace(tzinfo=None).isoformat(timespec="minutes")),
                 typed=self._when,
             ),
             "repeat": Step(
                 "agenda_ask_repeat",
-                "duration",
-                lambda d, v: d.update(rrule=v[0], repeat=v[1]),
+                then="duration",
+                store=lambda d, v: d.update(rrule=v[0], repeat=v[1]),
                 options=self._repeat_options,
             ),
             "duration": Step(
                 "agenda_ask_duration",
-                "location",
-                "duration",
+                then="location",
+                store="duration",
                 typed=self._duration,
                 options=lambda turn: [Option(str(m), b[f"duration_{m}"], m) for m in DURATIONS],
             ),
             "location": Step(
                 "agenda_ask_location",
-                "audience",
-                "location",
+                then="audience",
+                store="location",
                 typed=lambda turn, text: text[:300],
                 options=lambda turn: [Option("", b["no_location"], None)],
             ),
             "audience": Step(
                 "agenda_ask_audience",
-                lambda turn: "participants" if turn.draft["audience"] == "professionals" else "remind",
-                "audience",
+                then=lambda turn: "participants" if turn.draft["audience"] == "professionals" else "remind",
+                store="audience",
                 options=lambda turn: [Option(k, name, k) for k, name in AUDIENCE_NAMES.items()],
             ),
             "participants": Step(
                 "agenda_ask_participants",
-                "remind",
-                "participants",
+                then="remind",
+                store="participants",
                 typed=self._participants,
                 options=lambda turn: [Option("", b["everyone_professional"], [])],
             ),
             "remind": Step(
-                "agenda_ask_remind", "confirm", "remind", typed=self._leads, options=lambda turn: meeting_reminders
+                "agenda_ask_remind",
+                then="confirm",
+                store="remind",
+                typed=self._leads,
+                options=lambda turn: meeting_reminders,
             ),
             # a deadline
-            "dl_title": Step("agenda_ask_dl_title", "dl_due", "title", typed=lambda turn, text: text[:300]),
+            "dl_title": Step("agenda_ask_dl_title", then="dl_due", store="title", typed=lambda turn, text: text[:300]),
             "dl_due": Step(
-                "agenda_ask_dl_due", "dl_remind", lambda d, due: d.update(due=due.isoformat()), typed=self._due
+                "agenda_ask_dl_due",
+                then="dl_remind",
+                store=lambda d, due: d.update(due=due.isoformat()),
+                typed=self._due,
             ),
             "dl_remind": Step(
                 "agenda_ask_remind",
-                "owners",
-                "remind",
+                then="owners",
+                store="remind",
                 typed=self._leads,
                 options=lambda turn: deadline_reminders,
                 button="remind",
             ),
             "owners": Step(
                 "agenda_ask_owners",
-                "confirm",
-                "owners",
+                then="confirm",
+                store="owners",
                 typed=lambda turn, text: text[:300],
                 options=lambda turn: [Option("", b["skip"], None)],
             ),
             "confirm": Step(
-                self._preview, self._save, options=lambda turn: [Option("", b["agenda_save"])], button="save"
+                self._preview, then=self._save, options=lambda turn: [Option("", b["agenda_save"])], button="save"
             ),
             # moving one occurrence of a meeting, or a deadline
             "move_to": Step(
                 "agenda_ask_move_to",
-                lambda turn: "confirm_move" if _occurrence(turn, turn.draft.get("ref", "")) else self._gone(turn),
-                lambda d, when: d.update(to=when.isoformat()),
+                then=lambda turn: "confirm_move" if _occurrence(turn, turn.draft.get("ref", "")) else self._gone(turn),
+                store=lambda d, when: d.update(to=when.isoformat()),
                 typed=self._when,
             ),
             "confirm_move": Step(
                 self._confirm_move,
-                self._do_move,
+                then=self._do_move,
                 button="do_move",
                 options=lambda turn: [Option("", b["agenda_yes_move"])],
             ),
             "dl_move_to": Step(
                 "agenda_ask_dl_move_to",
-                lambda turn: (
+                then=lambda turn: (
                     "confirm_dl_move" if self._open_deadline(turn, str(turn.draft.get("id", ""))) else self._gone(turn)
                 ),
-                lambda d, due: d.update(due=due.isoformat()),
+                store=lambda d, due: d.update(due=due.isoformat()),
                 typed=self._due,
             ),
             "confirm_dl_move": Step(
                 self._confirm_dl_move,
-                self._deadline_do_move,
+                then=self._deadline_do_move,
                 button="deadline_do_move",
                 options=lambda turn: [Option("", b["agenda_yes_move"])],
             ),

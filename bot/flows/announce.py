@@ -21,14 +21,14 @@ class AnnounceChat:
     def __init__(self, dialogue: Dialogue):
         self.t, self.b = dialogue.texts, dialogue.buttons
         steps = {
-            "text": Step("announce_ask_text", "audience", "text", typed=lambda turn, text: text[:MAX_TEXT]),
+            "text": Step("announce_ask_text", then="audience", store="text", typed=lambda turn, text: text[:MAX_TEXT]),
             "audience": Step(
                 "announce_ask_audience",
-                "confirm",
-                "audience",
+                then="confirm",
+                store="audience",
                 options=lambda turn: [Option(k, name, k) for k, name in AUDIENCE_NAMES.items()],
             ),
-            "confirm": Step(self._preview, self._send, options=lambda turn: [Option("send", self.b["send"])]),
+            "confirm": Step(self._preview, then=self._send, options=lambda turn: [Option("send", self.b["send"])]),
         }
         self.flow = Flow(
             "announce", steps, self.t, value=lambda action, code: f"announce:{code}", last=self._cancel_button
