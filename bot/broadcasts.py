@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot.floor.errors import WijkbotError
 from bot.floor.models import AUDIENCE_ROLES, AUDIENCES, TOPICS, Broadcast, OutboxMessage, Subscription, User
+from bot.floor.outbox import enqueue
 from bot.floor.texts import labels
 
 AUDIENCE_NAMES = labels(
@@ -46,18 +47,7 @@ def create_broadcast(
         .order_by(User.id)
     )
     for user in recipients:
-        session.add(
-            OutboxMessage(
-                idempotency_key=f"broadcast:{broadcast.id}:user:{user.id}",
-                broadcast_id=broadcast.id,
-                user_id=user.id,
-                channel=user.channel,
-                chat_id=user.chat_id,
-                text=text,
-                status="queued",
-                next_attempt_at=now,
-            )
-        )
+        enqueue(session, f"broadcast:{broadcast.id}:user:{user.id}", user, text, now, broadcast_id=broadcast.id)
     return broadcast
 
 

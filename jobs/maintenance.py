@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from bot.floor import limits
 from bot.floor.models import ChannelState, Conversation, OutboxMessage, Subscription, User
 from bot.floor.network import linked_accounts
+from bot.floor.outbox import enqueue
 from bot.floor.texts import say
 from jobs.models import Rsvp, SeriesParticipant
 from socialekaart.models import Service
@@ -56,17 +57,7 @@ def queue_freshness_reminder(session: Session, now: datetime, older_than: timede
         key = f"freshness:{now:%Y-%m}:user:{user.id}"
         if key in existing:
             continue
-        session.add(
-            OutboxMessage(
-                idempotency_key=key,
-                user_id=user.id,
-                channel=user.channel,
-                chat_id=user.chat_id,
-                text=text,
-                status="queued",
-                next_attempt_at=now,
-            )
-        )
+        enqueue(session, key, user, text, now)
         queued += 1
     return queued
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from bot.floor.clock import parse_duration
 from bot.floor.models import AUDIENCE_ROLES, OutboxMessage, Subscription, User, count_usage
+from bot.floor.outbox import enqueue
 from bot.floor.texts import labels, say, words
 from jobs.agenda import Occurrence, exceptions_by_series, occurrence_stamp, series_occurrences, zone
 from jobs.models import Deadline, MeetingSeries, SeriesParticipant
@@ -291,32 +292,12 @@ def enqueue_due(
         existing.add(key)
         if reminder.starts <= now:  # the meeting has begun: a reminder now helps nobody
             # recorded as dropped, so it is counted once and never sent later
-            session.add(
-                OutboxMessage(
-                    idempotency_key=key,
-                    user_id=user.id,
-                    channel=user.channel,
-                    chat_id=user.chat_id,
-                    text="",
-                    status="dropped",
-                    next_attempt_at=now,
-                )
-            )
+            enqueue(session, key, user, "", now, status="dropped")
             dropped += 1
             continue
         late = now - reminder.fire_at > LATE_AFTER
-        session.add(
-            OutboxMessage(
-                idempotency_key=key,
-                user_id=user.id,
-                channel=user.channel,
-                chat_id=user.chat_id,
-                text=text_of(reminder, late),
-                status="queued",
-                next_attempt_at=now,
-                buttons=rsvp_buttons(reminder.occurrence) if reminder.occurrence else None,
-            )
-        )
+        buttons = rsvp_buttons(reminder.occurrence) if reminder.occurrence else None
+        enqueue(session, key, user, text_of(reminder, late), now, buttons=buttons)
         queued += 1
     if dropped:
         count_usage(session, now.date(), "reminders:dropped", dropped)
@@ -351,18 +332,7 @@ def _notify(
         key = f"{notice_key}:user:{user.id}"
         if existing_keys(session, [key]) or not user.chat_id:
             continue
-        session.add(
-            OutboxMessage(
-                idempotency_key=key,
-                user_id=user.id,
-                channel=user.channel,
-                chat_id=user.chat_id,
-                text=text,
-                status="queued",
-                next_attempt_at=now,
-                buttons=buttons,
-            )
-        )
+        enqueue(session, key, user, text, now, buttons=buttons)
         queued += 1
     return queued
 

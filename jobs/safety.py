@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.floor.models import Conversation, OutboxMessage, User, count_usage
+from bot.floor.models import Conversation, User, count_usage
+from bot.floor.outbox import enqueue
 
 log = logging.getLogger(__name__)
 TOO_LATE = timedelta(days=1)
@@ -36,17 +37,8 @@ def follow_up_unanswered(session: Session, now: datetime, safety, wait: timedelt
         user = session.get(User, conversation.user_id)
         if user is not None and resource in safety.resources:
             text = safety.unanswered(language) + "\n\n" + safety.reply(resource, language, now)
-            session.add(
-                OutboxMessage(
-                    idempotency_key=f"safety:{conversation.id}:{asked.get('asked_at')}",
-                    user_id=user.id,
-                    channel=conversation.channel,
-                    chat_id=conversation.chat_id,
-                    text=text,
-                    status="queued",
-                    next_attempt_at=now,
-                )
-            )
+            key = f"safety:{conversation.id}:{asked.get('asked_at')}"
+            enqueue(session, key, user, text, now, chat=(conversation.channel, conversation.chat_id))
             count_usage(session, now.date(), f"safety_followup:{resource}")
             queued += 1
         state.update(pending=None, safety={})

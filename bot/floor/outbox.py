@@ -18,6 +18,37 @@ from bot.floor.models import OutboxMessage, User
 MAX_ATTEMPTS = 8
 
 
+def enqueue(
+    session: Session,
+    key: str,
+    user: User,
+    text: str,
+    now: datetime,
+    *,
+    chat: tuple[str, str] | None = None,
+    buttons: list[dict] | None = None,
+    broadcast_id: int | None = None,
+    status: str = "queued",
+) -> OutboxMessage:
+    """Write one message to a person under its idempotency key, due now: to their private chat, or to
+    `chat` (channel, chat id) when it answers a conversation elsewhere. A `dropped` row only records that
+    the message will never be sent."""
+    channel, chat_id = chat or (user.channel, user.chat_id)
+    message = OutboxMessage(
+        idempotency_key=key,
+        broadcast_id=broadcast_id,
+        user_id=user.id,
+        channel=channel,
+        chat_id=chat_id,
+        text=text,
+        status=status,
+        next_attempt_at=now,
+        buttons=buttons,
+    )
+    session.add(message)
+    return message
+
+
 def due_messages(
     session: Session, channel: str, now: datetime, limit: int = 100, chat_id: str | None = None
 ) -> list[OutboxMessage]:
