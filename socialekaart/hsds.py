@@ -8,6 +8,7 @@ nothing is written unless there are none. The same service id updates the servic
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.floor.errors import ImportProblem
+from socialekaart.conformance import field_errors
 from socialekaart.models import (
     Address,
     Attribute,
@@ -41,6 +43,7 @@ from socialekaart.records import (
     PhoneRecord,
     ServiceRecord,
     TaxonomyTermRecord,
+    drop_impossible,
 )
 
 MAX_PROBLEMS = 200
@@ -69,6 +72,15 @@ class ImportResult:
     total: int
 
 
+class ParsedRecords(list[ServiceRecord]):
+    """Validated records (a list, as parse functions always returned) and ``warnings``: one line for each value
+    that was dropped because it cannot be true, naming the record and the field."""
+
+    def __init__(self, records: Iterable[ServiceRecord] = (), warnings: Iterable[str] = ()) -> None:
+        super().__init__(records)
+        self.warnings = list(warnings)
+
+
 def _describe(index: int, raw: object) -> str:
     rid = raw.get("id") if isinstance(raw, dict) else None
     return f"record {index}" + (f" (id {rid})" if isinstance(rid, str) and rid else "")
@@ -81,8 +93,15 @@ def field_path(loc: tuple) -> str:
     return out or "(record)"
 
 
-def parse_json(data: bytes | str, *, what: str = "file") -> list[ServiceRecord]:
-    """Parse and validate a JSON array of compiled service records, or raise ImportProblem."""
+def _capped(lines: list[str], what: str) -> list[str]:
+    if len(lines) > MAX_PROBLEMS:
+        return [*lines[:MAX_PROBLEMS], f"... and {len(lines) - MAX_PROBLEMS} more {what}"]
+    return lines
+
+
+def parse_json(data: bytes | str, *, what: str = "file") -> ParsedRecords:
+    """Parse and validate HSDS 3.0 JSON, or raise ImportProblem: an array of compiled service records, one
+    service object, or a paginated list (``{"total_items": .., "contents": [..]}``) as the HSDS API returns it."""
     if isinstance(data, bytes):
         try:
             data = data.decode("utf-8-sig")
@@ -96,11 +115,32 @@ def parse_json(data: bytes | str, *, what: str = "file") -> list[ServiceRecord]:
         raise ImportProblem([f"{what}: line {exc.lineno} column {exc.colno}: invalid JSON ({exc.msg})"]) from None
     except RecursionError:
         raise ImportProblem([f"{what}: invalid JSON (arrays or objects nested too deeply)"]) from None
+    items, notes = _services_in(raw, what)
+    parsed = validate_records(items)
+    parsed.warnings[:0] = notes
+    return parsed
+
+
+def _services_in(raw: object, what: str) -> tuple[list, list[str]]:
+    """The service records in a JSON document of one of the shapes HSDS 3.0 publishes, and a note on a page."""
+    if isinstance(raw, list):
+        return raw, []
+    if isinstance(raw, dict) and isinstance(raw.get("contents"), list):
+        items, total = raw["contents"], raw.get("total_items")
+        if isinstance(total, int) and not isinstance(total, bool) and total > len(items):
+            page = raw.get("page_number")
+            return items, [
+                f"{what}: this is {'page ' + str(page) if isinstance(page, int) else 'one page'} of a paginated list: "
+                f"the file holds {len(items)} of its {total} services"
+            ]
+        return items, []
     if isinstance(raw, dict) and isinstance(raw.get("services"), list):
-        raw = raw["services"]
-    if not isinstance(raw, list):
-        raise ImportProblem([f"{what}: expected a JSON array of HSDS service records"])
-    return validate_records(raw)
+        return raw["services"], []
+    if isinstance(raw, dict) and ("id" in raw or "name" in raw):
+        return [raw], []
+    raise ImportProblem(
+        [f"{what}: expected a JSON array of HSDS service records, one service object or a paginated list (contents)"]
+    )
 
 
 def _int(digits: str, data: str, what: str) -> int:
@@ -112,30 +152,47 @@ def _int(digits: str, data: str, what: str) -> int:
     raise ImportProblem([f"{what}: line {line}: a number of {len(digits)} digits"])
 
 
-def validate_records(raw: list, *, label: Callable[[int, object], str] | None = None) -> list[ServiceRecord]:
-    """Validate raw record dicts (1-based numbering in problems) and check them against each other."""
+def validate_records(
+    raw: list,
+    *,
+    label: Callable[[int, object], str] | None = None,
+    locate: Callable[[int, tuple], str] | None = None,
+) -> ParsedRecords:
+    """Validate raw record dicts (1-based numbering in problems) and check them against each other.
+
+    A value that has the right type but cannot be true is dropped from its dict (changed in place) with a
+    warning. ``label(index, item)`` names a record; ``locate(index, loc)`` may name where a field of it came
+    from instead (a file and line of a data package)."""
     label = label or _describe
     problems: list[str] = []
+    warnings: list[str] = []
     records: list[ServiceRecord] = []
     labels: list[str] = []
     for index, item in enumerate(raw, start=1):
         where = label(index, item)
+        at = (lambda loc, i=index: locate(i, loc)) if locate else (lambda loc, w=where: f"{w}: {field_path(loc)}")
         if not isinstance(item, dict):
             problems.append(f"{where}: expected an object with service fields")
             continue
+        warnings.extend(f"{at(loc)}: {reason}" for loc, reason in drop_impossible(item))
         try:
-            records.append(ServiceRecord.model_validate(item))
-            labels.append(where)
+            record = ServiceRecord.model_validate(item)
         except ValidationError as exc:
-            for err in exc.errors():
-                problems.append(f"{where}: {field_path(err['loc'])}: {err['msg']}")
+            problems.extend(f"{at(err['loc'])}: {err['msg']}" for err in exc.errors())
+            continue
+        extra = [
+            f"{at(loc)}: {msg}" for key, value in record.extra_fields.items() for loc, msg in field_errors(key, value)
+        ]
+        if extra:
+            problems.extend(extra)
+            continue
+        records.append(record)
+        labels.append(where)
     if not problems:
         problems.extend(_cross_check(records, labels))
     if problems:
-        if len(problems) > MAX_PROBLEMS:
-            problems = [*problems[:MAX_PROBLEMS], f"... and {len(problems) - MAX_PROBLEMS} more problems"]
-        raise ImportProblem(problems)
-    return records
+        raise ImportProblem(_capped(problems, "problems"))
+    return ParsedRecords(records, _capped(warnings, "warnings"))
 
 
 def _cross_check(records: list[ServiceRecord], labels: list[str]) -> list[str]:  # noqa: C901 - one flat check per HSDS cross-reference, each with its record number
@@ -380,117 +437,129 @@ def revision(session: Session) -> str:
 
 
 # --- export -------------------------------------------------------------------------------------
+#
+# HSDS 3.0 omits an absent field (null is neither a string nor a number) and requires a few fields Wijkbot
+# may not have. What an export writes then, so that every record validates (socialekaart.conformance):
+# - a taxonomy term's or an organisation's missing description: its name (the import reads a description
+#   equal to the name as none, so a round trip changes nothing);
+# - an address's missing address_1, city, state_province, postal_code or country: "" (not known), and a
+#   missing address_type: the type of its location;
+# - a phone extension or a schedule timezone is a number in HSDS 3.0 (both are stored as text): a number
+#   when the text is one, otherwise the text is added to the description ("toestel ...", "tijdzone ...").
+
+_PLACE_TYPES = ("physical", "postal", "virtual")
+_ADDRESS_TEXT = ("attention", "address_1", "address_2", "city", "region", "state_province", "postal_code", "country")
+_ADDRESS_REQUIRED = ("address_1", "city", "state_province", "postal_code", "country")
+
+
+def _present(fields: dict) -> dict:
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _number(text: str | None) -> int | float | None:
+    """A stored text as the JSON number HSDS 3.0 wants, or None when it is no (finite) number."""
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    if not math.isfinite(value):
+        return None
+    return int(value) if value.is_integer() else value
+
+
+def _noted(description: str | None, note: str) -> str:
+    return f"{description} ({note})" if description else note
 
 
 def _phone_dict(p: Phone) -> dict:
-    return {"id": p.id, "number": p.number, "extension": p.extension, "type": p.type, "description": p.description}
+    extension = _number(p.extension)
+    description = p.description
+    if p.extension is not None and extension is None:
+        description = _noted(description, f"toestel {p.extension}")
+    return _present(
+        {"id": p.id, "number": p.number, "extension": extension, "type": p.type, "description": description}
+    )
+
+
+def _schedule_dict(x: Schedule) -> dict:
+    timezone = _number(x.timezone)
+    description = x.description
+    if x.timezone is not None and timezone is None:
+        description = _noted(description, f"tijdzone {x.timezone}")
+    fields = {f: getattr(x, f) for f in ("id", "freq", "interval", "byday", "opens_at", "closes_at")}
+    return _present({**fields, "timezone": timezone, "description": description})
+
+
+def _address_dict(a: Address, location_type: str) -> dict:
+    out = _present({"id": a.id, **{f: getattr(a, f) for f in _ADDRESS_TEXT}})
+    for field in _ADDRESS_REQUIRED:
+        out.setdefault(field, "")
+    out["address_type"] = a.address_type if a.address_type in _PLACE_TYPES else location_type
+    return out
+
+
+def _location_dict(loc: Location) -> dict:
+    fields = ("id", "name", "location_type", "description", "latitude", "longitude")
+    out = _present({f: getattr(loc, f) for f in fields})
+    out["addresses"] = [_address_dict(a, loc.location_type) for a in loc.addresses]
+    return out
+
+
+def _organization_dict(org: Organization) -> dict:
+    fields = ("id", "name", "alternate_name", "description", "website", "email")
+    return {**_present({f: getattr(org, f) for f in fields}), "description": org.description or org.name}
+
+
+def _term_dict(t: TaxonomyTerm) -> dict:
+    fields = ("id", "code", "name", "description", "taxonomy")
+    return {**_present({f: getattr(t, f) for f in fields}), "description": t.description or t.name}
 
 
 def service_dict(s: Service) -> dict:
-    """One service as an HSDS 3.0 compiled service record (JSON-ready)."""
-    org = s.organization
-    out = {
-        "id": s.id,
-        "name": s.name,
-        "alternate_name": s.alternate_name,
-        "description": s.description,
-        "url": s.url,
-        "email": s.email,
-        "status": s.status,
-        "eligibility_description": s.eligibility_description,
-        "fees_description": s.fees_description,
-        "assured_date": s.assured_date.isoformat() if s.assured_date else None,
-        "last_modified": s.last_modified.isoformat() if s.last_modified else None,
-        "languages": [{"id": x.id, "name": x.name, "code": x.code, "note": x.note} for x in s.languages],
-        "organization": None
-        if org is None
-        else {
-            "id": org.id,
-            "name": org.name,
-            "alternate_name": org.alternate_name,
-            "description": org.description,
-            "website": org.website,
-            "email": org.email,
-        },
-        "service_at_locations": [
-            {
-                "id": sal.id,
-                "description": sal.description,
-                "location": {
-                    "id": sal.location.id,
-                    "name": sal.location.name,
-                    "location_type": sal.location.location_type,
-                    "description": sal.location.description,
-                    "latitude": sal.location.latitude,
-                    "longitude": sal.location.longitude,
-                    "addresses": [
-                        {
-                            f: getattr(a, f)
-                            for f in (
-                                "id",
-                                "attention",
-                                "address_1",
-                                "address_2",
-                                "city",
-                                "region",
-                                "state_province",
-                                "postal_code",
-                                "country",
-                                "address_type",
-                            )
-                        }
-                        for a in sal.location.addresses
-                    ],
-                },
-            }
-            for sal in s.service_at_locations
-        ],
-        "phones": [_phone_dict(p) for p in s.phones],
-        "contacts": [
-            {
-                "id": c.id,
-                "name": c.name,
-                "title": c.title,
-                "department": c.department,
-                "email": c.email,
-                "phones": [_phone_dict(p) for p in c.phones],
-            }
-            for c in s.contacts
-        ],
-        "schedules": [
-            {
-                f: getattr(x, f)
-                for f in ("id", "freq", "interval", "byday", "opens_at", "closes_at", "timezone", "description")
-            }
-            for x in s.schedules
-        ],
-        "attributes": [
-            {
-                "id": a.id,
-                "value": a.value,
-                "taxonomy_term": {
-                    "id": a.taxonomy_term.id,
-                    "code": a.taxonomy_term.code,
-                    "name": a.taxonomy_term.name,
-                    "description": a.taxonomy_term.description,
-                    "taxonomy": a.taxonomy_term.taxonomy,
-                },
-            }
-            for a in s.attributes
-        ],
-        "service_areas": [{"id": x.id, "name": x.name, "description": x.description} for x in s.service_areas],
-        "cost_options": [
-            {
-                "id": x.id,
-                "option": x.option,
-                "amount": x.amount,
-                "currency": x.currency,
-                "amount_description": x.amount_description,
-            }
-            for x in s.cost_options
-        ],
-    }
-    out.update(s.extra or {})
+    """One service as an HSDS 3.0 compiled service record (JSON-ready): absent fields are left out."""
+    out = _present(
+        {
+            "id": s.id,
+            "name": s.name,
+            "alternate_name": s.alternate_name,
+            "description": s.description,
+            "url": s.url,
+            "email": s.email,
+            "status": s.status,
+            "eligibility_description": s.eligibility_description,
+            "fees_description": s.fees_description,
+            "assured_date": s.assured_date.isoformat() if s.assured_date else None,
+            "last_modified": s.last_modified.isoformat() if s.last_modified else None,
+            "organization": _organization_dict(s.organization) if s.organization else None,
+        }
+    )
+    out["languages"] = [_present({"id": x.id, "name": x.name, "code": x.code, "note": x.note}) for x in s.languages]
+    out["service_at_locations"] = [
+        _present({"id": sal.id, "description": sal.description, "location": _location_dict(sal.location)})
+        for sal in s.service_at_locations
+    ]
+    out["phones"] = [_phone_dict(p) for p in s.phones]
+    out["contacts"] = [
+        {
+            **_present({f: getattr(c, f) for f in ("id", "name", "title", "department", "email")}),
+            "phones": [_phone_dict(p) for p in c.phones],
+        }
+        for c in s.contacts
+    ]
+    out["schedules"] = [_schedule_dict(x) for x in s.schedules]
+    out["attributes"] = [
+        {**_present({"id": a.id, "value": a.value}), "taxonomy_term": _term_dict(a.taxonomy_term)} for a in s.attributes
+    ]
+    out["service_areas"] = [
+        _present({"id": x.id, "name": x.name, "description": x.description}) for x in s.service_areas
+    ]
+    out["cost_options"] = [
+        _present({f: getattr(x, f) for f in ("id", "option", "amount", "currency", "amount_description")})
+        for x in s.cost_options
+    ]
+    out.update(_present(s.extra or {}))
     return out
 
 

@@ -59,7 +59,8 @@ def test_export_imports_again_to_the_same_content(database, demo_records, tmp_pa
     other = Database(f"sqlite:///{tmp_path / 'other.sqlite3'}")
     load(other, first)
     assert exported(other) == first
-    # and everything the source file said survives unchanged (export may add empty optional fields)
+    # and everything the source file said survives unchanged (null as an absent field; export adds only the
+    # descriptions HSDS 3.0 requires, as the name)
     by_id = {r["id"]: r for r in first}
     for original in demo_records:
         assert_contains(by_id[original["id"]], original)
@@ -69,10 +70,13 @@ def test_export_imports_again_to_the_same_content(database, demo_records, tmp_pa
 def assert_contains(exported_value, original_value, path="") -> None:
     if isinstance(original_value, dict):
         for key, value in original_value.items():
+            if value is None:
+                assert key not in exported_value, f"{path}{key}: null must be written as an absent field"
+                continue
             assert key in exported_value, path + key
             assert_contains(exported_value[key], value, f"{path}{key}.")
         for key in exported_value.keys() - original_value.keys():
-            assert exported_value[key] is None, f"{path}{key} was added with a value"
+            assert key == "description" and exported_value[key] == exported_value["name"], f"{path}{key} was added"
     elif isinstance(original_value, list):
         assert len(exported_value) == len(original_value), path
         for a, b in zip(exported_value, original_value, strict=True):
@@ -111,7 +115,7 @@ def test_replace_replaces_the_whole_map(database):
         (b"", "the file is empty"),
         (b"\xff\xfe\x00garbage", "not UTF-8"),
         (b'[{"id": "x", "name": "A",}]', "line 1 column 26: invalid JSON"),
-        (b'{"name": "not a list"}', "expected a JSON array"),
+        (b'{"total": 3}', "expected a JSON array"),
         (b'[1, "two"]', "record 1: expected an object"),
     ],
 )
@@ -126,7 +130,7 @@ def test_invalid_records_name_record_field_and_reason(database):
     del no_name["name"]
     bad_mail = service(email="not-an-address")
     bad_time = service()
-    bad_time["schedules"][0]["opens_at"] = "25:00"
+    bad_time["schedules"][0]["opens_at"] = "9 uur"  # no time at all (25:00 is one that cannot be: a warning)
     bad_day = service()
     bad_day["schedules"][0]["byday"] = "MONDAY"
     bad_status = service(status="maybe")
@@ -172,6 +176,15 @@ def test_a_huge_or_hostile_record_is_rejected_or_stored_verbatim(database):
 
 
 def test_unknown_fields_are_kept_for_export(database):
-    a = service(funding={"source": "gemeente"})
+    funding = [{"id": "0b7e3c1a-5555-4aaa-8bbb-000000000001", "source": "gemeente"}]
+    a = service(funding=funding, x_wijk_note={"kleur": "groen"})
     load(database, [a])
-    assert exported(database)[0]["funding"] == {"source": "gemeente"}
+    assert exported(database)[0]["funding"] == funding
+    assert exported(database)[0]["x_wijk_note"] == {"kleur": "groen"}
+
+
+def test_hsds_fields_wijkbot_does_not_model_must_still_have_their_hsds_type(database):
+    """They are exported as they came, so they must be what HSDS 3.0 says they are."""
+    problems = problems_of(database, [service(funding={"source": "gemeente"}), service(minimum_age="twaalf")])
+    assert any(p.startswith("record 1") and "funding: Input should be a valid list" in p for p in problems)
+    assert any(p.startswith("record 2") and "minimum_age: Input should be a valid number" in p for p in problems)
