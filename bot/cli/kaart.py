@@ -22,27 +22,48 @@ from socialekaart.models import TaxonomyTerm
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")  # what --format auto reads as the CSV template
 
 
+def _format_of(path: Path) -> str:
+    """What --format auto makes of PATH: an HSDS data package (a directory, a .zip or its datapackage.json),
+    the CSV template, or HSDS JSON."""
+    if str(path) != "-" and (path.is_dir() or path.suffix.lower() == ".zip" or path.name == "datapackage.json"):
+        return "package"
+    return "csv" if path.suffix.lower() in CSV_SUFFIXES else "json"
+
+
+def _read_map(session, path: Path, fmt: str) -> list:
+    """The validated records in PATH; a warning for every value that was dropped goes to stderr."""
+    if fmt == "package":
+        from socialekaart.tabular import parse_package  # here, not at the top: only a data package needs it
+
+        records = parse_package(path)
+    elif fmt == "csv":
+        known = {t.code: (t.id, t.name) for t in session.scalars(select(TaxonomyTerm)) if t.code}
+        records = parse_csv(read_input(path), known_terms=known, what=path.name)
+    else:
+        records = parse_json(read_input(path), what=path.name)
+    for line in getattr(records, "warnings", []):
+        click.echo(f"warning: {line}", err=True)
+    return records
+
+
 @click.group()
 def kaart() -> None:
     """The social map: import, export, statistics, duplicates and search."""
 
 
 @kaart.command("import")
-@click.argument("path", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@click.argument("path", type=click.Path(allow_dash=True, path_type=Path))
 @click.option("--replace", is_flag=True, help="Replace the whole map instead of updating services by id.")
-@click.option("--format", "fmt", type=click.Choice(["auto", "json", "csv"]), default="auto", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["auto", "json", "package", "csv"]), default="auto", show_default=True
+)
 @click.pass_context
 def kaart_import(ctx: click.Context, path: Path, replace: bool, fmt: str) -> None:
-    """Import HSDS 3.0 JSON or the CSV template, all or nothing."""
-    data = read_input(path)
-    if fmt == "auto":
-        fmt = "csv" if path.suffix.lower() in CSV_SUFFIXES else "json"
+    """Import HSDS 3.0 (JSON: an array, one service or a paginated list; or a data package: a directory or .zip
+    with datapackage.json and CSV files) or the CSV template, all or nothing. Values that cannot be true are
+    dropped with a warning on stderr."""
     with database(ctx).session() as session:
-        if fmt == "csv":
-            known = {t.code: (t.id, t.name) for t in session.scalars(select(TaxonomyTerm)) if t.code}
-            records = parse_csv(data, known_terms=known, what=path.name)
-        else:
-            records = parse_json(data, what=path.name)
+        records = _read_map(session, path, _format_of(path) if fmt == "auto" else fmt)
         try:
             if sys.stderr.isatty() and len(records) >= 200:
                 with click.progressbar(length=len(records), label="importing", file=sys.stderr) as bar:
