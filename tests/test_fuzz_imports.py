@@ -883,6 +883,7 @@ def check_map_import(
     problems: list | None = None,
 ) -> str:
     """Import a CSV or HSDS JSON file. Returns 'imported' or 'rejected'; anything else raises."""
+    from socialekaart.conformance import check_service
     from socialekaart.hours import opening
     from socialekaart.search import ServiceDoc
 
@@ -905,9 +906,10 @@ def check_map_import(
             again = json.dumps(exported, ensure_ascii=False, allow_nan=False)  # valid JSON, as the CLI writes it
             assert len(parse_json(again.encode())) == len(exported)  # an export is a valid import
             for record in exported:
+                assert check_service(record) == [], check_service(record)  # every export is HSDS 3.0
                 ServiceDoc.from_record(record)
                 for s in record["schedules"]:
-                    if found := opening(s["freq"], s["byday"], s["opens_at"], s["closes_at"]):
+                    if found := opening(s.get("freq"), s.get("byday"), s.get("opens_at"), s.get("closes_at")):
                         found.is_open(NOW)
             assert stats(session)["services"] == len(exported)
         finally:
