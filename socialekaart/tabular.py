@@ -103,6 +103,10 @@ class _Package:
         found = sorted((n for n in self._zip.namelist() if PurePosixPath(n).name == "datapackage.json"), key=len)
         self._base = str(PurePosixPath(found[0]).parent) + "/" if found and "/" in found[0] else ""
 
+    def close(self) -> None:
+        if self._zip is not None:
+            self._zip.close()
+
     def read(self, name: str) -> bytes | None:
         if self._zip is not None:
             try:
@@ -121,9 +125,12 @@ def parse_package(path: Path) -> ParsedRecords:
     """Read and validate the data package at PATH (a directory, a .zip or its datapackage.json), or raise
     ImportProblem naming files and lines; the warnings name the rows that were left out and the values dropped."""
     package = _Package(path)
-    resources = _resources(package)
-    problems: list[str] = []
-    tables = {name: _read_table(package, name, *resources[name], problems) for name in TABLES if name in resources}
+    try:
+        resources = _resources(package)
+        problems: list[str] = []
+        tables = {name: _read_table(package, name, *resources[name], problems) for name in TABLES if name in resources}
+    finally:
+        package.close()
     if problems:
         raise ImportProblem(problems)
     builder = _Builder(tables)
