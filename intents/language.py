@@ -86,8 +86,11 @@ class Dutch:
         # dictionary of known Dutch words for compound splitting.
         table = _lemma_lookup()
         self._lemma_table = table
+        # fold() of each lemma, lower-cased in one go (the same: no lemma holds a line break, and lower-casing
+        # depends on nothing beyond a word); only the few that are not ASCII go through fold() one by one
+        lowered = "\n".join(v for v in table.values() if isinstance(v, str)).lower().split("\n")
         self.lexicon = frozenset(
-            w for w in (fold(v) for v in table.values() if isinstance(v, str)) if len(w) >= _MIN_PART and w.isalpha()
+            w for w in (x if x.isascii() else fold(x) for x in lowered) if len(w) >= _MIN_PART and w.isalpha()
         )
         # The classic Porter variant: the newer Kraaij-Pohlmann "dutch" strips ge- ("gemeente" -> "meen").
         self._stemmer = snowballstemmer.stemmer("dutch_porter")

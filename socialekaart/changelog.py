@@ -20,7 +20,7 @@ from socialekaart.mapread import revision_number, revision_value
 from socialekaart.models import Attribute, MapChange, Service, ServiceAtLocation
 
 KEEP_REVISIONS = 100  # an index more revisions behind is rebuilt
-MAX_SHARE = 0.25  # a change touching more of the map than this is recorded as a change of everything
+MAX_SHARE = 0.5  # a change touching more of the map than this is recorded as a change of everything
 CHUNK = 500
 
 
