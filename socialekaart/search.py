@@ -359,8 +359,14 @@ class _Side:
     coords: np.ndarray  # (n, 2), NaN where unknown
     free: np.ndarray
     languages: list[frozenset[str]]
-    postcodes: list[list[str]]
+    postcodes: list[list[str]] | None  # None: still the JSON text it was saved as (read only for an update)
     codes: list[tuple[str, ...]]
+    postcodes_json: bytes | None = None
+
+    def postcode_lists(self) -> list[list[str]]:
+        if self.postcodes is None:
+            self.postcodes = [list(x) for x in json.loads(self.postcodes_json or b"[]")]
+        return self.postcodes
 
     @classmethod
     def of(cls, docs: Sequence[ServiceDoc]) -> _Side:
@@ -377,6 +383,7 @@ class _Side:
     def gathered(self, fresh: _Side, entries: list[tuple]) -> _Side:
         """The side facts of the documents in `entries` order: from self (source 0) or `fresh` (source 1)."""
         pick = [(self, i) if src == 0 else (fresh, i) for _, _, src, i in entries]
+        self.postcode_lists()
         return _Side(
             coords=np.array([s.coords[i] for s, i in pick], dtype=np.float64).reshape(-1, 2),
             free=np.array([bool(s.free[i]) for s, i in pick], dtype=bool),
@@ -485,7 +492,8 @@ class SearchIndex:
         nl = dutch().with_words(set(corpus.words) | lexicon.surface_words)  # this map's words, for this index only
         final = final or finalize(corpus, nl)
         if final.extra.get("postcodes") is None:
-            final.extra["postcodes"] = {k: list(v) for k, v in _postcode_table(side.postcodes, side.coords).items()}
+            table = _postcode_table(side.postcode_lists(), side.coords)
+            final.extra["postcodes"] = {k: list(v) for k, v in table.items()}
         key_of_word = [corpus.keys[corpus.exp_key[corpus.exp_offsets[i]]] for i in range(len(corpus.words))]
         surface = {w: k for w, k in zip(corpus.words, key_of_word, strict=True) if len(w) >= 4 and w.isalpha()}
         for w in lexicon.surface_words:
@@ -552,15 +560,24 @@ class SearchIndex:
         aff = [self.affinity()[k] for k in kinds]
         sizes = [len(ids) for ids, _ in aff]
         final = Finalized(**{**self.final.__dict__, "extra": dict(self.final.extra)})
-        final.extra["side"] = {
-            "languages": [sorted(x) for x in self.side.languages],
-            "postcodes": self.side.postcodes,
-            "codes": self.side.codes,
-        }
+        # the few distinct language and code sets once, and per service which one (50,000 lists cost half a
+        # second to read); the postcodes as JSON text, read only when the index is updated
+        languages = sorted({tuple(sorted(x)) for x in self.side.languages})
+        codes = sorted(set(self.side.codes))
+        final.extra["side"] = {"language_sets": languages, "code_sets": codes}
+        language_of, code_of = {frozenset(x): i for i, x in enumerate(languages)}, {x: i for i, x in enumerate(codes)}
         final.extra["kinds"] = kinds if self.needs is not None else None
         arrays = {
             "coords": self.side.coords,
             "free": self.side.free,
+            "language": np.array([language_of[x] for x in self.side.languages], dtype=np.int32),
+            "code": np.array([code_of[x] for x in self.side.codes], dtype=np.int32),
+            "postcodes": np.frombuffer(
+                self.side.postcodes_json
+                if self.side.postcodes is None and self.side.postcodes_json is not None
+                else json.dumps(self.side.postcode_lists(), separators=(",", ":")).encode(),
+                dtype=np.uint8,
+            ),
             "aff_offsets": np.concatenate(([0], np.cumsum(sizes))).astype(np.int64),
             "aff_ids": np.concatenate([ids for ids, _ in aff]).astype(np.int64) if aff else np.zeros(0, np.int64),
             "aff_weights": np.concatenate([w for _, w in aff]).astype(np.float32) if aff else np.zeros(0, np.float32),
@@ -578,17 +595,21 @@ class SearchIndex:
             extra = final.extra
             side_raw = extra.pop("side")
             kinds = extra.pop("kinds")
+            language_sets = [frozenset(x) for x in side_raw["language_sets"]]
+            code_sets = [tuple(x) for x in side_raw["code_sets"]]
+            language, code = arrays["language"], arrays["code"]
+            if not (len(language) == len(code) == len(arrays["coords"]) == len(arrays["free"]) == n) or not (
+                _csr_free_ok(language, len(language_sets)) and _csr_free_ok(code, len(code_sets))
+            ):
+                raise CorruptIndex("side facts do not match the services")
             side = _Side(
                 coords=arrays["coords"].astype(np.float64).reshape(-1, 2),
                 free=arrays["free"].astype(bool),
-                languages=[frozenset(x) for x in side_raw["languages"]],
-                postcodes=[list(x) for x in side_raw["postcodes"]],
-                codes=[tuple(x) for x in side_raw["codes"]],
+                languages=[language_sets[i] for i in language.tolist()],
+                postcodes=None,
+                codes=[code_sets[i] for i in code.tolist()],
+                postcodes_json=arrays["postcodes"].tobytes(),
             )
-            if not (
-                len(side.coords) == len(side.free) == len(side.languages) == len(side.postcodes) == len(side.codes) == n
-            ):
-                raise CorruptIndex("side facts do not match the services")
             index = cls._made(corpus, side, lexicon or default_lexicon(), needs, final=final)
             if kinds is not None and needs is not None:
                 offsets, ids, weights = arrays["aff_offsets"], arrays["aff_ids"], arrays["aff_weights"]
@@ -884,6 +905,10 @@ class SearchIndex:
 
 def _normal_postcode(postcode: str) -> str:
     return fold(postcode).replace(" ", "").upper()
+
+
+def _csr_free_ok(values: np.ndarray, bound: int) -> bool:
+    return len(values) == 0 or (int(values.min()) >= 0 and int(values.max()) < bound)
 
 
 def _postcode_table(postcodes: Sequence[list[str]], coords: np.ndarray) -> dict[str, tuple[float, float]]:
