@@ -90,7 +90,8 @@ class Wijkbot:
         self.database = database
         self.clock = clock or SystemClock()
         self.settings = settings or Settings()
-        self.map = MapSearch(database)
+        # the map's index: kept in the data dir; after an import it is remade in a thread, the old one answering
+        self.map = MapSearch(database, data_dir=self.settings.data_dir, background=True)
         self.nlu = nlu or default_nlu(self.settings.cache_dir)
         self.safety = red_flags or safety()
         languages.warm_up()  # lingua loads its models in the background, not while a resident waits
@@ -418,8 +419,8 @@ class Wijkbot:
 
     def _who_does_what(self, text: str, user: User, sees_contacts: bool, lang: str = "nl") -> str:
         t = self.dialogue.texts_for(lang)
-        index = self.map.index()
-        hits = self.map.search(text, limit=3, now=self.clock.now(), contacts=sees_contacts)
+        index = self.map.index()  # one index for the hits and their details, even if a new one is swapped in
+        hits = index.search(text, limit=3, now=self.clock.now(), contacts=sees_contacts)
         if not hits:
             return t["answer_none"]
         lines = [t["professional_intro"]]

@@ -1,7 +1,7 @@
 """Dutch language handling shared by search and NLU.
 
 Pipeline per word: fold (lower case, no accents) -> irregular forms -> spaCy's lookup lemmatizer
-(``spacy.blank("nl")`` + spacy-lookups-data) -> Snowball Dutch stemmer. The result is a *key*:
+(spacy-lookups-data's Dutch lemma table) -> Snowball Dutch stemmer. The result is a *key*:
 two words with the same key count as the same word. Compounds ("wandelgroepen",
 "schuldhulpverlening") are split into known parts so that "wandelen" finds "wandelgroep".
 """
@@ -9,12 +9,19 @@ two words with the same key count as the same word. Compounds ("wandelgroepen",
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
+import os
 import re
+import tempfile
+import threading
 import unicodedata
+from contextlib import contextmanager
 from functools import cache, lru_cache
+from importlib import metadata
 from pathlib import Path
 
-import yaml
+from bot.floor import yamlfile
 
 DATA = Path(__file__).with_name("data")
 _TOKEN = re.compile(r"[a-z0-9]+")
@@ -63,11 +70,10 @@ class Dutch:
 
     def __init__(self) -> None:
         import snowballstemmer
-        import spacy
         from spacy.lang.en.stop_words import STOP_WORDS as EN_STOP
         from spacy.lang.nl.stop_words import STOP_WORDS as NL_STOP
 
-        data = yaml.safe_load((DATA / "language.yaml").read_text(encoding="utf-8"))
+        data = yamlfile.safe_load((DATA / "language.yaml").read_text(encoding="utf-8"))
         self.irregular: dict[str, str] = {fold(k): fold(v) for k, v in data["irregular"].items()}
         keep = {fold(w) for w in data["keep"]}
         self.who: dict[str, str] = {fold(w): role for role, ws in data["who"].items() for w in ws}
@@ -75,16 +81,16 @@ class Dutch:
         self.stop_words = frozenset(
             ({fold(w) for w in NL_STOP} | {fold(w) for w in EN_STOP} | {fold(w) for w in data["stop"]}) - keep
         )
-        nlp = spacy.blank("nl")
-        lemmatizer = nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
-        nlp.initialize()
-        self.nlp = nlp
-        table = lemmatizer.lookups.get_table("lemma_lookup")
-        # spaCy tables are keyed by string hashes: look forms up with .get(); the values (lemmas)
-        # double as the dictionary of known Dutch words for compound splitting.
+        # spaCy's lookup lemmatizer is this one table of spacy-lookups-data: read as it is, without making
+        # a spaCy pipeline for it (a second and a half at every start). The values (lemmas) double as the
+        # dictionary of known Dutch words for compound splitting.
+        table = _lemma_lookup()
         self._lemma_table = table
+        # fold() of each lemma, lower-cased in one go (the same: no lemma holds a line break, and lower-casing
+        # depends on nothing beyond a word); only the few that are not ASCII go through fold() one by one
+        lowered = "\n".join(v for v in table.values() if isinstance(v, str)).lower().split("\n")
         self.lexicon = frozenset(
-            w for w in (fold(v) for v in table.values() if isinstance(v, str)) if len(w) >= _MIN_PART and w.isalpha()
+            w for w in (x if x.isascii() else fold(x) for x in lowered) if len(w) >= _MIN_PART and w.isalpha()
         )
         # The classic Porter variant: the newer Kraaij-Pohlmann "dutch" strips ge- ("gemeente" -> "meen").
         self._stemmer = snowballstemmer.stemmer("dutch_porter")
@@ -167,12 +173,79 @@ class Dutch:
         return best
 
 
+def _lemma_lookup() -> dict[str, str]:
+    """Dutch form -> lemma, the table spaCy's lookup lemmatizer reads (spacy-lookups-data)."""
+    import spacy_lookups_data
+    from spacy.util import load_language_data
+
+    return load_language_data(spacy_lookups_data.nl["lemma_lookup"])  # as spaCy's lookups read it
+
+
+# Keys of the words of the shipped data (safety rules, lexicon, articles), kept in the cache directory:
+# the Snowball stemmer is pure Python, and those words cost seconds at every start otherwise.
+_SHIPPED: dict[str, str] = {}
+_learning = threading.local()
+
+
 @lru_cache(maxsize=200_000)
 def _key(word: str) -> str:
+    found = _SHIPPED.get(word)
+    if found is not None:
+        return found
     if word.isdigit():
         return word
     nl = dutch()
-    return nl._stemmer.stemWord(nl.lemma(word))
+    key = nl._stemmer.stemWord(nl.lemma(word))
+    learnt = getattr(_learning, "keys", None)
+    if learnt is not None:
+        learnt[word] = key
+    return key
+
+
+def language_fingerprint() -> str:
+    """What a word's key and split depend on: the language data and the versions of the tools that read it."""
+    digest = hashlib.sha256((DATA / "language.yaml").read_bytes())
+    for package in ("spacy", "spacy-lookups-data", "snowballstemmer"):
+        try:
+            digest.update(f"{package}={metadata.version(package)}".encode())
+        except metadata.PackageNotFoundError:
+            digest.update(f"{package}=none".encode())
+    return digest.hexdigest()[:16]
+
+
+@contextmanager
+def shipped_keys(name: str):
+    """Inside, the keys made on this thread are of the shipped data set `name` (never a resident's text:
+    they are written to the cache directory), and that data set's keys saved before are known at once."""
+    from bot.floor.config import Settings
+
+    if getattr(_learning, "keys", None) is not None:  # nested: the outer one keeps them
+        yield
+        return
+    path = Settings().cache_dir / f"keys-{name}-{language_fingerprint()}.json"
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        _SHIPPED.update({k: v for k, v in saved.items() if isinstance(k, str) and isinstance(v, str) and v})
+    except (OSError, ValueError, AttributeError):
+        saved = None
+    _learning.keys = {}
+    try:
+        yield
+    finally:
+        learnt, _learning.keys = _learning.keys, None
+        if learnt and not (isinstance(saved, dict) and learnt.keys() <= saved.keys()):
+            _write_keys(path, {**(saved if isinstance(saved, dict) else {}), **learnt})
+
+
+def _write_keys(path: Path, keys: dict[str, str]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(keys, out, ensure_ascii=False)
+        os.replace(tmp, path)
+    except OSError:  # a read-only cache: made again next time
+        pass
 
 
 @cache

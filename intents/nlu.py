@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-import yaml
-
+from bot.floor import yamlfile
 from intents.language import DATA, dutch, find_postcode, fold, words
 
 STREAMS = ("care", "health", "wellbeing")
@@ -82,7 +81,7 @@ def training_files() -> list[Path]:
 
 def examples(kind: str) -> list[tuple[str, str]]:
     """The (text, label) training examples of one classifier."""
-    data = yaml.safe_load(TRAINING[kind].read_text(encoding="utf-8"))
+    data = yamlfile.safe_load(TRAINING[kind].read_text(encoding="utf-8"))
     pairs = [(str(text), label) for label, texts in data.items() for text in texts or []]
     if kind in WRITTEN:
         from intents.textcat import labelled

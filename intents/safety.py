@@ -28,8 +28,7 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 
-import yaml
-
+from bot.floor import yamlfile
 from bot.floor.clock import office_hours
 from intents import languages
 from intents.context import Context
@@ -106,10 +105,10 @@ class Assessment:
 
 class Safety:
     def __init__(self, data_dir: Path = DATA, model=None):
-        words = yaml.safe_load((data_dir / "words.yaml").read_text(encoding="utf-8"))
-        criteria = yaml.safe_load((data_dir / "criteria.yaml").read_text(encoding="utf-8"))
-        context = yaml.safe_load((data_dir / "context.yaml").read_text(encoding="utf-8"))
-        self.texts = yaml.safe_load((data_dir / "replies.yaml").read_text(encoding="utf-8"))
+        words = yamlfile.safe_load((data_dir / "words.yaml").read_text(encoding="utf-8"))
+        criteria = yamlfile.safe_load((data_dir / "criteria.yaml").read_text(encoding="utf-8"))
+        context = yamlfile.safe_load((data_dir / "context.yaml").read_text(encoding="utf-8"))
+        self.texts = yamlfile.safe_load((data_dir / "replies.yaml").read_text(encoding="utf-8"))
         self.terms = TermSet()
         for name, patterns in words["groups"].items():
             self.terms.add(name, patterns)
@@ -358,6 +357,8 @@ def _near(spans, elements: list[tuple[int, int]], within: int) -> bool:
 @cache
 def safety() -> Safety:
     """The process-wide safety check, with its trained second opinion (trained once, then cached)."""
+    from intents.language import shipped_keys
     from intents.safety_model import default_model
 
-    return Safety(model=default_model())
+    with shipped_keys("safety"):
+        return Safety(model=default_model())

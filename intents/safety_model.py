@@ -25,8 +25,7 @@ import random
 from functools import cache
 from pathlib import Path
 
-import yaml
-
+from bot.floor import yamlfile
 from intents.terms import tokenize, top_level_parts
 
 LABELS = ("calm", "112", "113", "veilig-thuis", "huisartsenpost")
@@ -215,9 +214,9 @@ def paraphrases(data_dir: Path) -> list[tuple[str, str]]:
 def generate(data_dir: Path, ordinary: list[str], seed: int = SEED) -> list[tuple[str, str]]:
     """The training set: composed and paraphrased (text, label) pairs."""
     rng = random.Random(seed)
-    groups = yaml.safe_load((data_dir / "words.yaml").read_text(encoding="utf-8"))["groups"]
-    criteria = yaml.safe_load((data_dir / "criteria.yaml").read_text(encoding="utf-8"))["criteria"]
-    context = yaml.safe_load((data_dir / "context.yaml").read_text(encoding="utf-8"))
+    groups = yamlfile.safe_load((data_dir / "words.yaml").read_text(encoding="utf-8"))["groups"]
+    criteria = yamlfile.safe_load((data_dir / "criteria.yaml").read_text(encoding="utf-8"))["criteria"]
+    context = yamlfile.safe_load((data_dir / "context.yaml").read_text(encoding="utf-8"))
     out: list[tuple[str, str]] = []
     signs: list[str] = []
     for criterion in criteria:
@@ -232,7 +231,7 @@ def generate(data_dir: Path, ordinary: list[str], seed: int = SEED) -> list[tupl
         out.append((rng.choice(CALM_FRAMES).format(sign=rng.choice(signs)), "calm"))
     out.extend((_expand(idiom, rng), "calm") for idiom in context.get("idioms", []) for _ in range(5))
     out.extend((text, "calm") for text in ordinary)
-    cues = yaml.safe_load((data_dir.parent / "stream_cues.yaml").read_text(encoding="utf-8"))
+    cues = yamlfile.safe_load((data_dir.parent / "stream_cues.yaml").read_text(encoding="utf-8"))
     services = [t for stream in cues.values() for t in stream.get("service", [])]
     needs = [t for stream in cues.values() for t in stream.get("need", [])]
     for templates in CALM_TEMPLATES.values():

@@ -12,8 +12,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-import yaml
-
+from bot.floor import yamlfile
 from intents.terms import TermSet, Vocabulary, tokenize
 
 CUES = Path(__file__).with_name("data") / "stream_cues.yaml"
@@ -49,7 +48,7 @@ ASKING = [
 
 class StreamCues:
     def __init__(self, path: Path = CUES):
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yamlfile.safe_load(path.read_text(encoding="utf-8"))
         self.terms = TermSet()
         for stream in STREAMS:
             for kind in WEIGHTS:

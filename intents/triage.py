@@ -14,8 +14,7 @@ from dataclasses import MISSING, dataclass, field
 from functools import cache
 from pathlib import Path
 
-import yaml
-
+from bot.floor import yamlfile
 from intents.language import dutch, words
 from intents.nlu import STREAMS, Parse
 from intents.streams import stream_cues
@@ -48,8 +47,8 @@ class Dialogue:
 
     @classmethod
     def load(cls, path: Path = DIALOGUE, english: Path = DIALOGUE_EN) -> Dialogue:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        en = yaml.safe_load(english.read_text(encoding="utf-8")) if english.exists() else {}
+        data = yamlfile.safe_load(path.read_text(encoding="utf-8"))
+        en = yamlfile.safe_load(english.read_text(encoding="utf-8")) if english.exists() else {}
         dialogue = cls(data["max_questions"], data["texts"], data["buttons"], data["questions"], en or {})
         problems = dialogue.check()
         if problems:

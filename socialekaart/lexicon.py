@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import yaml
-
+from bot.floor import yamlfile
 from intents.language import dutch, fold, words
 
 CONCEPTS = Path(__file__).with_name("data") / "concepts.yaml"
@@ -73,7 +72,7 @@ def _keys(term: str) -> tuple[str, ...]:
 
 
 def load_lexicon(path: Path = CONCEPTS) -> Lexicon:
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    raw = yamlfile.safe_load(path.read_text(encoding="utf-8")) or []
     concepts: list[Concept] = []
     by_key: dict[str, list[int]] = {}
     cues: dict[str, list[int]] = {}
@@ -117,4 +116,7 @@ def load_lexicon(path: Path = CONCEPTS) -> Lexicon:
 
 @cache
 def default_lexicon() -> Lexicon:
-    return load_lexicon()
+    from intents.language import shipped_keys
+
+    with shipped_keys("lexicon"):
+        return load_lexicon()

@@ -249,3 +249,15 @@ class MapMeta(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class MapChange(Base):
+    """Which services a change of the map touched (socialekaart/changelog.py): a search index of an older
+    revision is brought up to date from these instead of being rebuilt. ``service_id`` NULL: everything."""
+
+    __tablename__ = "kaart_change"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    revision: Mapped[int] = mapped_column(Integer, index=True)
+    service_id: Mapped[str | None] = mapped_column(ID)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())

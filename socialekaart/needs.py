@@ -24,8 +24,8 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
-import yaml
 
+from bot.floor import yamlfile
 from intents.language import dutch, words
 
 DATA = Path(__file__).with_name("data")
@@ -50,7 +50,7 @@ class ServiceType:
 
 
 def load_types(path: Path = TYPES) -> tuple[ServiceType, ...]:
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))["types"]
+    raw = yamlfile.safe_load(path.read_text(encoding="utf-8"))["types"]
     return tuple(ServiceType(t["id"], t["domain"], t["stream"], t["does"], tuple(t["words"])) for t in raw)
 
 
@@ -82,13 +82,17 @@ class NeedModel:
         self.types = types
         self.by_id = {t.id: t for t in types}
         self.nlp = nlp
+        self.fingerprint: str | None = None  # of the data it was trained on; None for a model made in code
 
     @classmethod
     def load(cls, cache_dir: Path | None) -> NeedModel:
         from intents.textcat import cached
 
         types = load_types()
-        return cls(types, cached(cache_dir, "needs", _fingerprint(types), lambda: _train(types)))
+        fingerprint = _fingerprint(types)
+        model = cls(types, cached(cache_dir, "needs", fingerprint, lambda: _train(types)))
+        model.fingerprint = fingerprint
+        return model
 
     def predict(self, text: str) -> list[tuple[str, float]]:
         """The most likely service types of a text, best first (at most TOP_TYPES, each ≥ MIN_PROBABILITY)."""

@@ -9,47 +9,54 @@ How a query is read (see ``docs/search.md``):
    so that saying the same thing twice does not count twice;
 5. filters (free, language, open now) mask services; a postcode makes nearby services rank first.
 
-The index is built in memory from the database and rebuilt when the map's revision changes.
+The index is made from the database (plain Core selects, socialekaart/mapread.py), kept in the data dir
+(socialekaart/corpus.py) so that the next process loads it instead of building it, and brought up to date
+from the change log (socialekaart/changelog.py) when only a few services changed; a running bot answers
+from the old index while the new one is made (MapSearch, docs/search.md).
 """
 
 from __future__ import annotations
 
 import bisect
+import hashlib
+import json
+import logging
 import math
 import re
+import threading
+import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from datetime import time as dtime
 from itertools import takewhile
+from pathlib import Path
 
 import numpy as np
 from rapidfuzz import fuzz, process
 
 from bot.floor.clock import LOCAL_TZ
 from intents.language import Dutch, dutch, find_postcode, fold, words
+from socialekaart.corpus import (
+    PART_WEIGHT,
+    Corpus,
+    CorruptIndex,
+    Finalized,
+    build_corpus,
+    doc_json,
+    finalize,
+    index_fingerprint,
+    update_corpus,
+)
+from socialekaart.corpus import load as load_index
+from socialekaart.corpus import save as save_index
 from socialekaart.hours import Opening, open_at, opening
-from socialekaart.lexicon import Lexicon, default_lexicon
+from socialekaart.lexicon import CONCEPTS, Lexicon, default_lexicon
 from socialekaart.needs import NeedModel
 
-# How much a word in each field counts, relative to the description.
+log = logging.getLogger(__name__)
 READ_CACHE = 2048  # queries whose reading is kept per index
-FIELD_WEIGHTS = {
-    "name": 3.0,
-    "alternate_name": 2.0,
-    "taxonomy": 2.0,
-    "organization": 1.5,
-    "contact": 1.5,
-    "description": 1.0,
-    "eligibility": 0.7,
-    "languages": 0.7,
-    "organization_description": 0.4,
-    "location": 0.4,
-    "schedule": 0.4,
-    "fees": 0.3,
-    "area": 0.3,
-}
-PART_WEIGHT = 0.5  # a part of a compound word, in the index and in the query
 CONCEPT_TERM_WEIGHT = 0.8
 CONCEPT_RELATED_WEIGHT = 0.3
 COMPLETION_WEIGHT = 0.8
@@ -58,7 +65,6 @@ WHO_WEIGHT = 0.3
 WHEN_WEIGHT = 0.5
 RELATIVE_MIN = 9  # keys this long or longer have relatives sharing 75% of their start
 RELATIVE_WEIGHT = 0.85
-K1, B = 1.2, 0.5
 TYPO_CUTOFF = 82.0
 PROXIMITY_BOOST = 0.6  # at distance 0 a service scores 1.6x; the boost halves about every 1.2 km
 MIN_RELATIVE_SCORE = 0.12
@@ -234,10 +240,163 @@ class _Postings:
     weights: np.ndarray
 
 
+class _Docs(Sequence):
+    """The services of an index, each read from its JSON text when first asked for (a loaded index does not
+    make 50,000 objects to answer a question about three)."""
+
+    def __init__(self, corpus: Corpus, built: Sequence[ServiceDoc] | None = None):
+        self._corpus = corpus
+        self._made: dict[int, ServiceDoc] = dict(enumerate(built)) if built is not None else {}
+
+    def __len__(self) -> int:
+        return self._corpus.size
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = int(i)
+        if i < 0:
+            i += len(self)
+        doc = self._made.get(i)
+        if doc is None:
+            doc = self._made[i] = _doc_from_json(doc_json(self._corpus, i))
+        return doc
+
+
+class _PostingMap(Mapping):
+    """key -> _Postings, as views into one array of ids and one of weights."""
+
+    def __init__(self, final: Finalized):
+        self._at = {k: i for i, k in enumerate(final.post_keys)}
+        self._offsets = final.post_offsets
+        self._ids = final.post_ids
+        self._weights = final.post_weights
+
+    def __getitem__(self, key: str) -> _Postings:
+        i = self._at[key]
+        a, b = self._offsets[i], self._offsets[i + 1]
+        return _Postings(self._ids[a:b], self._weights[a:b])
+
+    def __contains__(self, key) -> bool:
+        return key in self._at
+
+    def __iter__(self):
+        return iter(self._at)
+
+    def __len__(self) -> int:
+        return len(self._at)
+
+
+class _ById(Mapping):
+    """service id -> one of its facts, read through the index's positions."""
+
+    def __init__(self, positions: dict[str, int], get: Callable[[int], object]):
+        self._positions, self._get = positions, get
+
+    def __getitem__(self, service_id: str):
+        return self._get(self._positions[service_id])
+
+    def __contains__(self, service_id) -> bool:
+        return service_id in self._positions
+
+    def __iter__(self):
+        return iter(self._positions)
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+
+def _doc_json(doc: ServiceDoc) -> str:
+    """A ServiceDoc as JSON text, without its fields' text (that lives in the corpus as words)."""
+    return json.dumps(
+        {
+            "id": doc.id,
+            "name": doc.name,
+            "organization": doc.organization,
+            "postcodes": doc.postcodes,
+            "coords": list(doc.coords) if doc.coords else None,
+            "languages": sorted(doc.languages),
+            "free": doc.free,
+            "openings": [
+                [o.freq, [list(d) for d in o.byday], o.opens.isoformat(), o.closes.isoformat()] for o in doc.openings
+            ],
+            "codes": list(doc.codes),
+            "reach": doc.reach,
+            "contacts": doc.contacts,
+            "contact_names": doc.contact_names,
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def _doc_from_json(text: str) -> ServiceDoc:
+    d = json.loads(text)
+    return ServiceDoc(
+        id=d["id"],
+        name=d["name"],
+        organization=d["organization"],
+        fields={},
+        postcodes=list(d["postcodes"]),
+        coords=tuple(d["coords"]) if d["coords"] else None,
+        languages=frozenset(d["languages"]),
+        free=bool(d["free"]),
+        openings=[
+            Opening(o[0], tuple((a, b) for a, b in o[1]), dtime.fromisoformat(o[2]), dtime.fromisoformat(o[3]))
+            for o in d["openings"]
+        ],
+        codes=tuple(d["codes"]),
+        reach=d["reach"],
+        contacts=d["contacts"],
+        contact_names=d["contact_names"],
+    )
+
+
+@dataclass
+class _Side:
+    """Per service what filters and places need, in the index's order."""
+
+    coords: np.ndarray  # (n, 2), NaN where unknown
+    free: np.ndarray
+    languages: list[frozenset[str]]
+    postcodes: list[list[str]] | None  # None: still the JSON text it was saved as (read only for an update)
+    codes: list[tuple[str, ...]]
+    postcodes_json: bytes | None = None
+
+    def postcode_lists(self) -> list[list[str]]:
+        if self.postcodes is None:
+            self.postcodes = [list(x) for x in json.loads(self.postcodes_json or b"[]")]
+        return self.postcodes
+
+    @classmethod
+    def of(cls, docs: Sequence[ServiceDoc]) -> _Side:
+        return cls(
+            coords=np.array([d.coords if d.coords else (np.nan, np.nan) for d in docs], dtype=np.float64).reshape(
+                -1, 2
+            ),
+            free=np.array([d.free for d in docs], dtype=bool),
+            languages=[d.languages for d in docs],
+            postcodes=[list(d.postcodes) for d in docs],
+            codes=[tuple(d.codes) for d in docs],
+        )
+
+    def gathered(self, fresh: _Side, entries: list[tuple]) -> _Side:
+        """The side facts of the documents in `entries` order: from self (source 0) or `fresh` (source 1)."""
+        pick = [(self, i) if src == 0 else (fresh, i) for _, _, src, i in entries]
+        self.postcode_lists()
+        return _Side(
+            coords=np.array([s.coords[i] for s, i in pick], dtype=np.float64).reshape(-1, 2),
+            free=np.array([bool(s.free[i]) for s, i in pick], dtype=bool),
+            languages=[s.languages[i] for s, i in pick],
+            postcodes=[s.postcodes[i] for s, i in pick],
+            codes=[s.codes[i] for s, i in pick],
+        )
+
+
 @dataclass
 class SearchIndex:
-    docs: list[ServiceDoc]
-    postings: dict[str, _Postings]
+    docs: Sequence[ServiceDoc]
+    postings: Mapping[str, _Postings]
     surface_by_length: dict[int, list[str]]
     key_of_surface: dict[str, str]
     sorted_keys: list[str]
@@ -247,16 +406,23 @@ class SearchIndex:
     postcode_coords: dict[str, tuple[float, float]] = field(default_factory=dict)
     place_words: frozenset[str] = frozenset()  # words of the service areas' names (the wijk, the city)
     service_words: frozenset[str] = frozenset()  # keys of the services' names and taxonomy terms
-    codes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # service id -> taxonomy codes
+    codes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # service id -> taxonomy codes
     contact_names: dict[str, np.ndarray] = field(default_factory=dict)  # key -> services whose contact has it
-    by_id: dict[str, ServiceDoc] = field(default_factory=dict)
     positions: dict[str, int] = field(default_factory=dict)  # service id -> its position in docs
+    ids: list[str] = field(default_factory=list)
     nl: Dutch | None = field(default=None, repr=False, compare=False)  # the normaliser that knows this map's words
     # queries read already: a conversation asks the same need twice (the stream vote, then the answer)
     _read: dict[str, list[_Slot]] = field(default_factory=dict, repr=False, compare=False)
     needs: NeedModel | None = field(default=None, repr=False, compare=False)  # words -> kinds of service
     _affinity: dict | None = field(default=None, repr=False, compare=False)  # kind -> this map's services
     _kinds: dict[str, list[tuple[str, float]]] = field(default_factory=dict, repr=False, compare=False)
+    corpus: Corpus | None = field(default=None, repr=False, compare=False)  # what the index was made of
+    side: _Side | None = field(default=None, repr=False, compare=False)
+    final: Finalized | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def by_id(self) -> Mapping[str, ServiceDoc]:
+        return _ById(self.positions, self.docs.__getitem__)
 
     def knows(self, key: str) -> bool:
         """The key occurs in the map or the concept lexicon."""
@@ -287,103 +453,177 @@ class SearchIndex:
         return any([h.id for h in self.search(query, Filters(postcode=area), limit=3)] != plain for area in areas)
 
     def doc(self, service_id: str) -> ServiceDoc | None:
-        return self.by_id.get(service_id)
+        position = self.positions.get(service_id)
+        return None if position is None else self.docs[position]
 
-    # --- building -------------------------------------------------------------------------------
+    # --- building, updating, saving and loading -----------------------------------------------------
 
     @classmethod
-    def build(  # noqa: C901 - builds every index array in one pass over the map
+    def build(
         cls,
-        docs: list[ServiceDoc],
+        docs: Sequence[ServiceDoc],
         lexicon: Lexicon | None = None,
         needs: NeedModel | None = None,
+        positions: Sequence[int] | None = None,
     ) -> SearchIndex:
-        nl = dutch()
+        """The index of these services, in this order (`positions`: their places in the map, kept so that
+        an update can put a changed service where a full build would)."""
         lexicon = lexicon or default_lexicon()
-        vocabulary: set[str] = set()
-        tokenized: list[list[tuple[list[str], float]]] = []
-        for doc in docs:
-            per_field = []
-            for name, text in doc.fields.items():
-                if text:
-                    toks = words(text)
-                    vocabulary.update(toks)
-                    per_field.append((toks, FIELD_WEIGHTS[name]))
-            tokenized.append(per_field)
-        nl = nl.with_words(vocabulary | lexicon.surface_words)  # this map's words, for this index only
-        expansions: dict[str, tuple[tuple[str, float], ...]] = {}
+        docs = list(docs)
+        corpus = build_corpus(
+            docs,
+            positions if positions is not None else range(len(docs)),
+            [_doc_json(d) for d in docs],
+            lexicon.surface_words,
+        )
+        return cls._made(corpus, _Side.of(docs), lexicon, needs, built=docs)
 
-        def expand(word: str) -> tuple[tuple[str, float], ...]:
-            found = expansions.get(word)
-            if found is None:
-                items = [(nl.key(word), 1.0)]
-                items += [(nl.key(p), PART_WEIGHT) for p in nl.compound_parts(word) if not nl.is_stop(p)]
-                found = expansions[word] = tuple(items)
-            return found
-
-        term_docs: dict[str, list[int]] = defaultdict(list)
-        term_tf: dict[str, list[float]] = defaultdict(list)
-        lengths = np.zeros(len(docs), dtype=np.float32)
-        stop = nl.stop_words
-        for i, per_field in enumerate(tokenized):
-            tf: dict[str, float] = {}
-            length = 0.0
-            for toks, weight in per_field:
-                for tok in toks:
-                    if tok in stop:
-                        continue
-                    length += weight
-                    for key, part in expansions.get(tok) or expand(tok):
-                        tf[key] = tf.get(key, 0.0) + weight * part
-            lengths[i] = length
-            for key, value in tf.items():
-                term_docs[key].append(i)
-                term_tf[key].append(value)
-        n = max(len(docs), 1)
-        avg = float(lengths.mean()) if len(docs) else 1.0
-        norm = K1 * (1 - B + B * lengths / max(avg, 1e-9))
-        postings = {}
-        for key, ids in term_docs.items():
-            ids_arr = np.asarray(ids, dtype=np.int32)
-            tf_arr = np.asarray(term_tf[key], dtype=np.float32)
-            idf = math.log(1 + (n - len(ids) + 0.5) / (len(ids) + 0.5))
-            postings[key] = _Postings(ids_arr, (idf * tf_arr * (K1 + 1) / (tf_arr + norm[ids_arr])).astype(np.float32))
-        surface = {w for w in vocabulary | lexicon.surface_words if len(w) >= 4 and w.isalpha()}
+    @classmethod
+    def _made(
+        cls,
+        corpus: Corpus,
+        side: _Side,
+        lexicon: Lexicon,
+        needs: NeedModel | None,
+        *,
+        built: Sequence[ServiceDoc] | None = None,
+        final: Finalized | None = None,
+    ) -> SearchIndex:
+        nl = dutch().with_words(set(corpus.words) | lexicon.surface_words)  # this map's words, for this index only
+        final = final or finalize(corpus, nl)
+        if final.extra.get("postcodes") is None:
+            table = _postcode_table(side.postcode_lists(), side.coords)
+            final.extra["postcodes"] = {k: list(v) for k, v in table.items()}
+        key_of_word = [corpus.keys[corpus.exp_key[corpus.exp_offsets[i]]] for i in range(len(corpus.words))]
+        surface = {w: k for w, k in zip(corpus.words, key_of_word, strict=True) if len(w) >= 4 and w.isalpha()}
+        for w in lexicon.surface_words:
+            if w not in surface and len(w) >= 4 and w.isalpha():
+                surface[w] = nl.key(w)
         by_length: dict[int, list[str]] = defaultdict(list)
         for w in sorted(surface):
             by_length[len(w)].append(w)
-        coords = np.array([d.coords if d.coords else (np.nan, np.nan) for d in docs], dtype=np.float64).reshape(-1, 2)
+        positions = {sid: i for i, sid in enumerate(corpus.ids)}
+        docs = _Docs(corpus, built)
         index = cls(
             docs=docs,
-            postings=postings,
+            postings=_PostingMap(final),
             surface_by_length=dict(by_length),
-            key_of_surface={w: nl.key(w) for w in surface},
-            sorted_keys=sorted(postings),
+            key_of_surface=surface,
+            sorted_keys=final.post_keys,
             lexicon=lexicon,
-            coords=coords,
-            free=np.array([d.free for d in docs], dtype=bool),
+            coords=side.coords,
+            free=side.free,
+            postcode_coords={k: (v[0], v[1]) for k, v in final.extra["postcodes"].items()},
+            place_words=frozenset(final.place_words),
+            service_words=frozenset(final.service_words),
+            codes=_ById(positions, side.codes.__getitem__),
+            contact_names={
+                k: final.contact_ids[final.contact_offsets[i] : final.contact_offsets[i + 1]]
+                for i, k in enumerate(final.contact_keys)
+            },
+            positions=positions,
+            ids=corpus.ids,
             nl=nl,
+            needs=needs,
+            corpus=corpus,
+            side=side,
+            final=final,
         )
-        index.postcode_coords = _postcode_table(docs)
-        index.place_words = frozenset(w for d in docs for w in words(d.fields["area"]) if not nl.is_stop(w))
-        index.codes = {d.id: d.codes for d in docs}
-        index.service_words = frozenset(
-            key
-            for d in docs
-            for name in ("name", "alternate_name", "taxonomy")
-            for w in words(d.fields[name])
-            for key, _ in expand(w)
-        )
-        index.by_id = {d.id: d for d in docs}
-        names: dict[str, set[int]] = defaultdict(set)
-        for i, doc in enumerate(docs):  # apart from the postings: a resident's words never reach them
-            for w in words(doc.contact_names):
-                if not nl.is_stop(w):
-                    names[nl.key(w)].add(i)
-        index.contact_names = {k: np.array(sorted(v), dtype=np.int64) for k, v in names.items()}
-        index.positions = {d.id: i for i, d in enumerate(docs)}
-        index.needs = needs
         return index
+
+    def updated(self, docs: Sequence[ServiceDoc], positions: dict[str, int], changed: set[str]) -> SearchIndex:
+        """A new index of the map after the services `changed` changed (`docs`: their new versions, absent
+        ones removed): what a full build would give, made from this one. This one is left as it is."""
+        if self.corpus is None or self.side is None:
+            raise ValueError("an index without its corpus cannot be updated")
+        docs = list(docs)
+        corpus, entries = update_corpus(
+            self.corpus, docs, positions, [_doc_json(d) for d in docs], changed, self.lexicon.surface_words
+        )
+        side = self.side.gathered(_Side.of(docs), entries)
+        built = {k: docs[j] for k, (_, _, src, j) in enumerate(entries) if src == 1}
+        index = SearchIndex._made(corpus, side, self.lexicon, self.needs)
+        index.docs._made.update(built)  # type: ignore[attr-defined]
+        return index
+
+    def affinity(self) -> dict:
+        """Per kind of need (the need model's types), the services of this map of that kind."""
+        if self._affinity is None and self.needs is not None:
+            self._affinity = self.needs.affinities(self)
+        return self._affinity or {}
+
+    def save(self, path: Path, key: dict) -> int:
+        """Write this index to `path` (see socialekaart/corpus.py); returns the file's size in bytes."""
+        if self.corpus is None or self.final is None or self.side is None:
+            raise ValueError("an index without its corpus cannot be saved")
+        kinds = sorted(self.affinity())
+        aff = [self.affinity()[k] for k in kinds]
+        sizes = [len(ids) for ids, _ in aff]
+        final = Finalized(**{**self.final.__dict__, "extra": dict(self.final.extra)})
+        # the few distinct language and code sets once, and per service which one (50,000 lists cost half a
+        # second to read); the postcodes as JSON text, read only when the index is updated
+        languages = sorted({tuple(sorted(x)) for x in self.side.languages})
+        codes = sorted(set(self.side.codes))
+        final.extra["side"] = {"language_sets": languages, "code_sets": codes}
+        language_of, code_of = {frozenset(x): i for i, x in enumerate(languages)}, {x: i for i, x in enumerate(codes)}
+        final.extra["kinds"] = kinds if self.needs is not None else None
+        arrays = {
+            "coords": self.side.coords,
+            "free": self.side.free,
+            "language": np.array([language_of[x] for x in self.side.languages], dtype=np.int32),
+            "code": np.array([code_of[x] for x in self.side.codes], dtype=np.int32),
+            "postcodes": np.frombuffer(
+                self.side.postcodes_json
+                if self.side.postcodes is None and self.side.postcodes_json is not None
+                else json.dumps(self.side.postcode_lists(), separators=(",", ":")).encode(),
+                dtype=np.uint8,
+            ),
+            "aff_offsets": np.concatenate(([0], np.cumsum(sizes))).astype(np.int64),
+            "aff_ids": np.concatenate([ids for ids, _ in aff]).astype(np.int64) if aff else np.zeros(0, np.int64),
+            "aff_weights": np.concatenate([w for _, w in aff]).astype(np.float32) if aff else np.zeros(0, np.float32),
+        }
+        return save_index(path, key, self.corpus, final, arrays)
+
+    @classmethod
+    def load(
+        cls, path: Path, key: dict | None, lexicon: Lexicon | None = None, needs: NeedModel | None = None
+    ) -> tuple[dict, SearchIndex]:
+        """An index saved by `save`; CorruptIndex or OSError when the file cannot be trusted."""
+        header, corpus, final, arrays = load_index(path, key)
+        n = corpus.size
+        try:
+            extra = final.extra
+            side_raw = extra.pop("side")
+            kinds = extra.pop("kinds")
+            language_sets = [frozenset(x) for x in side_raw["language_sets"]]
+            code_sets = [tuple(x) for x in side_raw["code_sets"]]
+            language, code = arrays["language"], arrays["code"]
+            if not (len(language) == len(code) == len(arrays["coords"]) == len(arrays["free"]) == n) or not (
+                _csr_free_ok(language, len(language_sets)) and _csr_free_ok(code, len(code_sets))
+            ):
+                raise CorruptIndex("side facts do not match the services")
+            side = _Side(
+                coords=arrays["coords"].astype(np.float64).reshape(-1, 2),
+                free=arrays["free"].astype(bool),
+                languages=[language_sets[i] for i in language.tolist()],
+                postcodes=None,
+                codes=[code_sets[i] for i in code.tolist()],
+                postcodes_json=arrays["postcodes"].tobytes(),
+            )
+            index = cls._made(corpus, side, lexicon or default_lexicon(), needs, final=final)
+            if kinds is not None and needs is not None:
+                offsets, ids, weights = arrays["aff_offsets"], arrays["aff_ids"], arrays["aff_weights"]
+                if len(offsets) != len(kinds) + 1 or (len(ids) and (ids.min() < 0 or ids.max() >= n)):
+                    raise CorruptIndex("affinities out of bounds")
+                index._affinity = {
+                    k: (ids[offsets[i] : offsets[i + 1]], weights[offsets[i] : offsets[i + 1]])
+                    for i, k in enumerate(kinds)
+                }
+        except CorruptIndex:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise CorruptIndex(f"unreadable: {type(exc).__name__}") from None
+        return header, index
 
     def kinds(self, query: str) -> list[tuple[str, float]]:
         """The kinds of service (need model types) a query most likely asks for, best first."""
@@ -402,13 +642,11 @@ class SearchIndex:
         kinds = self.kinds(query)
         if kinds:
             return kinds[0][0]
-        if self.needs is None or service_id is None or service_id not in self.by_id:
+        if self.needs is None or service_id is None or service_id not in self.positions:
             return None
-        if self._affinity is None:
-            self._affinity = self.needs.affinities(self)
         position = self.positions[service_id]
         best, kind = 0.0, None
-        for name, (ids, weights) in self._affinity.items():
+        for name, (ids, weights) in self.affinity().items():
             at = np.flatnonzero(ids == position)
             if len(at) and weights[at[0]] > best:
                 best, kind = float(weights[at[0]]), name
@@ -441,11 +679,10 @@ class SearchIndex:
         kinds = self.kinds(query)
         if not kinds:
             return None
-        if self._affinity is None:
-            self._affinity = self.needs.affinities(self)
+        affinity = self.affinity()
         out = np.zeros(len(self.docs), dtype=np.float32)
         for kind, probability in kinds:
-            ids, weights = self._affinity.get(kind, (None, None))
+            ids, weights = affinity.get(kind, (None, None))
             if ids is not None and len(ids):
                 out[ids] += probability * weights
         return out
@@ -620,7 +857,8 @@ class SearchIndex:
             mask &= self.free
         if filters.language:
             lang = filters.language.lower()
-            mask &= np.fromiter((lang in d.languages for d in self.docs), dtype=bool, count=n)
+            languages = self.side.languages if self.side is not None else [d.languages for d in self.docs]
+            mask &= np.fromiter((lang in x for x in languages), dtype=bool, count=n)
         candidates = np.flatnonzero(mask)
         if filters.open_now:
             local = (now or datetime.now(LOCAL_TZ)).astimezone(LOCAL_TZ)
@@ -630,7 +868,7 @@ class SearchIndex:
         final = scores[candidates].astype(np.float64)
         if prior:
             final *= np.fromiter(
-                (prior.get(self.docs[i].id, 1.0) for i in candidates), dtype=np.float64, count=len(candidates)
+                (prior.get(self.ids[i], 1.0) for i in candidates), dtype=np.float64, count=len(candidates)
             )
         distances = None
         origin = self.postcode_coords.get(postcode) if postcode else None
@@ -669,17 +907,21 @@ def _normal_postcode(postcode: str) -> str:
     return fold(postcode).replace(" ", "").upper()
 
 
-def _postcode_table(docs: Iterable[ServiceDoc]) -> dict[str, tuple[float, float]]:
+def _csr_free_ok(values: np.ndarray, bound: int) -> bool:
+    return len(values) == 0 or (int(values.min()) >= 0 and int(values.max()) < bound)
+
+
+def _postcode_table(postcodes: Sequence[list[str]], coords: np.ndarray) -> dict[str, tuple[float, float]]:
     """Mean coordinates per full postcode (1234AB) and per number part (1234) seen in the map."""
     sums: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
-    for d in docs:
-        if not d.coords:
+    for pcs, (lat, lon) in zip(postcodes, coords.tolist(), strict=True):
+        if math.isnan(lat) or math.isnan(lon):
             continue
-        for pc in d.postcodes:
+        for pc in pcs:
             for k in {pc, pc[:4]}:
                 s = sums[k]
-                s[0] += d.coords[0]
-                s[1] += d.coords[1]
+                s[0] += lat
+                s[1] += lon
                 s[2] += 1
     return {k: (s[0] / s[2], s[1] / s[2]) for k, s in sums.items()}
 
@@ -702,18 +944,37 @@ def _km(points: np.ndarray, origin: tuple[float, float]) -> np.ndarray:
     return 6371.0 * 2 * np.arcsin(np.sqrt(a))
 
 
-# Indexes built in this process, by (map revision, lexicon, need model, needs on): a revision names one
-# state of one map (a counter and the microsecond of the change), so two handles on the same map (the
-# chat and the scheduler, or copies of one database file) build it once. The oldest goes first.
+# Indexes made in this process, by (map revision, database, lexicon, need model, needs on): a revision names
+# one state of one map (a counter and the microsecond of the change), so two handles on the same map (the
+# chat and the scheduler) make it once. The oldest goes first.
 _BUILT: dict[tuple, SearchIndex] = {}
 _BUILT_MAX = 2
+INDEX_FILE = "search-index.npz"
+
+
+def _lexicon_fingerprint() -> str:
+    return hashlib.sha256(CONCEPTS.read_bytes()).hexdigest()[:16]
+
+
+def _database_name(database) -> str:
+    return database.engine.url.render_as_string(hide_password=True)
+
+
+def records_as_docs(rows: list[tuple[int, dict]]) -> tuple[list[ServiceDoc], list[int]]:
+    return [ServiceDoc.from_record(r) for _, r in rows], [p for p, _ in rows]
 
 
 class MapSearch:
-    """Search over the map in a database: the index is built at first use and rebuilt on change.
+    """Search over the map in a database: the index is made at first use and remade on change.
 
     The map's revision is read at most once per ``recheck_seconds``, so that a busy chat does not pay
     a database round trip per query; an import is seen within that time.
+
+    With a ``data_dir`` the index is kept there (``search-index.npz``) under the map's revision: a new
+    process loads it instead of building it, and an index of an older revision is brought up to date
+    from the change log when it covers the revisions in between. With ``background`` a changed map is
+    indexed in a thread while questions are answered from the index in hand, which is then swapped.
+    ``made`` says how the index in hand was made: memory, file, update or build.
     """
 
     def __init__(
@@ -724,41 +985,155 @@ class MapSearch:
         recheck_seconds: float = 1.0,
         needs: NeedModel | None = None,
         use_needs: bool = True,
+        data_dir: Path | None = None,
+        background: bool = False,
     ):
         self.database = database
         self.lexicon = lexicon
         self.needs = needs
         self.use_needs = use_needs
         self.recheck_seconds = recheck_seconds
+        self.data_dir = Path(data_dir) if data_dir is not None else None
+        self.background = background
+        self.made: str | None = None
+        self.file_bytes: int | None = None
         self._index: SearchIndex | None = None
         self._revision: str | None = None
         self._checked = float("-inf")
+        self._making = threading.Lock()  # one index is made at a time
+        self._starting = threading.Lock()  # one background thread at a time
+        self._thread: threading.Thread | None = None
+
+    @property
+    def path(self) -> Path | None:
+        return self.data_dir / INDEX_FILE if self.data_dir is not None else None
 
     def index(self) -> SearchIndex:
-        import time
+        """The index of the map: the one in hand while it is recent; a changed map is indexed at once, or
+        (``background``, once there is an index) in a thread while this one still answers."""
+        from socialekaart.mapread import revision_value
 
-        from socialekaart.hsds import load_services, revision, service_dict
-
-        if self._index is not None and time.monotonic() - self._checked < self.recheck_seconds:
-            return self._index
+        index = self._index
+        if index is not None and time.monotonic() - self._checked < self.recheck_seconds:
+            return index
         with self.database.session() as session:
-            current = revision(session)
-            if self._index is None or current != self._revision:
-                if self.use_needs and self.needs is None:
-                    from socialekaart.needs import default_needs
-
-                    self.needs = default_needs()
-                key = (current, id(self.lexicon), id(self.needs), self.use_needs)
-                built = _BUILT.get(key)
-                if built is None:
-                    docs = [ServiceDoc.from_record(service_dict(s)) for s in load_services(session, active_only=True)]
-                    built = SearchIndex.build(docs, self.lexicon, self.needs if self.use_needs else None)
-                    _BUILT[key] = built
-                    while len(_BUILT) > _BUILT_MAX:
-                        _BUILT.pop(next(iter(_BUILT)))
-                self._index, self._revision = built, current
+            current = revision_value(session)
         self._checked = time.monotonic()
-        return self._index
+        if index is not None and current == self._revision:
+            return index
+        if index is not None and self.background:
+            self._start_background()
+            return index
+        with self._making:
+            if self._index is None or self._revision != current:
+                self._refresh()
+        return self._index  # type: ignore[return-value]
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for an index being made in the background; False if it is still being made."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+    def _current(self) -> str:
+        from socialekaart.mapread import revision_value
+
+        with self.database.session() as session:
+            return revision_value(session)
+
+    def _start_background(self) -> None:
+        with self._starting:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._thread = threading.Thread(target=self._refresh_quietly, name="map-index", daemon=True)
+            self._thread.start()
+
+    def _refresh_quietly(self) -> None:
+        try:
+            with self._making:
+                if self._revision != self._current():
+                    self._refresh()
+        except Exception as exc:  # the old index keeps answering; the next check tries again
+            log.error("indexing the map failed: %s", type(exc).__name__)
+
+    def _needs(self) -> NeedModel | None:
+        if self.use_needs and self.needs is None:
+            from socialekaart.needs import default_needs
+
+            self.needs = default_needs()
+        return self.needs if self.use_needs else None
+
+    def key(self, revision: str) -> dict | None:
+        """What a saved index must have been made from to be used for this map at `revision`; None when
+        this search cannot be keyed (a lexicon or need model made in code, not from the shipped data)."""
+        needs = self._needs()
+        if self.lexicon is not None or (needs is not None and getattr(needs, "fingerprint", None) is None):
+            return None
+        return {
+            "revision": revision,
+            "database": _database_name(self.database),
+            "language": index_fingerprint(),
+            "lexicon": _lexicon_fingerprint(),
+            "needs": needs.fingerprint if needs is not None else None,
+        }
+
+    def _refresh(self) -> None:
+        """Make the index of the map as it is now (the caller holds `_making`), then swap it in."""
+        from socialekaart.mapread import revision_value
+
+        needs = self._needs()
+        with self.database.session() as session:
+            current = revision_value(session)  # read first: the services read after are at least this new
+            memo = (current, _database_name(self.database), id(self.lexicon), id(needs), self.use_needs)
+            built = _BUILT.get(memo)
+            how = "memory"
+            if built is None:
+                built, how = self._make(session, current, needs)
+                _BUILT[memo] = built
+                while len(_BUILT) > _BUILT_MAX:
+                    _BUILT.pop(next(iter(_BUILT)))
+        self._index, self._revision, self.made = built, current, how
+        self._checked = time.monotonic()
+
+    def _make(self, session, current: str, needs: NeedModel | None) -> tuple[SearchIndex, str]:
+        from socialekaart.changelog import changed_since
+        from socialekaart.mapread import revision_number, service_records
+
+        key = self.key(current) if self.path is not None else None
+        base, base_revision = self._index, self._revision
+        if key is not None and self.path is not None and self.path.exists():
+            try:
+                header, saved = SearchIndex.load(self.path, None, self.lexicon, needs)
+            except (CorruptIndex, OSError) as exc:
+                log.warning("the saved search index is not used (%s): it is rebuilt", exc)
+            else:
+                if header["key"] == key:
+                    self.file_bytes = self.path.stat().st_size
+                    return saved, "file"
+                if {**header["key"], "revision": current} == key and (
+                    base is None or revision_number(header["key"]["revision"]) > revision_number(base_revision or "0")
+                ):
+                    base, base_revision = saved, header["key"]["revision"]
+        index, how = None, "build"
+        if base is not None and base.corpus is not None and base_revision is not None:
+            changed = changed_since(session, revision_number(base_revision), revision_number(current))
+            if changed is not None:
+                docs, positions = records_as_docs(service_records(session, changed))
+                index, how = (
+                    base.updated(docs, {d.id: p for d, p in zip(docs, positions, strict=True)}, changed),
+                    "update",
+                )
+        if index is None:
+            docs, positions = records_as_docs(service_records(session))
+            index = SearchIndex.build(docs, self.lexicon, needs, positions)
+        if key is not None and self.path is not None:
+            try:
+                self.file_bytes = index.save(self.path, key)
+            except OSError as exc:  # a read-only data dir: search works, the next start builds again
+                log.warning("the search index could not be saved: %s", type(exc).__name__)
+        return index, how
 
     def search(
         self,
@@ -771,3 +1146,13 @@ class MapSearch:
         contacts: bool = False,
     ) -> list[Hit]:
         return self.index().search(query, filters, limit=limit, now=now, prior=prior, contacts=contacts)
+
+
+def warm_index(database, data_dir: Path) -> dict:
+    """Make (or bring up to date) the saved search index of the map in `database`, so that the next start
+    of Wijkbot loads it: for ``wijkbot kaart import`` after its commit. Returns what it did: how
+    (file: already there, update: from the change log, build: in full), seconds and the file's bytes."""
+    started = time.perf_counter()
+    search = MapSearch(database, data_dir=data_dir, recheck_seconds=0)
+    search.index()
+    return {"how": search.made, "seconds": round(time.perf_counter() - started, 2), "bytes": search.file_bytes}

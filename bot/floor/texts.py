@@ -22,6 +22,7 @@ from pathlib import Path
 
 import yaml
 
+from bot.floor import yamlfile
 from bot.floor.errors import ConfigError
 
 DATA = Path(__file__).with_name("data")
@@ -81,7 +82,7 @@ class Catalogue:
             texts[lang] = {}
             for path in sorted((directory or DATA).glob(f"*.{lang}.yaml")):
                 try:
-                    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+                    data = yamlfile.safe_load(path.read_text(encoding="utf-8"))
                 except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
                     raise CatalogueError(f"texts: {path.name} cannot be read: {str(exc)[:200]}") from None
                 if data is not None and not isinstance(data, dict):
