@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, Float, ForeignKey, Integer, Numeric, String, Text
+from sqlalchemy import JSON, Date, Float, ForeignKey, Index, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.floor.db import Base, UTCDateTime
@@ -78,6 +78,8 @@ class TaxonomyTerm(Base):
 
 class Service(Base):
     __tablename__ = "service"
+    # map order (the order of the imported file): the Open Referral API's pages walk it (bot/api/)
+    __table_args__ = (Index("ix_service_position_id", "position", "id"),)
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     organization_id: Mapped[str | None] = mapped_column(ForeignKey("organization.id"), index=True)

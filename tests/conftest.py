@@ -283,6 +283,9 @@ SLOW_BY_FILE: dict[str, dict[str, str]] = {
     "tests/test_fuzz_core.py": {
         "test_no_input_crashes_leaks_or_escalates": "hypothesis examples through the whole bot"
     },
+    "tests/test_api.py": {
+        "test_wijkbot_serve_answers_on_localhost_and_logs_no_query": "`wijkbot serve` as a process, until SIGTERM",
+    },
     "tests/test_telegram.py": {
         "test_wijkbot_run_answers_on_telegram_delivers_queued_broadcasts_and_stops_on_sigterm": "`wijkbot run` as a "
         "process against the fake Telegram server, until SIGTERM",

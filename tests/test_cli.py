@@ -61,7 +61,21 @@ def out(result) -> str:
     return result.stdout.decode()
 
 
-GROUPS = ["agenda", "broadcast", "chat", "feedback", "invite", "jobs", "kaart", "nlu", "run", "triage", "user"]
+GROUPS = [
+    "agenda",
+    "api",
+    "broadcast",
+    "chat",
+    "feedback",
+    "invite",
+    "jobs",
+    "kaart",
+    "nlu",
+    "run",
+    "serve",
+    "triage",
+    "user",
+]
 
 
 def listed_commands(help_text: str) -> dict[str, str]:
@@ -81,12 +95,12 @@ def test_help_lists_every_command_group_as_the_group_describes_itself(tmp_path):
 
 
 def imported_after(tmp_path: Path, *args: str) -> set[str]:
-    """Which of spaCy, the SQLAlchemy ORM and APScheduler a fresh `wijkbot ARGS` process has imported."""
+    """Which of spaCy, the SQLAlchemy ORM, APScheduler and FastAPI a fresh `wijkbot ARGS` process has imported."""
     probe = (
         "import sys\n"
         "from bot.cli import main\n"
         f"main({list(args)!r}, prog_name='wijkbot', standalone_mode=False)\n"
-        "print(' '.join(m for m in ('spacy', 'sqlalchemy.orm', 'apscheduler') if m in sys.modules))\n"
+        "print(' '.join(m for m in ('spacy', 'sqlalchemy.orm', 'apscheduler', 'fastapi') if m in sys.modules))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe],

@@ -33,3 +33,29 @@ def test_memory_moves_out_of_channel_state_and_back(database):
     assert memory.recall(database, "agenda.revision") == 7
     with database.engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM channel_state WHERE channel = 'jobs'")).scalar() == 0
+
+
+def test_api_tokens_table_comes_and_goes_with_its_migration(database):
+    """0012 adds api_token (wijkbot api token); down to the revision before it, the table is gone, and up
+    again the tokens work as before."""
+    from datetime import UTC, datetime
+
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import inspect
+
+    from bot.api.tokens import create_token, valid_token
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    before = ScriptDirectory.from_config(cfg).get_revision("0012").down_revision
+    with database.session() as session:
+        secret, _ = create_token(session, "gemeente", now=datetime(2026, 12, 3, 9, tzinfo=UTC))
+        session.commit()
+    _alembic(database, before, up=False)
+    assert "api_token" not in inspect(database.engine).get_table_names()
+    _alembic(database, "head", up=True)
+    with database.session() as session:
+        assert not valid_token(session, secret)  # the table came back empty: the old token is gone
+        again, _ = create_token(session, "gemeente", now=datetime(2026, 12, 3, 10, tzinfo=UTC))
+        session.commit()
+        assert valid_token(session, again)

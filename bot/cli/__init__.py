@@ -2,8 +2,8 @@
 
 kaart (the social map), conversation (chat, triage), feedback (answers to "Heeft u hier iets aan?"), nlu
 (the classifiers), network (invite, broadcast, user), agenda (meeting series, deadlines, .ics), jobs (the
-scheduler and its outbox), run (every channel at once); context holds what their commands share, lazy the
-click groups.
+scheduler and its outbox), run (every channel at once), serve (the Open Referral API) and api (its tokens);
+context holds what their commands share, lazy the click groups.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import click
 from bot.cli.lazy import Lazy, LazyGroup
 
 COMMANDS = {
+    "api": Lazy("bot.cli.api:api", "Tokens for the Open Referral API (wijkbot serve): who may see contact persons."),
     "agenda": Lazy("bot.cli.agenda:agenda", "Meeting series (MDO, netwerkbijeenkomst) and deadlines, in local time."),
     "broadcast": Lazy(
         "bot.cli.network:broadcast", "Announcements to opted-in users on every channel, through the persistent outbox."
@@ -34,6 +35,10 @@ COMMANDS = {
     "run": Lazy(
         "bot.cli.run:run_command",
         "Run every configured channel (Telegram, Matrix) and the outbox senders until SIGTERM/SIGINT.",
+    ),
+    "serve": Lazy(
+        "bot.cli.serve:serve",
+        "Serve the social map as an Open Referral (HSDS 3.0) read API over HTTP until SIGTERM/SIGINT.",
     ),
     "triage": Lazy(
         "bot.cli.conversation:triage",

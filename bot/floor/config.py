@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     safety_followup_minutes: int = Field(
         default=10, ge=1, le=24 * 60, description="An unanswered safety question gets the advice anyway after this"
     )
+    api_cors_origins: str = Field(
+        default="",
+        description="Comma-separated origins (https://www.gemeente.example.nl) whose web pages may read the "
+        "Open Referral API (wijkbot serve); '*' allows every origin; empty allows none",
+    )
     freshness_months: int = Field(default=6, ge=1, description="Services not checked for longer get reported")
     human_contact: str = Field(
         default="Wijkinformatiepunt De Vlinderhof, telefoon 053-5550000 (ma-vr 9-17 uur), "
