@@ -306,6 +306,21 @@ def _on_postgres(item) -> bool:
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects, so that these markers select
+def pytest_configure(config):
+    """Every Settings() of the run, and every `wijkbot` process it starts, keeps its data dir (the SQLite
+    default, the saved search index) in a temporary directory, never in the checkout's ./data."""
+    if "WIJKBOT_DATA_DIR" not in os.environ:
+        config._wijkbot_data_dir = tempfile.mkdtemp(prefix="wijkbot-tests-")
+        os.environ["WIJKBOT_DATA_DIR"] = config._wijkbot_data_dir
+
+
+def pytest_unconfigure(config):
+    made = getattr(config, "_wijkbot_data_dir", None)
+    if made:
+        os.environ.pop("WIJKBOT_DATA_DIR", None)
+        shutil.rmtree(made, ignore_errors=True)
+
+
 def pytest_collection_modifyitems(config, items):
     """Mark each test by what it uses: `synapse` (the fixture, directly or through another fixture),
     `postgres` (the postgresql case of a backend-parametrized fixture such as db_url, or the server

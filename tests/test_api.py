@@ -10,7 +10,9 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -310,13 +312,23 @@ class _TestsDatabase:
 
     database: Database | None = None
 
-    def session(self):
+    def __getattr__(self, name: str):
         assert self.database is not None, "use the generated_db fixture"
-        return self.database.session()
+        return getattr(self.database, name)
 
 
 GENERATED_DB = _TestsDatabase()
-schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(GENERATED_DB, Settings(_env_file=None)))  # type: ignore[arg-type]
+GENERATED_DIR = Path(tempfile.mkdtemp(prefix="wijkbot-api-"))  # the saved search index; removed after the module
+schema = schemathesis.openapi.from_asgi(
+    "/openapi.json",
+    create_app(GENERATED_DB, Settings(_env_file=None, data_dir=GENERATED_DIR)),  # type: ignore[arg-type]
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _generated_dir():
+    yield
+    shutil.rmtree(GENERATED_DIR, ignore_errors=True)
 
 
 @pytest.fixture
