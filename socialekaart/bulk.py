@@ -136,12 +136,18 @@ def chunks(items: list, size: int = CHUNK) -> Iterator[list]:
 
 
 def present(conn: Connection, column: Column, ids: Iterable[str]) -> set[str]:
-    """The ids among IDS that are in COLUMN's table."""
+    """The ids among IDS that are in COLUMN's table: every id of the table read once when it holds not
+    many more rows than IDS (a big import into a map), else asked for in chunks (a few services)."""
+    wanted = set(ids)
+    if not wanted:
+        return set()
+    rows = conn.scalar(select(func.count()).select_from(column.table)) or 0
+    if rows == 0:
+        return set()
+    if rows <= 4 * len(wanted):
+        return wanted.intersection(conn.scalars(select(column)))
     found: set[str] = set()
-    wanted = list(ids)
-    if not wanted or conn.scalar(select(column).limit(1)) is None:
-        return found
-    for chunk in chunks(wanted):
+    for chunk in chunks(sorted(wanted)):
         found.update(conn.scalars(select(column).where(column.in_(chunk))))
     return found
 
@@ -257,16 +263,15 @@ def _address_conflicts(conn: Connection, records: list[ServiceRecord]) -> list[s
             for address in sal.location.addresses:
                 addresses.setdefault(address.id, (sal.location.id, f"record {index} (id {rec.id})"))
     table = T["address"]
-    problems = []
-    if addresses and conn.scalar(select(table.c.id).limit(1)) is not None:
-        for chunk in chunks(list(addresses)):
-            owners = dict(conn.execute(select(table.c.id, table.c.location_id).where(table.c.id.in_(chunk))).all())
-            problems.extend(
-                f"{addresses[taken][1]}: address id {taken} already belongs to another location in the map"
-                for taken in _in_order(owners, chunk)
-                if owners[taken] != addresses[taken][0]
-            )
-    return problems
+    taken = present(conn, table.c.id, addresses)
+    owners: dict[str, str] = {}
+    for chunk in chunks(sorted(taken)):
+        owners.update(conn.execute(select(table.c.id, table.c.location_id).where(table.c.id.in_(chunk))).all())
+    return [
+        f"{addresses[a][1]}: address id {a} already belongs to another location in the map"
+        for a in _in_order(owners, addresses)
+        if owners[a] != addresses[a][0]
+    ]
 
 
 def _in_order(found: Iterable[str], ids: Iterable[str]) -> list[str]:
@@ -368,9 +373,9 @@ def insert_rows(conn: Connection, table: Table, names: list[str], rows: list[tup
     if not rows:
         return
     copy = USE_COPY and conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg"
-    processors = [_processor(conn, table.c[n], copy) for n in names]
-    if any(processors):
-        rows = [tuple(v if f is None else f(v) for f, v in zip(processors, row, strict=True)) for row in rows]
+    processors = [(k, f) for k, n in enumerate(names) if (f := _processor(conn, table.c[n], copy)) is not None]
+    if processors:
+        rows = [_processed(row, processors) for row in rows]
     if copy:
         _copy(conn, table, names, rows)
         return
@@ -382,6 +387,13 @@ def insert_rows(conn: Connection, table: Table, names: list[str], rows: list[tup
         rows = [tuple(row[k] for k in order) for row in rows]
     for chunk in chunks(rows, BATCH * 4):
         conn.exec_driver_sql(str(stmt), chunk)
+
+
+def _processed(row: tuple, processors: list[tuple[int, Callable[[Any], Any]]]) -> tuple:
+    values = list(row)
+    for k, process in processors:
+        values[k] = process(values[k])
+    return tuple(values)
 
 
 def _processor(conn: Connection, column: Column, copy: bool) -> Callable[[Any], Any] | None:
