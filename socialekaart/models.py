@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, Float, ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy import JSON, Date, Float, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.floor.db import Base, UTCDateTime
@@ -263,3 +263,22 @@ class MapChange(Base):
     revision: Mapped[int] = mapped_column(Integer, index=True)
     service_id: Mapped[str | None] = mapped_column(ID)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DuplicateDecision(Base):
+    """A coordinator's decision on a pair of probable duplicates (``wijkbot kaart duplicates --resolve``):
+    both kept (not a duplicate: the pair is not reported again) or one kept and the other removed. The
+    pair is stored in sorted order, once; no foreign keys, so that the decision outlives a removed service."""
+
+    __tablename__ = "duplicate_decision"
+    __table_args__ = (UniqueConstraint("service_a", "service_b", name="uq_duplicate_decision_pair"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    service_a: Mapped[str] = mapped_column(ID)
+    service_b: Mapped[str] = mapped_column(ID)
+    name_a: Mapped[str | None] = mapped_column(Text, doc="the names when decided: a removed service is gone")
+    name_b: Mapped[str | None] = mapped_column(Text)
+    kept: Mapped[str | None] = mapped_column(ID, doc="the service kept; None: both kept (not a duplicate)")
+    removed: Mapped[str | None] = mapped_column(ID)
+    decided_by: Mapped[str] = mapped_column(Text)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime())
