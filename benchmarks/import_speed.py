@@ -1,7 +1,8 @@
 """Import speed (issue 13): the whole `wijkbot kaart import FILE` command on synthetic maps, SQLite and PostgreSQL.
 
 For each size: the command as a coordinator runs it, in a fresh process (read, JSON parse, validation,
-cross-check, write, commit) into an empty migrated database; its wall time, services per second and peak
+cross-check, write, commit; `--no-index`: the search index made after the commit is timed by
+benchmarks/cold_start.py) into an empty migrated database; its wall time, services per second and peak
 RSS (the child's ru_maxrss). The baseline, measured in this process on the same file, is Python's own
 json.loads of it: the ratio says how many JSON parses of the file the whole import costs. Then a merge
 (`kaart import --merge`) of a second provider's map of a tenth of the size (at most 5,000 services, a
@@ -124,12 +125,12 @@ def measure(size: int, backend: str, backends: Backends, workdir: Path) -> dict:
     path.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
     baseline = min(_timed(json.loads, path.read_bytes()) for _ in range(3))
     url = backends.fresh(backend)
-    seconds, peak, said = run_command(["kaart", "import", str(path)], url)
+    seconds, peak, said = run_command(["kaart", "import", "--no-index", str(path)], url)
     assert f"imported {size} services: {size} new" in said, said
     extra = max(1, min(5_000, size // 10))
     other = workdir / f"other{size}.json"
     other.write_text(json.dumps(second_provider(records, extra), ensure_ascii=False), encoding="utf-8")
-    merge_seconds, merge_peak, said = run_command(["kaart", "import", "--merge", str(other)], url)
+    merge_seconds, merge_peak, said = run_command(["kaart", "import", "--no-index", "--merge", str(other)], url)
     pairs = int(said.split(" probable duplicate")[0].rsplit("\n", 1)[-1])
     return {
         "backend": backend,

@@ -70,8 +70,14 @@ def kaart() -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(["auto", "json", "package", "csv"]), default="auto", show_default=True
 )
+@click.option(
+    "--index/--no-index",
+    default=True,
+    show_default=True,
+    help="After the import, make and save the search index (else the next start of the bot makes it).",
+)
 @click.pass_context
-def kaart_import(ctx: click.Context, path: Path, replace: bool, merge: bool, fmt: str) -> None:
+def kaart_import(ctx: click.Context, path: Path, replace: bool, merge: bool, fmt: str, index: bool) -> None:
     """Import HSDS 3.0 (JSON: an array, one service or a paginated list; or a data package: a directory or .zip
     with datapackage.json and CSV files) or the CSV template, all or nothing. Values that cannot be true are
     dropped with a warning on stderr.
@@ -103,7 +109,8 @@ def kaart_import(ctx: click.Context, path: Path, replace: bool, merge: bool, fmt
         + (" (map replaced)" if replace else "")
         + f" in {time.perf_counter() - started:.1f} s"
     )
-    _save_index(ctx)
+    if index:
+        _save_index(ctx)
     if merge:
         from socialekaart.duplicates import open_pairs  # here, not at the top: see the module docstring
 
