@@ -48,6 +48,7 @@ from bot.flows import Turn, commands
 from bot.flows.agenda import AgendaChat
 from bot.flows.announce import AnnounceChat
 from intents import languages
+from intents.language import dutch
 from intents.nlu import NLU, default_nlu
 from intents.safety import Safety, safety
 from intents.triage import (
@@ -174,6 +175,8 @@ class Wijkbot:
         self.safety = red_flags or safety()
         cache_dir = self.settings.cache_dir
         self.warm_up = WarmUp()
+        # the Dutch lemma table: the safety check of a resident's first message reads their words with it
+        self.warm_up.add("dutch", lambda: dutch().load_tables())
         self._nlu = self.warm_up.add("nlu", _given(nlu, NLU) or (lambda: default_nlu(cache_dir)))
         # lingua's models (about a second), not while a resident waits for their first answer
         self.warm_up.add("languages", lambda: languages.warm_up(background=False))

@@ -83,9 +83,36 @@ class Dutch:
         # spaCy's lookup lemmatizer is this one table of spacy-lookups-data: read as it is, without making
         # a spaCy pipeline for it (a second and a half at every start). The values (lemmas) double as the
         # dictionary of known Dutch words for compound splitting.
-        self._lemma_table, self.lexicon = _tables()
+        # the lemma table and the lexicon (a third of a second) are read at their first use: a greeting
+        # needs neither, and a warm-up thread reads them before a resident's first message (`load_tables`)
+        self._tables_lock = threading.Lock()
+        self._table: dict[str, str] | None = None
+        self._lexicon: frozenset[str] | None = None
         # The classic Porter variant: the newer Kraaij-Pohlmann "dutch" strips ge- ("gemeente" -> "meen").
         self._stemmer = snowballstemmer.stemmer("dutch_porter")
+
+    def load_tables(self) -> None:
+        if self._table is None:
+            with self._tables_lock:
+                if self._table is None:
+                    self._table, self._lexicon = _tables()
+
+    @property
+    def _lemma_table(self) -> dict[str, str]:
+        if self._table is None:
+            self.load_tables()
+        return self._table  # type: ignore[return-value]
+
+    @property
+    def lexicon(self) -> frozenset[str]:
+        if self._lexicon is None:
+            self.load_tables()
+        return self._lexicon  # type: ignore[return-value]
+
+    @lexicon.setter
+    def lexicon(self, value: frozenset[str]) -> None:
+        self.load_tables()
+        self._lexicon = value
 
     def lemma(self, word: str) -> str:
         if word in self.irregular:
@@ -121,6 +148,7 @@ class Dutch:
         """A copy that also knows these words (a social map's own vocabulary) for splitting compounds; the
         process-wide normaliser stays as it is, so what the safety check and the NLU read never depends on
         which map was loaded."""
+        self.load_tables()  # read once, shared by the copy
         other = copy.copy(self)
         other.add_words(new_words)
         return other

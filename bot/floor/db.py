@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -84,27 +85,21 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def _literal(node: ast.stmt, name: str):
-    """The literal value assigned to `name` by a top-level statement, else KeyError."""
-    if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [name]:
-        return ast.literal_eval(node.value)
-    if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", None) == name and node.value is not None:
-        return ast.literal_eval(node.value)
-    raise KeyError(name)
+_ASSIGNED = re.compile(r"^(revision|down_revision)\s*(?::[^=\n]*)?=\s*(.+?)\s*(?:#.*)?$", re.MULTILINE)
 
 
 def _revisions(path: Path) -> tuple[str, tuple[str, ...]]:
-    """(revision, down revisions) of one migration file, read as text (as alembic's ScriptDirectory reads
-    the module's `revision` and `down_revision`); ValueError when they are not plain literals."""
+    """(revision, down revisions) of one migration file, read as text: the module-level `revision` and
+    `down_revision` assignments alembic's ScriptDirectory reads (after importing the module); ValueError
+    when they are not there once each as plain literals."""
     found: dict = {}
-    for node in ast.parse(path.read_text(encoding="utf-8")).body:
-        for name in ("revision", "down_revision"):
-            try:
-                found[name] = _literal(node, name)
-            except KeyError:
-                pass
-            except (ValueError, TypeError, SyntaxError) as exc:
-                raise ValueError(f"{path.name}: {name} is not a literal") from exc
+    for name, value in _ASSIGNED.findall(path.read_text(encoding="utf-8")):
+        if name in found:
+            raise ValueError(f"{path.name}: {name} assigned twice")
+        try:
+            found[name] = ast.literal_eval(value)
+        except (ValueError, SyntaxError) as exc:
+            raise ValueError(f"{path.name}: {name} is not a literal") from exc
     revision, down = found.get("revision"), found.get("down_revision")
     down = () if down is None else (down,) if isinstance(down, str) else tuple(down)
     if not isinstance(revision, str) or not all(isinstance(d, str) for d in down):
@@ -120,6 +115,8 @@ def head_revisions(versions: Path = MIGRATIONS / "versions") -> frozenset[str] |
     revised: set[str] = set()
     try:
         for path in versions.glob("*.py"):
+            if path.name == "__init__.py" or path.name.startswith(".#"):  # as alembic skips them
+                continue
             revision, down = _revisions(path)
             revisions.add(revision)
             revised.update(down)
