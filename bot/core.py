@@ -116,8 +116,9 @@ class WarmUp:
 
     def start(self) -> threading.Thread:
         if self.thread is None:
-            self.thread = threading.Thread(target=self.run, name="warm-up", daemon=True)
-            self.thread.start()
+            thread = threading.Thread(target=self.run, name="warm-up", daemon=True)
+            thread.start()
+            self.thread = thread  # started before it is seen: `wait` may join it at once
         return self.thread
 
     def run(self) -> None:
