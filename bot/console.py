@@ -55,6 +55,9 @@ def run_console(bot, stdin: TextIO | None = None, stdout: TextIO | None = None, 
         buttons = with_buttons[-1].buttons if with_buttons else (replies[-1].buttons if replies else [])
 
     show(bot.handle(Incoming(channel="console", chat_id=user, user_id=user, text="/start")))
+    warm_up = getattr(bot, "warm_up", None)
+    if warm_up is not None:  # the rest is made now the greeting is shown; a message waits for what it needs
+        warm_up.start()
     while True:
         if interactive:
             print("> ", end="", file=stdout, flush=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import threading
 import traceback
 import unicodedata
 from collections.abc import Callable
@@ -47,6 +48,7 @@ from bot.flows import Turn, commands
 from bot.flows.agenda import AgendaChat
 from bot.flows.announce import AnnounceChat
 from intents import languages
+from intents.language import dutch
 from intents.nlu import NLU, default_nlu
 from intents.safety import Safety, safety
 from intents.triage import (
@@ -68,6 +70,81 @@ MAX_TEXT = 2000
 _POSTCODE = re.compile(r"^\s*([1-9]\d{3})\s?([a-zA-Z]{2})?\s*$")
 
 
+class Pending:
+    """A part of the bot made once, by the warm-up thread or by the first message that needs it, whichever
+    comes first; the other waits for it. A failure is kept and raised at every use (not swallowed)."""
+
+    def __init__(self, name: str, make: Callable[[], Any]):
+        self.name = name
+        self._make = make
+        self._lock = threading.Lock()
+        self._done = False
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self._done
+
+    def get(self) -> Any:
+        if not self._done:
+            with self._lock:
+                if not self._done:
+                    try:
+                        self._value = self._make()
+                    except Exception as exc:
+                        self._error = exc
+                    self._done = True
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+class WarmUp:
+    """What a message may need beyond the safety check (NLU, knowledge index, map index, language models),
+    made in order in one background thread started after the first prompt is shown (`start`), so that it
+    does not compete with the greeting for the interpreter. A message that needs a part waits for it."""
+
+    def __init__(self) -> None:
+        self.steps: list[Pending] = []
+        self.thread: threading.Thread | None = None
+
+    def add(self, name: str, make: Callable[[], Any], *, first: bool = False) -> Pending:
+        step = Pending(name, make)
+        self.steps.insert(0 if first else len(self.steps), step)
+        return step
+
+    def start(self) -> threading.Thread:
+        if self.thread is None:
+            thread = threading.Thread(target=self.run, name="warm-up", daemon=True)
+            thread.start()
+            self.thread = thread  # started before it is seen: `wait` may join it at once
+        return self.thread
+
+    def run(self) -> None:
+        for step in self.steps:
+            try:
+                step.get()
+            except Exception as exc:  # raised again where the part is used; no message text here
+                log.error("warm-up of %s failed: %s", step.name, type(exc).__name__)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the warm-up started by `start`; True when it is done (or was never started)."""
+        if self.thread is not None:
+            self.thread.join(timeout)
+            return not self.thread.is_alive()
+        return True
+
+
+def _given(value, kind: type) -> Callable[[], Any] | None:
+    """A part given to Wijkbot: the thing itself, or a function that makes it (called by the warm-up)."""
+    if value is None:
+        return None
+    if isinstance(value, kind) or not callable(value):
+        return lambda: value
+    return value
+
+
 def clean_text(text: str) -> str:
     """Printable text only: control characters and binary junk go, whitespace is folded."""
     text = "".join(c if unicodedata.category(c)[0] != "C" else " " for c in text)
@@ -81,27 +158,45 @@ class Wijkbot:
         *,
         clock: Clock | None = None,
         settings: Settings | None = None,
-        nlu: NLU | None = None,
+        nlu: NLU | Callable[[], NLU] | None = None,
         red_flags: Safety | None = None,
-        articles: Knowledge | None = None,
+        articles: Knowledge | Callable[[], Knowledge] | None = None,
         dialogue_data: Dialogue | None = None,
     ):
+        """Only what the first reply needs is made here: the database, the texts and the safety check (red
+        flags are checked first on every typed message). The rest is made by `warm_up` (call
+        `warm_up.start()` once the first prompt is shown), or at the first message that needs it. `nlu` and
+        `articles` may be given as functions that make them."""
         catalogue()  # a broken bot/floor/data/*.yaml stops here (CatalogueError), not at a resident's message
         self.database = database
         self.clock = clock or SystemClock()
         self.settings = settings or Settings()
         # the map's index: kept in the data dir; after an import it is remade in a thread, the old one answering
         self.map = MapSearch(database, data_dir=self.settings.data_dir, background=True)
-        self.nlu = nlu or default_nlu(self.settings.cache_dir)
         self.safety = red_flags or safety()
-        languages.warm_up()  # lingua loads its models in the background, not while a resident waits
-        self.knowledge = articles or knowledge()
+        cache_dir = self.settings.cache_dir
+        self.warm_up = WarmUp()
+        # the Dutch lemma table: the safety check of a resident's first message reads their words with it
+        self.warm_up.add("dutch", lambda: dutch().load_tables())
+        self._nlu = self.warm_up.add("nlu", _given(nlu, NLU) or (lambda: default_nlu(cache_dir)))
+        # lingua's models (about a second), not while a resident waits for their first answer
+        self.warm_up.add("languages", lambda: languages.warm_up(background=False))
+        self._knowledge = self.warm_up.add("knowledge", _given(articles, Knowledge) or knowledge)
+        self.warm_up.add("map", self.map.index)
         self.dialogue = dialogue_data or dialogue()
         self.agenda = AgendaChat(self.dialogue)
         self.announce = AnnounceChat(self.dialogue)
         self.commands = self._command_handlers()
         self.buttons = self._button_handlers()
         self.on_agenda_change: Callable[[], None] | None = None  # `wijkbot run` points this at the scheduler
+
+    @property
+    def nlu(self) -> NLU:
+        return self._nlu.get()
+
+    @property
+    def knowledge(self) -> Knowledge:
+        return self._knowledge.get()
 
     # --- the handler ------------------------------------------------------------------------------
 

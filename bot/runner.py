@@ -57,6 +57,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> int:
     catalogue()  # a broken texts.*.yaml stops the start (CatalogueError), not the first reminder
     database = open_database(settings)
     core = Wijkbot(database, settings=settings)
+    core.warm_up.start()  # the NLU, knowledge and indexes load while the channels connect
     channels = configured_channels(core, settings)
     if not channels:
         print(HOW_TO_CONFIGURE)

@@ -70,30 +70,49 @@ class Dutch:
 
     def __init__(self) -> None:
         import snowballstemmer
-        from spacy.lang.en.stop_words import STOP_WORDS as EN_STOP
-        from spacy.lang.nl.stop_words import STOP_WORDS as NL_STOP
 
+        nl_stop, en_stop = _spacy_stop_words("nl"), _spacy_stop_words("en")
         data = yamlfile.safe_load((DATA / "language.yaml").read_text(encoding="utf-8"))
         self.irregular: dict[str, str] = {fold(k): fold(v) for k, v in data["irregular"].items()}
         keep = {fold(w) for w in data["keep"]}
         self.who: dict[str, str] = {fold(w): role for role, ws in data["who"].items() for w in ws}
         self.when = frozenset(fold(w) for w in data["when"])
         self.stop_words = frozenset(
-            ({fold(w) for w in NL_STOP} | {fold(w) for w in EN_STOP} | {fold(w) for w in data["stop"]}) - keep
+            ({fold(w) for w in nl_stop} | {fold(w) for w in en_stop} | {fold(w) for w in data["stop"]}) - keep
         )
         # spaCy's lookup lemmatizer is this one table of spacy-lookups-data: read as it is, without making
         # a spaCy pipeline for it (a second and a half at every start). The values (lemmas) double as the
         # dictionary of known Dutch words for compound splitting.
-        table = _lemma_lookup()
-        self._lemma_table = table
-        # fold() of each lemma, lower-cased in one go (the same: no lemma holds a line break, and lower-casing
-        # depends on nothing beyond a word); only the few that are not ASCII go through fold() one by one
-        lowered = "\n".join(v for v in table.values() if isinstance(v, str)).lower().split("\n")
-        self.lexicon = frozenset(
-            w for w in (x if x.isascii() else fold(x) for x in lowered) if len(w) >= _MIN_PART and w.isalpha()
-        )
+        # the lemma table and the lexicon (a third of a second) are read at their first use: a greeting
+        # needs neither, and a warm-up thread reads them before a resident's first message (`load_tables`)
+        self._tables_lock = threading.Lock()
+        self._table: dict[str, str] | None = None
+        self._lexicon: frozenset[str] | None = None
         # The classic Porter variant: the newer Kraaij-Pohlmann "dutch" strips ge- ("gemeente" -> "meen").
         self._stemmer = snowballstemmer.stemmer("dutch_porter")
+
+    def load_tables(self) -> None:
+        if self._table is None:
+            with self._tables_lock:
+                if self._table is None:
+                    self._table, self._lexicon = _tables()
+
+    @property
+    def _lemma_table(self) -> dict[str, str]:
+        if self._table is None:
+            self.load_tables()
+        return self._table  # type: ignore[return-value]
+
+    @property
+    def lexicon(self) -> frozenset[str]:
+        if self._lexicon is None:
+            self.load_tables()
+        return self._lexicon  # type: ignore[return-value]
+
+    @lexicon.setter
+    def lexicon(self, value: frozenset[str]) -> None:
+        self.load_tables()
+        self._lexicon = value
 
     def lemma(self, word: str) -> str:
         if word in self.irregular:
@@ -129,6 +148,7 @@ class Dutch:
         """A copy that also knows these words (a social map's own vocabulary) for splitting compounds; the
         process-wide normaliser stays as it is, so what the safety check and the NLU read never depends on
         which map was loaded."""
+        self.load_tables()  # read once, shared by the copy
         other = copy.copy(self)
         other.add_words(new_words)
         return other
@@ -173,12 +193,71 @@ class Dutch:
         return best
 
 
-def _lemma_lookup() -> dict[str, str]:
-    """Dutch form -> lemma, the table spaCy's lookup lemmatizer reads (spacy-lookups-data)."""
-    import spacy_lookups_data
-    from spacy.util import load_language_data
+def _lexicon(table: dict) -> frozenset[str]:
+    """fold() of each lemma of at least _MIN_PART letters, lower-cased in one go (the same: no lemma holds a
+    line break, and lower-casing depends on nothing beyond a word); only the few that are not ASCII go
+    through fold() one by one."""
+    lowered = "\n".join(v for v in table.values() if isinstance(v, str)).lower().split("\n")
+    return frozenset(w for w in (x if x.isascii() else fold(x) for x in lowered) if len(w) >= _MIN_PART and w.isalpha())
 
-    return load_language_data(spacy_lookups_data.nl["lemma_lookup"])  # as spaCy's lookups read it
+
+def _tables() -> tuple[dict[str, str], frozenset[str]]:
+    """The lemma table and the lexicon made of it. Kept in the cache directory as three blocks of lines
+    in one JSON file (forms, lemmas, lexicon: a third of the time of parsing the table's own JSON and
+    folding every lemma), keyed by the language fingerprint and this code; made from spacy-lookups-data
+    when absent or unreadable."""
+    from bot.floor.config import Settings
+
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    digest.update(language_fingerprint().encode())
+    path = Settings().cache_dir / f"dutch-tables-{digest.hexdigest()[:16]}.json"
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        forms, lemmas = saved["forms"].split("\n"), saved["lemmas"].split("\n")
+        if len(forms) == len(lemmas) == saved["size"]:
+            return dict(zip(forms, lemmas, strict=True)), frozenset(saved["lexicon"].split("\n"))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass
+    table = _lemma_lookup()
+    lexicon = _lexicon(table)
+    texts = [*table.keys(), *table.values(), *lexicon]
+    if table and all(isinstance(t, str) and "\n" not in t for t in texts):  # else: not kept, made each time
+        saved = {
+            "size": len(table),
+            "forms": "\n".join(table.keys()),
+            "lemmas": "\n".join(table.values()),
+            "lexicon": "\n".join(sorted(lexicon)),
+        }
+        _write_json(path, saved)
+    return table, lexicon
+
+
+def _lemma_lookup() -> dict[str, str]:
+    """Dutch form -> lemma, the table spaCy's lookup lemmatizer reads (spacy-lookups-data), read as
+    spacy.util.load_language_data reads it (the JSON file, or its .gz) without importing spaCy (a second)."""
+    import gzip
+
+    import spacy_lookups_data
+
+    path = Path(spacy_lookups_data.nl["lemma_lookup"])
+    if path.exists():
+        return json.loads(path.read_bytes())
+    return json.loads(gzip.decompress(path.with_suffix(path.suffix + ".gz").read_bytes()))
+
+
+def _spacy_stop_words(lang: str) -> set[str]:
+    """spaCy's stop words of a language (spacy/lang/<lang>/stop_words.py), without importing spaCy: the
+    module is a plain list with no imports, run here on its own (importing it would load all of spaCy, a
+    second or two at every start). tests/test_start.py checks it gives spaCy's own set."""
+    from importlib.util import find_spec
+
+    spec = find_spec("spacy")  # a top-level package: found, not imported
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("spaCy is not installed")
+    source = Path(next(iter(spec.submodule_search_locations))) / "lang" / lang / "stop_words.py"
+    namespace: dict = {}
+    exec(compile(source.read_text(encoding="utf-8"), str(source), "exec"), namespace)
+    return set(namespace["STOP_WORDS"])
 
 
 # Keys of the words of the shipped data (safety rules, lexicon, articles), kept in the cache directory:
@@ -238,6 +317,10 @@ def shipped_keys(name: str):
 
 
 def _write_keys(path: Path, keys: dict[str, str]) -> None:
+    _write_json(path, keys)
+
+
+def _write_json(path: Path, keys: dict) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")

@@ -66,9 +66,9 @@ def _as_keys(text: str) -> str:
 
 
 def _training_hash() -> str:
-    import spacy
+    from importlib.metadata import version
 
-    digest = hashlib.sha256(spacy.__version__.encode())
+    digest = hashlib.sha256(version("spacy").encode())  # spaCy's __version__, without importing spaCy
     for path in training_files():
         digest.update(path.read_bytes())
     digest.update(f"{SEED}/{EPOCHS}".encode())
@@ -108,7 +108,7 @@ class NLU:
         }
 
     def classify(self, kind: str, text: str) -> tuple[str, float, dict[str, float]]:
-        cats = self.models[kind](_as_keys(text)).cats
+        cats = self.models[kind](_as_keys(text))
         best = max(cats, key=cats.get)
         return best, float(cats[best]), dict(cats)
 

@@ -32,7 +32,7 @@ from bot.floor import yamlfile
 from bot.floor.clock import office_hours
 from intents import languages
 from intents.context import Context
-from intents.terms import TermSet, Tokens, Vocabulary, tokenize
+from intents.terms import CompiledTerms, TermSet, Tokens, Vocabulary, tokenize
 
 log = logging.getLogger(__name__)
 DATA = Path(__file__).with_name("data") / "safety"
@@ -104,12 +104,14 @@ class Assessment:
 
 
 class Safety:
-    def __init__(self, data_dir: Path = DATA, model=None):
+    def __init__(self, data_dir: Path = DATA, model=None, cache_dir: Path | None = None):
+        """`cache_dir`: where the compiled word groups are kept between starts (none: compiled each time)."""
+        compiler = CompiledTerms.of(cache_dir, "safety") if data_dir == DATA else CompiledTerms(None)
         words = yamlfile.safe_load((data_dir / "words.yaml").read_text(encoding="utf-8"))
         criteria = yamlfile.safe_load((data_dir / "criteria.yaml").read_text(encoding="utf-8"))
         context = yamlfile.safe_load((data_dir / "context.yaml").read_text(encoding="utf-8"))
         self.texts = yamlfile.safe_load((data_dir / "replies.yaml").read_text(encoding="utf-8"))
-        self.terms = TermSet()
+        self.terms = TermSet(compile=compiler)
         for name, patterns in words["groups"].items():
             self.terms.add(name, patterns)
         self.terms.add("_idiom", context.get("idioms", []))
@@ -121,9 +123,10 @@ class Safety:
         self.criteria = [self._criterion(c, words["groups"]) for c in criteria["criteria"]]
         self._rules = [(c, c.rules(self.people)) for c in self.criteria]
         self.vocabulary = Vocabulary(self.terms.words())
-        self._answers = TermSet()
+        self._answers = TermSet(compile=compiler)
         for kind, patterns in self.texts["answers"].items():
             self._answers.add(kind, patterns)
+        compiler.save()
         self.resources = frozenset(PRIORITY)
         self.model = model
         self.model_votes = dict(criteria["model"])  # {alone, confirm}: criteria.yaml says why
@@ -357,8 +360,9 @@ def _near(spans, elements: list[tuple[int, int]], within: int) -> bool:
 @cache
 def safety() -> Safety:
     """The process-wide safety check, with its trained second opinion (trained once, then cached)."""
+    from bot.floor.config import Settings
     from intents.language import shipped_keys
     from intents.safety_model import default_model
 
     with shipped_keys("safety"):
-        return Safety(model=default_model())
+        return Safety(model=default_model(), cache_dir=Settings().cache_dir)

@@ -262,7 +262,7 @@ class SafetyModel:
 
     def predict(self, text: str) -> dict[str, float]:
         """The probability of each resource (calm left out)."""
-        cats = self.nlp(_keys(text[:2000])).cats
+        cats = self.nlp(_keys(text[:2000]))
         return {label: float(cats[label]) for label in LABELS if label != "calm"}
 
 
@@ -273,11 +273,11 @@ def _ordinary() -> list[str]:
 
 
 def _fingerprint(data_dir: Path) -> str:
-    import spacy
+    from importlib.metadata import version
 
     from intents.nlu import training_files
 
-    digest = hashlib.sha256(f"{spacy.__version__}/{SEED}/{EPOCHS}/{PER_CRITERION}/{GENERATOR_VERSION}".encode())
+    digest = hashlib.sha256(f"{version('spacy')}/{SEED}/{EPOCHS}/{PER_CRITERION}/{GENERATOR_VERSION}".encode())
     for path in sorted([*data_dir.glob("*.yaml"), data_dir.parent / "stream_cues.yaml", *training_files()]):
         digest.update(path.read_bytes())
     for path in sorted((data_dir / "paraphrases").glob("*.jsonl")):

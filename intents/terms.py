@@ -24,10 +24,16 @@ A term never matches across a sentence boundary; it may cross a comma (chat uses
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
+import tempfile
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 from intents.language import dutch
 
@@ -316,6 +322,7 @@ class TermSet:
     """Named groups of terms ("classes"), indexed by their first word for fast matching."""
 
     groups: dict[str, list[Term]] = field(default_factory=dict)
+    compile: Callable[[str], Term] = field(default=compile_term, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # by id: a Term's hash walks all its slots, and find() looks requirements up per candidate
@@ -344,7 +351,7 @@ class TermSet:
                 self._contains[word.value.isascii()].append((word, name, term))
 
     def add(self, name: str, patterns) -> None:
-        terms = [compile_term(p) for p in patterns]
+        terms = [self.compile(p) for p in patterns]
         self.groups.setdefault(name, []).extend(terms)
         for term in terms:
             self._index(name, term)
@@ -394,3 +401,83 @@ class TermSet:
                     if (i, end) not in spans:
                         spans.append((i, end))
         return found
+
+
+# --- compiled terms kept between starts ----------------------------------------------------------------
+
+
+def _encode(term: Term) -> list:
+    return [
+        [[[w.kind, w.value] for w in option] for option in slot.options] + [slot.optional, slot.gap]
+        for slot in term.slots
+    ]
+
+
+def _decode(text: str, raw: list) -> Term:
+    slots = []
+    for slot in raw:
+        *options, optional, gap = slot
+        words = tuple(tuple(_Word(str(kind), str(value)) for kind, value in option) for option in options)
+        slots.append(_Slot(words, bool(optional), int(gap)))
+    return Term(text, tuple(slots))
+
+
+def terms_fingerprint() -> str:
+    """What a compiled term depends on besides its pattern: this code and the Dutch word keys."""
+    from intents import language
+
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    digest.update(Path(language.__file__).read_bytes())
+    digest.update(language.language_fingerprint().encode())
+    return digest.hexdigest()[:16]
+
+
+class CompiledTerms:
+    """`compile_term` with a memory in the cache directory: the terms of a shipped data set (thousands of
+    patterns, a second to compile at every start) as plain JSON, keyed by this code's and the language data's
+    fingerprint. A pattern not in the file is compiled and the file rewritten with what this run used."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self.saved: dict = {}
+        self.used: dict = {}
+        self.compiled = 0
+        if path is not None:
+            try:
+                loaded = json.loads(path.read_text(encoding="utf-8"))
+                self.saved = loaded if isinstance(loaded, dict) else {}
+            except (OSError, ValueError):
+                self.saved = {}
+
+    @classmethod
+    def of(cls, cache_dir: Path | None, name: str) -> CompiledTerms:
+        return cls(cache_dir / f"terms-{name}-{terms_fingerprint()}.json" if cache_dir else None)
+
+    def __call__(self, pattern) -> Term:
+        text = str(pattern)
+        raw = self.saved.get(text)
+        if raw is not None:
+            try:
+                term = _decode(text, raw)
+                self.used[text] = raw
+                return term
+            except (TypeError, ValueError):  # a damaged file: compiled again
+                pass
+        term = compile_term(pattern)
+        self.used[text] = _encode(term)
+        self.compiled += 1
+        return term
+
+    def save(self) -> None:
+        """Rewrite the file when a pattern was compiled here (or one saved was not used); a read-only cache
+        directory is not an error."""
+        if self.path is None or (not self.compiled and self.used.keys() == self.saved.keys()):
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump(self.used, out, ensure_ascii=False)
+            os.replace(tmp, self.path)
+        except OSError:
+            pass

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from socialekaart.hsds import apply_records, parse_json
 from socialekaart.models import MapMeta, Service
 
 DEMO_MAP = Path(__file__).with_name("data") / "demo_map.json"
@@ -19,6 +18,8 @@ def seed_demo_map(database) -> bool:
             return False
         if session.scalar(select(func.count()).select_from(Service)):
             return False
+        from socialekaart.hsds import apply_records, parse_json  # only for a new database (a tenth of a second)
+
         apply_records(session, parse_json(DEMO_MAP.read_bytes(), what=DEMO_MAP.name))
         session.add(MapMeta(key="demo_seeded", value="1"))
         session.commit()

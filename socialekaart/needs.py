@@ -61,9 +61,9 @@ def as_keys(text: str) -> str:
 
 
 def _fingerprint(types: tuple[ServiceType, ...]) -> str:
-    import spacy
+    from importlib.metadata import version
 
-    digest = hashlib.sha256(f"{spacy.__version__}/{SEED}/{EPOCHS}/{BATCH}/{FEATURES}".encode())
+    digest = hashlib.sha256(f"{version('spacy')}/{SEED}/{EPOCHS}/{BATCH}/{FEATURES}".encode())
     digest.update(repr([t.id for t in types]).encode())
     digest.update(WRITTEN.read_bytes())
     return digest.hexdigest()[:16]
@@ -96,7 +96,7 @@ class NeedModel:
 
     def predict(self, text: str) -> list[tuple[str, float]]:
         """The most likely service types of a text, best first (at most TOP_TYPES, each ≥ MIN_PROBABILITY)."""
-        cats = self.nlp(as_keys(text)).cats
+        cats = self.nlp(as_keys(text))
         ranked = sorted(cats.items(), key=lambda kv: -kv[1])[:TOP_TYPES]
         return [(label, float(p)) for label, p in ranked if p >= MIN_PROBABILITY]
 

@@ -271,6 +271,9 @@ SLOW_BY_FILE: dict[str, dict[str, str]] = {
         "test_export_imports_again_to_the_same_content": "imports the demo map three times",
     },
     "tests/test_search.py": {"test_index_follows_changes_to_the_map": "builds the search index twice"},
+    "tests/test_start.py": {
+        "test_classifiers_read_without_spacy_give_spacys_numbers": "spaCy and numpy on 7,300 texts, four models"
+    },
     "tests/test_architecture.py": {
         "test_the_stable_api_example_of_the_document_runs": "a fresh data dir as the document opens it: migrations, "
         "the demo map, a Wijkbot",

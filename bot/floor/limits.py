@@ -8,9 +8,9 @@ A fixed window per scope: one row, its start and a count; a window that has pass
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from importlib import import_module
 
 from sqlalchemy import CursorResult, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.floor.models import Throttle, User
@@ -38,7 +38,8 @@ def _row(session: Session, scope: str, user_id: int | None, now: datetime) -> Th
     row = session.scalar(select(Throttle).where(Throttle.scope == scope))
     if row is not None:
         return row
-    dialect = {"postgresql": postgresql, "sqlite": sqlite}.get(session.get_bind().dialect.name)
+    name = session.get_bind().dialect.name  # the dialect's own insert, imported when used (not at start)
+    dialect = import_module(f"sqlalchemy.dialects.{name}") if name in ("postgresql", "sqlite") else None
     values = {"scope": scope, "user_id": user_id, "window_start": now, "count": 0}
     if dialect is None:
         session.add(Throttle(**values))
