@@ -29,9 +29,10 @@ def _chunks(items: list, size: int = CHUNK):
         yield items[i : i + size]
 
 
-def _sharing(session: Session, ids: list[str]) -> set[str]:
-    """The services that share an organization, a location or a taxonomy term with one of `ids`."""
-    found: set[str] = set()
+def _sharing(session: Session, ids: list[str], limit: float) -> set[str] | None:
+    """The services that share an organization, a location or a taxonomy term with one of `ids`; None as
+    soon as they are more than `limit` (the change is then recorded as a change of everything)."""
+    found: set[str] = set(ids)
     for chunk in _chunks(ids):
         orgs = select(Service.organization_id).where(Service.id.in_(chunk), Service.organization_id.is_not(None))
         found.update(session.scalars(select(Service.id).where(Service.organization_id.in_(orgs))))
@@ -41,6 +42,8 @@ def _sharing(session: Session, ids: list[str]) -> set[str]:
         )
         terms = select(Attribute.taxonomy_term_id).where(Attribute.link_id.in_(chunk))
         found.update(session.scalars(select(Attribute.link_id).where(Attribute.taxonomy_term_id.in_(terms))))
+        if len(found) > limit:
+            return None
     return found
 
 
@@ -53,9 +56,9 @@ def record_changes(session: Session, service_ids: Iterable[str] | None, *, now: 
     ids = None if service_ids is None else sorted(set(service_ids))
     if ids is not None:
         total = session.scalar(select(func.count()).select_from(Service)) or 0
-        ids = sorted(set(ids) | _sharing(session, ids))
-        if len(ids) > max(MAX_SHARE * total, 50):
-            ids = None
+        limit = max(MAX_SHARE * total, 50)
+        shared = _sharing(session, ids, limit) if len(ids) <= limit else None
+        ids = None if shared is None else sorted(shared)
     rows = [
         {"revision": revision, "service_id": sid, "changed_at": stamp} for sid in (ids if ids is not None else [None])
     ]
