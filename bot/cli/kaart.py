@@ -130,6 +130,8 @@ def _save_index(ctx: click.Context) -> None:
     from socialekaart.search import warm_index  # here, not at the top: numpy and the need model
 
     settings = ctx.find_object(Settings) or Settings()
+    if sys.stderr.isatty():
+        click.echo("making the search index (about 20 s at 50,000 services) ...", err=True)
     made = warm_index(database(ctx), settings.data_dir)
     size = f", {made['bytes'] / 1e6:.1f} MB" if made.get("bytes") else ""
     click.echo(f"search index ready ({made['how']}) in {made['seconds']:.1f} s{size}")
