@@ -25,6 +25,7 @@ from sqlalchemy import JSON, Column, Connection, Table, bindparam, delete, func,
 from sqlalchemy.orm import Session
 
 from bot.floor.errors import ImportProblem
+from socialekaart.mapread import chunks
 from socialekaart.models import (
     Address,
     Attribute,
@@ -130,11 +131,6 @@ def capped(problems: list[str]) -> list[str]:
     return [*problems[:MAX_PROBLEMS], f"... and {len(problems) - MAX_PROBLEMS} more problems"]
 
 
-def chunks(items: list, size: int = CHUNK) -> Iterator[list]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
 def present(conn: Connection, column: Column, ids: Iterable[str]) -> set[str]:
     """The ids among IDS that are in COLUMN's table: every id of the table read once when it holds not
     many more rows than IDS (a big import into a map), else asked for in chunks (a few services)."""
@@ -147,7 +143,7 @@ def present(conn: Connection, column: Column, ids: Iterable[str]) -> set[str]:
     if rows <= 4 * len(wanted):
         return wanted.intersection(conn.scalars(select(column)))
     found: set[str] = set()
-    for chunk in chunks(sorted(wanted)):
+    for chunk in chunks(sorted(wanted), CHUNK):
         found.update(conn.scalars(select(column).where(column.in_(chunk))))
     return found
 
@@ -200,7 +196,7 @@ def _write(
                 ]
             )
         )
-    for chunk in chunks(sorted(existing)):
+    for chunk in chunks(sorted(existing), CHUNK):
         conn.execute(delete(service).where(service.c.id.in_(chunk)))
     problems = conflicts(conn, records)
     if problems:
@@ -265,7 +261,7 @@ def _address_conflicts(conn: Connection, records: list[ServiceRecord]) -> list[s
     table = T["address"]
     taken = present(conn, table.c.id, addresses)
     owners: dict[str, str] = {}
-    for chunk in chunks(sorted(taken)):
+    for chunk in chunks(sorted(taken), CHUNK):
         owners.update(conn.execute(select(table.c.id, table.c.location_id).where(table.c.id.in_(chunk))).all())
     return [
         f"{addresses[a][1]}: address id {a} already belongs to another location in the map"
@@ -300,7 +296,7 @@ def _write_shared(conn: Connection, records: list[ServiceRecord], *, keep: bool 
     if keep:
         locations = {i: loc for i, loc in locations.items() if i not in known}
     else:
-        for chunk in chunks(sorted(known)):
+        for chunk in chunks(sorted(known), CHUNK):
             conn.execute(delete(address).where(address.c.location_id.in_(chunk)))
     get = _getter(ADDRESS_COLUMNS)
     rows = [(*get(a), loc.id, j) for loc in locations.values() for j, a in enumerate(loc.addresses)]
@@ -318,7 +314,7 @@ def _upsert(conn: Connection, table: Table, entities: dict[str, Any], columns: l
             update(table).where(table.c.id == bindparam("key_id")).values({c: bindparam("new_" + c) for c in columns})
         )
         rows = [{"key_id": i, **{"new_" + c: v for c, v in zip(columns, get(entities[i]), strict=True)}} for i in there]
-        for chunk in chunks(rows):
+        for chunk in chunks(rows, CHUNK):
             conn.execute(stmt, chunk)
     return there
 

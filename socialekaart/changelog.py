@@ -16,24 +16,18 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from socialekaart.mapread import revision_number, revision_value
+from socialekaart.mapread import chunks, revision_number, revision_value
 from socialekaart.models import Attribute, MapChange, Service, ServiceAtLocation
 
 KEEP_REVISIONS = 100  # an index more revisions behind is rebuilt
 MAX_SHARE = 0.5  # a change touching more of the map than this is recorded as a change of everything
-CHUNK = 500
-
-
-def _chunks(items: list, size: int = CHUNK):
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 def _sharing(session: Session, ids: list[str], limit: float) -> set[str] | None:
     """The services that share an organization, a location or a taxonomy term with one of `ids`; None as
     soon as they are more than `limit` (the change is then recorded as a change of everything)."""
     found: set[str] = set(ids)
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         orgs = select(Service.organization_id).where(Service.id.in_(chunk), Service.organization_id.is_not(None))
         found.update(session.scalars(select(Service.id).where(Service.organization_id.in_(orgs))))
         locations = select(ServiceAtLocation.location_id).where(ServiceAtLocation.service_id.in_(chunk))

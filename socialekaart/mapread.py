@@ -8,7 +8,7 @@ identity map, no relationship loading, one select per table.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from sqlalchemy import select, true
 from sqlalchemy.orm import Session
@@ -33,7 +33,8 @@ from socialekaart.models import (
 CHUNK = 500  # ids per IN (...) when reading a few services
 
 
-def _chunks(items: list, size: int = CHUNK):
+def chunks(items: list, size: int = CHUNK) -> Iterator[list]:
+    """ITEMS in lists of SIZE: ids for one IN (...) each."""
     for i in range(0, len(items), size):
         yield items[i : i + size]
 
@@ -56,7 +57,7 @@ def _grouped(session: Session, columns, owner, where, ids: list[str] | None, ord
     stmts = (
         [select(*columns).where(where).order_by(*order)]
         if ids is None
-        else [select(*columns).where(where, owner.in_(chunk)).order_by(*order) for chunk in _chunks(ids)]
+        else [select(*columns).where(where, owner.in_(chunk)).order_by(*order) for chunk in chunks(ids)]
     )
     for stmt in stmts:
         for row in session.execute(stmt):
@@ -69,7 +70,7 @@ def _by_id(session: Session, columns, key, ids: set[str], everything: bool) -> d
     if everything:
         return {row[0]: row for row in session.execute(select(*columns))}
     out = {}
-    for chunk in _chunks(sorted(ids)):
+    for chunk in chunks(sorted(ids)):
         for row in session.execute(select(*columns).where(key.in_(chunk))):
             out[row[0]] = row
     return out
@@ -93,7 +94,7 @@ def service_records(
         list(session.execute(stmt))
         if wanted is None
         else sorted(
-            (row for chunk in _chunks(wanted) for row in session.execute(stmt.where(s.id.in_(chunk)))),
+            (row for chunk in chunks(wanted) for row in session.execute(stmt.where(s.id.in_(chunk)))),
             key=lambda r: (r.position, r.id),
         )
     )

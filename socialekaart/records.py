@@ -241,6 +241,19 @@ class CostOptionRecord(_Model):
     amount_description: ShortText | None = None
 
 
+# The lists nested in a compiled service record (ServiceRecord's fields below, in their order).
+SERVICE_CHILDREN = (
+    "service_at_locations",
+    "phones",
+    "contacts",
+    "schedules",
+    "attributes",
+    "languages",
+    "service_areas",
+    "cost_options",
+)
+
+
 class ServiceRecord(_Model):
     model_config = ConfigDict(extra="allow", str_strip_whitespace=True, allow_inf_nan=False)
 
@@ -266,18 +279,7 @@ class ServiceRecord(_Model):
     cost_options: list[CostOptionRecord] = []
 
     _check_email = field_validator("email")(_email)
-    _defaults = field_validator(
-        "status",
-        "service_at_locations",
-        "phones",
-        "contacts",
-        "schedules",
-        "attributes",
-        "languages",
-        "service_areas",
-        "cost_options",
-        mode="before",
-    )(classmethod(_null_is_absent))
+    _defaults = field_validator("status", *SERVICE_CHILDREN, mode="before")(classmethod(_null_is_absent))
 
     @field_validator("last_modified")
     @classmethod

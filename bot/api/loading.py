@@ -19,6 +19,7 @@ from types import SimpleNamespace as Loaded
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
+from socialekaart.mapread import chunks
 from socialekaart.models import (
     Address,
     Attribute,
@@ -34,6 +35,7 @@ from socialekaart.models import (
     ServiceAtLocation,
     TaxonomyTerm,
 )
+from socialekaart.records import SERVICE_CHILDREN
 
 CHUNK = 500  # ids per IN (...): far below every database's limit on bound parameters
 
@@ -52,8 +54,8 @@ def _rows(session: Session, model, column, ids: Iterable[str]) -> list[dict]:
     ids = list(dict.fromkeys(ids))
     out: list[dict] = []
     connection = session.connection()  # Core: no ORM bookkeeping for plain rows
-    for start in range(0, len(ids), CHUNK):
-        rows = connection.execute(_statement(model, column), {"ids": ids[start : start + CHUNK]})
+    for chunk in chunks(ids, CHUNK):
+        rows = connection.execute(_statement(model, column), {"ids": chunk})
         out.extend(dict(row._mapping) for row in rows)
     return out
 
@@ -76,23 +78,11 @@ def services(session: Session, ids: Sequence[str], *, children: bool) -> list[Se
     }
     for service in ordered:
         service.organization = orgs.get(service.organization_id) if service.organization_id else None
-        for name in CHILDREN:
+        for name in SERVICE_CHILDREN:
             setattr(service, name, [])
     if children:
         _children(session, ordered)
     return ordered  # type: ignore[return-value] - read like Service by service_dict
-
-
-CHILDREN = (
-    "service_at_locations",
-    "phones",
-    "contacts",
-    "schedules",
-    "attributes",
-    "languages",
-    "service_areas",
-    "cost_options",
-)
 
 
 def _children(session: Session, ordered: list[Service]) -> None:
