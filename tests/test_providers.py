@@ -1,0 +1,54 @@
+"""An organisation's linked professionals and the coordinators (socialekaart/providers.py): who gets a need card,
+the monthly check and the approvals."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.floor.models import User
+from socialekaart.models import Organization
+from socialekaart.providers import coordinators, members, organization_of
+
+NOW = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
+
+
+def _user(session, uid, role, organization=None, *, channel="telegram", person=None, seen=0, chat=True, blocked=False):
+    user = User(
+        channel=channel,
+        channel_user_id=uid,
+        role=role,
+        organization=organization,
+        chat_id=uid if chat else None,
+        person=person,
+        blocked=blocked,
+        created_at=NOW,
+        last_seen_at=NOW + timedelta(minutes=seen),
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def test_members_by_name_or_id_one_account_per_person_and_only_reachable_ones(database):
+    with database.session() as session:
+        org = Organization(id="org-1", name="Buurtteam  Oost", alternate_name="BTO")
+        other = Organization(id="org-2", name="Huisartsen West")
+        session.add_all([org, other])
+        by_name = _user(session, "anna", "professional", "buurtteam oost")
+        _user(session, "anna-m", "professional", "Buurtteam Oost", channel="matrix", person="p1", seen=1)
+        linked = _user(session, "anna-t", "professional", "BTO", person="p1", seen=5)  # seen last: this one
+        by_id = _user(session, "bert", "coordinator", "org-1")
+        _user(session, "res", "resident", "Buurtteam Oost")  # a resident never gets cards
+        _user(session, "quiet", "professional", "Buurtteam Oost", chat=False)  # no private chat yet
+        _user(session, "gone", "professional", "Buurtteam Oost", blocked=True)  # blocked the bot
+        _user(session, "west", "professional", "Huisartsen West")
+        assert [u.channel_user_id for u in members(session, org)] == [
+            by_name.channel_user_id,
+            linked.channel_user_id,
+            by_id.channel_user_id,
+        ]
+        assert [u.channel_user_id for u in members(session, other)] == ["west"]
+        assert [u.channel_user_id for u in coordinators(session)] == ["bert"]
+        assert organization_of(session, by_name) is org
+        assert organization_of(session, session.get(User, by_id.id)) is org
+        assert organization_of(session, _user(session, "x", "professional", "Onbekend")) is None
