@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     )
     freshness_months: int = Field(default=6, ge=1, description="Services not checked for longer get reported")
     handoff_followup_days: int = Field(
-        default=7, ge=1, le=90, description="Days after a warm handoff before the resident is asked 'Is het gelukt?'"
+        default=7, ge=1, le=90, description="Days after a warm handoff before the resident is asked whether it worked"
     )
     handoff_unanswered_hours: int = Field(
         default=48, ge=1, le=24 * 30, description="A need card nobody picked up after this goes to the coordinator"
@@ -55,7 +55,7 @@ class Settings(BaseSettings):
         default=30, ge=1, le=365, description="A handoff's personal data are deleted after this at the latest"
     )
     provider_check_days: int = Field(
-        default=30, ge=1, le=365, description="How often an organisation is asked 'Klopt dit nog?' about its services"
+        default=30, ge=1, le=365, description="Days between two checks of an organisation's listings by its professionals"
     )
     human_contact: str = Field(
         default="Wijkinformatiepunt De Vlinderhof, telefoon 053-5550000 (ma-vr 9-17 uur), "
