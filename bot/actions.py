@@ -146,8 +146,75 @@ class DontKnow(_Action):
     kind: Literal["dont_know"]
 
 
+HANDOFF_PLAIN = ("start", "cancel")
+HANDOFF_WORD = ("service", "consent", "phone", "time", "need", "confirm")
+HANDOFF_ID = ("next", "reply")
+
+
+class Handoff(_Action):
+    """The resident's side of a warm handoff (bot/flows/handoff.py): `handoff:start`, `handoff:cancel`, an
+    answer of the wizard `handoff:<step>:<word>`, or `handoff:next|reply:<handoff id>`."""
+
+    kind: Literal["handoff"]
+    action: Literal[HANDOFF_PLAIN + HANDOFF_WORD + HANDOFF_ID]
+    arg: str = ""
+
+    @field_validator("arg")
+    @classmethod
+    def _arg(cls, value: str, info) -> str:
+        action = info.data.get("action")
+        if action in HANDOFF_PLAIN and value:
+            raise ValueError("no argument expected")
+        if action in HANDOFF_WORD and not re.match(_WORD, value):
+            raise ValueError("not an answer")
+        if action in HANDOFF_ID:
+            _ID.validate_python(_digits(value))
+        return value
+
+    @property
+    def number(self) -> int:
+        return int(self.arg)
+
+
+class Card(_Action):
+    """A professional's (or coordinator's) button under a need card: `card:claim|decline|message:<id>`,
+    and the reason of a decline `card:reason:<id>:<reason>`."""
+
+    kind: Literal["card"]
+    action: Literal["claim", "decline", "message", "reason"]
+    handoff: Id
+    reason: Literal["", "full", "not_ours", "area", "other"] = Field(default="", validate_default=True)
+
+    @field_validator("reason")
+    @classmethod
+    def _reason(cls, value: str, info) -> str:
+        if (info.data.get("action") == "reason") != bool(value):
+            raise ValueError("a reason goes with card:reason only")
+        return value
+
+
+class Outcome(_Action):
+    """The resident's answer to "Is het gelukt?": `outcome:<helped|busy|not_helped>:<handoff id>`."""
+
+    kind: Literal["outcome"]
+    choice: Literal["helped", "busy", "not_helped"]
+    handoff: Id
+
+
 Action = Annotated[
-    SafetyAnswer | Forget | Announce | Agenda | Rsvp | Subscribe | Human | Followup | Answer | DontKnow,
+    SafetyAnswer
+    | Forget
+    | Announce
+    | Agenda
+    | Rsvp
+    | Subscribe
+    | Human
+    | Followup
+    | Answer
+    | DontKnow
+    | Handoff
+    | Card
+    | Outcome,
     Field(discriminator="kind"),
 ]
 _ADAPTER = TypeAdapter(Action)
@@ -166,7 +233,11 @@ _FIELDS = {
     "for_whom": ("choice",),
     "postcode": ("choice",),
     "dont_know": (),
+    "handoff": ("action", "arg"),
+    "card": ("action", "handoff", "reason"),
+    "outcome": ("choice", "handoff"),
 }
+_ID_FIELDS = {"rsvp": "series", "card": "handoff", "outcome": "handoff"}
 
 
 def _digits(value: str) -> str:
@@ -195,9 +266,10 @@ def parse_button(value: str) -> Action:
     if len(parts) > len(names) or (not names and rest):
         raise ForgedButton("too many parts")
     fields = dict(zip(names, parts, strict=False))
-    if kind == "rsvp" and "series" in fields:
+    number = _ID_FIELDS.get(kind)
+    if number in fields:
         try:
-            fields["series"] = _digits(fields["series"])
+            fields[number] = _digits(fields[number])
         except ValueError:
             raise ForgedButton("not a number") from None
     try:

@@ -27,11 +27,14 @@ from bot.actions import (
     Agenda,
     Announce,
     Answer,
+    Card,
     DontKnow,
     Followup,
     ForgedButton,
     Forget,
+    Handoff,
     Human,
+    Outcome,
     Rsvp,
     SafetyAnswer,
     Subscribe,
@@ -47,6 +50,7 @@ from bot.floor.texts import catalogue, say
 from bot.flows import Turn, commands
 from bot.flows.agenda import AgendaChat
 from bot.flows.announce import AnnounceChat
+from bot.flows.handoff import HandoffChat
 from intents import languages
 from intents.language import dutch
 from intents.nlu import NLU, default_nlu
@@ -186,6 +190,7 @@ class Wijkbot:
         self.dialogue = dialogue_data or dialogue()
         self.agenda = AgendaChat(self.dialogue)
         self.announce = AnnounceChat(self.dialogue)
+        self.handoff = HandoffChat(self.settings)
         self.commands = self._command_handlers()
         self.buttons = self._button_handlers()
         self.on_agenda_change: Callable[[], None] | None = None  # `wijkbot run` points this at the scheduler
@@ -315,12 +320,14 @@ class Wijkbot:
             button = Forget(kind="forget", choice="yes")
         if text.startswith("/") and not button:
             return self._command(session, text, user, state, now)
-        if session.info.get("group") and isinstance(button, Announce | Agenda):
+        if session.info.get("group") and isinstance(button, Announce | Agenda | Handoff | Card | Outcome):
             return [(t["private_only"], [])]
         if state.pending == "announce_text" and text and not button and user.at_least("coordinator"):
             return self.announce.typed(Turn(session, user, state, now), text)
         if (state.pending or "").startswith("agenda_") and text and not button:
             return self.agenda.typed(Turn(session, user, state, now), text)
+        if (state.pending or "").startswith("handoff_") and not button:  # empty text too: asked again
+            return self.handoff.typed(Turn(session, user, state, now), text)
         if button:
             return self._button(session, button, user, state, now)
         if not text:
@@ -505,10 +512,12 @@ class Wijkbot:
         lines.append("")
         lines.append(t["followup"])
         b = self.dialogue.buttons_for(state.lang)
+        handoff = [] if session.info.get("group") else [self.handoff.start_button(state.lang)]
         return "\n".join(lines), [
             Button(label=b["yes"], value="followup:yes"),
             Button(label=b["no"], value="followup:no"),
             Button(label=b["not_fitting"], value="followup:wrong"),
+            *handoff,
             self._human_button(state.lang),
         ]
 
@@ -572,6 +581,7 @@ class Wijkbot:
             "agenda": self.agenda.command,
             "aankondiging": self.announce.command,
             "terugkoppeling": self._feedback_report,
+            "doorverwijzingen": self.handoff.report,
         }
         if set(handlers) != {c.name for c in commands.COMMANDS}:
             raise RuntimeError("bot/flows/commands.py and the core's handlers differ")
@@ -644,6 +654,9 @@ class Wijkbot:
             Announce: lambda turn, pressed: self.announce.pressed(turn, pressed.choice),
             Agenda: self.agenda.pressed,
             Rsvp: lambda turn, pressed: self.agenda.rsvp(turn.session, pressed, turn.user, turn.now),
+            Handoff: self.handoff.pressed,
+            Card: self.handoff.card,
+            Outcome: self.handoff.outcome,
         }
 
     def _forget_pressed(self, turn: Turn, pressed: Forget):

@@ -12,6 +12,7 @@ from bot.floor.models import ChannelState, Conversation, OutboxMessage, Subscrip
 from bot.floor.network import linked_accounts
 from bot.floor.outbox import enqueue
 from bot.floor.texts import say
+from jobs import handoffs
 from jobs.models import Rsvp, SeriesParticipant
 from socialekaart.models import Service
 
@@ -121,8 +122,9 @@ def expire_conversations(session: Session, now: datetime, idle: timedelta, lookb
 def forget_person(session: Session, user: User, *, linked: bool = True) -> None:
     """Delete a person: every linked account (or just this one), every conversation they had in any chat,
     and, through the foreign keys, their subscriptions, RSVPs, participations, outbox rows and throttles;
-    also the buttons a channel remembered for their chats."""
+    also the buttons a channel remembered for their chats, and their handoffs with every outbox row of them."""
     accounts = linked_accounts(session, user) if linked else [user]
+    handoffs.forget(session, [a.id for a in accounts])  # and the cards professionals received of them
     for account in accounts:
         chats = set(session.scalars(select(Conversation.chat_id).where(Conversation.user_id == account.id)))
         chats |= {account.chat_id} if account.chat_id else set()

@@ -33,6 +33,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.floor import memory
 from bot.floor.clock import LOCAL_TZ, Clock, SystemClock
 from bot.floor.config import Settings
+from jobs import handoffs
 from jobs.agenda import revision
 from jobs.maintenance import apply_retention, expire_conversations, queue_freshness_reminder
 from jobs.reminders import Items, deadline_reminders, enqueue_due, first_fire, items_in
@@ -123,10 +124,21 @@ class ReminderScheduler:
             counts["freshness_reminders"] = queue_freshness_reminder(
                 session, now, timedelta(days=30 * self.settings.freshness_months)
             )
+            counts |= handoffs.apply_retention(session, now)
             session.commit()
         self.database.scrub()
         log.info("maintenance: %s", counts)
         return counts
+
+    def handoffs(self) -> dict[str, int]:
+        """Every few minutes: need cards nobody picked up go to the coordinators, "Is het gelukt?" goes to
+        residents when it is time, and handoffs past their retention are deleted (jobs/handoffs.py)."""
+        with self.database.session() as session:
+            done = handoffs.due(session, self.clock.now(), handoffs.Policy.of(self.settings))
+            session.commit()
+        if done.get("handoffs_deleted"):
+            self.database.scrub()
+        return done
 
     @property
     def conversation_idle(self) -> timedelta:
@@ -232,6 +244,7 @@ class ReminderScheduler:
         self.scheduler.add_job(
             self.expire, IntervalTrigger(minutes=1), id="conversations:expire", replace_existing=True
         )
+        self.scheduler.add_job(self.handoffs, IntervalTrigger(minutes=5), id="handoffs:due", replace_existing=True)
         self.scheduler.add_job(
             self.maintenance,
             CronTrigger(hour=3, minute=30, timezone=LOCAL_TZ),

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import bot.floor.models  # noqa: F401 - the tables register on import
+import jobs.handoffs
 import jobs.models  # noqa: F401
 import socialekaart.models  # noqa: F401
 from bot.floor.db import PERSONAL_TABLES, Base

@@ -1,9 +1,9 @@
 """The ``wijkbot`` command: one module per command group, each imported only when its group runs.
 
 kaart (the social map), conversation (chat, triage), feedback (answers to "Heeft u hier iets aan?"), nlu
-(the classifiers), network (invite, broadcast, user), agenda (meeting series, deadlines, .ics), jobs (the
-scheduler and its outbox), run (every channel at once), serve (the Open Referral API) and api (its tokens);
-context holds what their commands share, lazy the click groups.
+(the classifiers), network (invite, broadcast, user), handoff (warm handoffs), agenda (meeting series,
+deadlines, .ics), jobs (the scheduler and its outbox), run (every channel at once), serve (the Open Referral
+API) and api (its tokens); context holds what their commands share, lazy the click groups.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ COMMANDS = {
     "feedback": Lazy(
         "bot.cli.feedback:feedback_command",
         'Anonymous answers to the follow-up question per kind of need, most "no" first.',
+    ),
+    "handoff": Lazy(
+        "bot.cli.handoff:handoff", "Warm handoffs to organisations and their outcomes, without personal data."
     ),
     "invite": Lazy(
         "bot.cli.network:invite",

@@ -26,6 +26,9 @@ def _run_once(scheduler: ReminderScheduler) -> None:
     followed = scheduler.follow_up_safety()
     if followed:
         click.echo(f"{followed} unanswered safety questions followed up")
+    handed = scheduler.handoffs()
+    if handed["unanswered"] or handed["followups"]:
+        click.echo(f"handoffs: {handed['unanswered']} unanswered to the coordinators, {handed['followups']} follow-ups")
     kept = scheduler.maintenance()
     click.echo("retention: " + ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in kept.items()))
 

@@ -30,6 +30,7 @@ PERSONAL_TABLES = (
     "throttle",
     "channel_state",
     "invite",
+    "handoff",
 )
 
 

@@ -3,6 +3,7 @@
 from alembic import context
 
 import bot.floor.models  # noqa: F401 - registers the tables
+import jobs.handoffs
 import jobs.models  # noqa: F401
 import socialekaart.models  # noqa: F401
 from bot.floor.db import Base
