@@ -50,6 +50,9 @@ class Handoff(Base):
     the row is deleted at `expires_at` (the retention), or by `/vergeet`."""
 
     __tablename__ = "handoff"
+    # a number is never used twice (SQLite reuses the highest deleted one otherwise): an old button under a
+    # deleted card must not reach a new one
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     resident_id: Mapped[int] = mapped_column(ForeignKey("wijkbot_user.id", ondelete="CASCADE"), index=True)

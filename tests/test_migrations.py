@@ -59,3 +59,37 @@ def test_api_tokens_table_comes_and_goes_with_its_migration(database):
         again, _ = create_token(session, "gemeente", now=datetime(2026, 12, 3, 10, tzinfo=UTC))
         session.commit()
         assert valid_token(session, again)
+
+
+def test_handoff_tables_come_and_go_with_their_migration(database):
+    """0015 adds handoff and handoff_count (warm handoffs); down to the revision before it both are gone,
+    and up again a handoff can be saved and counted."""
+    from datetime import UTC, datetime
+
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import inspect
+
+    from bot.floor.models import User
+    from jobs.handoffs import Handoff, count
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    before = ScriptDirectory.from_config(cfg).get_revision("0015").down_revision
+    _alembic(database, before, up=False)
+    assert {"handoff", "handoff_count"}.isdisjoint(inspect(database.engine).get_table_names())
+    _alembic(database, "head", up=True)
+    now = datetime(2026, 12, 3, 9, tzinfo=UTC)
+    with database.session() as session:
+        user = User(channel="telegram", channel_user_id="1", chat_id="1", created_at=now, last_seen_at=now)
+        session.add(user)
+        session.flush()
+        handoff = Handoff(
+            resident_id=user.id, service_id="s1", need="schuldhulp", created_at=now, expires_at=now, first_name="A."
+        )
+        session.add(handoff)
+        session.flush()
+        count(session, handoff, "sent")
+        count(session, handoff, "sent")
+        session.commit()
+        assert session.execute(text("SELECT sent FROM handoff_count")).scalar() == 2
+        assert session.get(Handoff, handoff.id).via_chat is False

@@ -47,6 +47,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["resident_id"], ["wijkbot_user.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["claimed_by"], ["wijkbot_user.id"], ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id"),
+        sqlite_autoincrement=True,  # a deleted card's number is never used again
     )
     op.create_index("ix_handoff_resident_id", "handoff", ["resident_id"])
     op.create_index("ix_handoff_status", "handoff", ["status"])
