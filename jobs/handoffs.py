@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import ClassVar
 
 from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint, delete, false, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -52,7 +53,7 @@ class Handoff(Base):
     __tablename__ = "handoff"
     # a number is never used twice (SQLite reuses the highest deleted one otherwise): an old button under a
     # deleted card must not reach a new one
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__: ClassVar[dict] = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     resident_id: Mapped[int] = mapped_column(ForeignKey("wijkbot_user.id", ondelete="CASCADE"), index=True)

@@ -68,8 +68,11 @@ def ask_contact(bot, who: str, *, service: str | None = "1", phone: str = PHONE,
     assert "Is dat goed?" in first.text
     chat(bot, who, button="handoff:consent:yes")
     chat(bot, who, NAME)
-    chat(bot, who, phone) if phone != "chat" else chat(bot, who, button="handoff:phone:chat")
-    need = chat(bot, who, button="handoff:time:morning")
+    if phone == "chat":
+        chat(bot, who, button="handoff:phone:chat")
+    else:
+        chat(bot, who, phone)
+    chat(bot, who, button="handoff:time:morning")
     return chat(bot, who, line) if line else chat(bot, who, button="handoff:need:ok")
 
 
