@@ -192,9 +192,26 @@ def test_the_coordinator_gets_cards_of_organisations_without_professionals_and_u
     assert "Opgepakt:" in report and "- nr. 2: schuldhulp, Budgetcoach Vlinderhof" in report
     assert NAME not in report and LINE not in report and "8765" not in report
     assert "alleen de coördinator" in chat(bot, "bert", "/doorverwijzingen").text
-    with bot.database.session() as session:
-        listed = handoffs.listing(session, "unanswered")
-    assert [r["id"] for r in listed] == [1] and not any(NAME in str(v) for v in listed[0].values())
+    listed = operator(bot, "handoff", "list", "--status", "unanswered", "--json")
+    assert [(r["id"], r["status"], r["organization"], r["need"]) for r in listed] == [
+        (1, "unanswered", RAADSLIEDEN, "schuldhulp")
+    ]
+    assert [r["status"] for r in operator(bot, "handoff", "list", "--json")] == ["claimed", "unanswered"]
+    assert NAME not in str(operator(bot, "handoff", "list", "--json"))
+    assert {(r["sent"], r["unanswered"]) for r in operator(bot, "handoff", "counts", "--json")} == {(1, 1)}
+
+
+def operator(bot, *args: str):
+    """`wijkbot ARGS` on the bot's data dir, in this process; the JSON it printed."""
+    import json
+
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    result = CliRunner().invoke(main, list(args), env={"WIJKBOT_DATA_DIR": str(bot.settings.data_dir)})
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
 
 
 def test_the_follow_up_on_an_injected_clock_asks_once_more_after_busy_and_counts_anonymously(bot):
