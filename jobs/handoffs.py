@@ -32,6 +32,7 @@ from bot.floor.network import linked_accounts
 from bot.floor.outbox import enqueue
 from bot.floor.texts import say, words
 from socialekaart.models import Organization, Service
+from socialekaart.needs import label_of
 from socialekaart.providers import coordinators, members, organization_of
 
 log = logging.getLogger(__name__)
@@ -364,7 +365,7 @@ def offer_next(
                 session,
                 f"handoff:{handoff.id}:none_left:{person.id}",
                 person,
-                say("handoff.coordinator_none_left", id=handoff.id, need=handoff.need),
+                say("handoff.coordinator_none_left", id=handoff.id, need=label_of(handoff.need)),
                 now,
             )
     if what and resident is not None:
@@ -398,7 +399,13 @@ def ask_followup(session: Session, handoff: Handoff, now: datetime, policy: Poli
         session,
         f"handoff:{handoff.id}:followup:{handoff.followups}",
         resident,
-        say(f"handoff.asked.{which}", handoff.lang, service=service, organization=organization),
+        say(
+            f"handoff.asked.{which}",
+            handoff.lang,
+            service=service,
+            organization=organization,
+            day=day_text(handoff.created_at, handoff.lang),
+        ),
         now,
         buttons=followup_buttons(handoff),
     )

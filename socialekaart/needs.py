@@ -47,11 +47,21 @@ class ServiceType:
     stream: str
     does: str
     words: tuple[str, ...]
+    label: str = ""  # the kind of need in a few B1 words (a need line, a coordinator's list)
 
 
 def load_types(path: Path = TYPES) -> tuple[ServiceType, ...]:
     raw = yamlfile.safe_load(path.read_text(encoding="utf-8"))["types"]
-    return tuple(ServiceType(t["id"], t["domain"], t["stream"], t["does"], tuple(t["words"])) for t in raw)
+    return tuple(
+        ServiceType(t["id"], t["domain"], t["stream"], t["does"], tuple(t["words"]), t.get("label", "")) for t in raw
+    )
+
+
+@cache
+def label_of(kind: str) -> str:
+    """A kind of need in a few B1 words ("schulden en geldzorgen"); an unknown kind as its id with spaces."""
+    labels = {t.id: t.label for t in load_types()}
+    return labels.get(kind) or kind.replace("-", " ")
 
 
 def as_keys(text: str) -> str:

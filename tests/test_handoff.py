@@ -136,7 +136,7 @@ def test_consent_then_a_card_to_the_organisations_professional_who_claims_it(bot
     assert "geen Nederlands telefoonnummer" in again.text and "handoff:phone:chat" in values(again)
     chat(bot, "anna", "+31 6 8765 4321")
     need = chat(bot, "anna", button="handoff:time:morning")
-    assert '"Ik zoek hulp bij: schuldhulp. De hulp is voor mijzelf."' in need.text  # not the resident's words
+    assert '"Mijn vraag gaat over: schulden en geldzorgen. De hulp is voor mijzelf."' in need.text  # not the resident's words
     assert "deurwaarder" not in need.text
     for bad, said in [("x" * 141, "te lang: 141 tekens"), ("🙂 🙂", "een paar woorden"), ("<script>", "zonder < of >")]:
         again = chat(bot, "anna", bad)
@@ -188,8 +188,8 @@ def test_the_coordinator_gets_cards_of_organisations_without_professionals_and_u
     assert ["card:claim:2", "card:decline:2"] in [b for _, b in late]
     assert "opgepakt" in chat(bot, "coord", button="card:claim:2").text  # the coordinator may claim any card
     report = chat(bot, "coord", "/doorverwijzingen").text
-    assert "Niet opgepakt op tijd:" in report and "- nr. 1: schuldhulp, Sociaal Raadslieden" in report
-    assert "Opgepakt:" in report and "- nr. 2: schuldhulp, Budgetcoach Vlinderhof" in report
+    assert "Niet opgepakt op tijd:" in report and "- nr. 1: schulden en geldzorgen, Sociaal Raadslieden" in report
+    assert "Opgepakt:" in report and "- nr. 2: schulden en geldzorgen, Budgetcoach Vlinderhof" in report
     assert NAME not in report and LINE not in report and "8765" not in report
     assert "alleen de coördinator" in chat(bot, "bert", "/doorverwijzingen").text
     listed = operator(bot, "handoff", "list", "--status", "unanswered", "--json")
@@ -306,7 +306,7 @@ def test_a_declined_card_offers_the_next_match_with_fresh_consent_and_then_a_per
     told = inbox(bot, "coord")
     assert told == [
         (
-            "Hulpvraag nr. 3 (schuldhulp) is niet gelukt en er is geen andere organisatie meer. "
+            "Hulpvraag nr. 3 (schulden en geldzorgen) is niet gelukt en er is geen andere organisatie meer. "
             "De bewoner kreeg de gegevens van het wijkinformatiepunt.",
             [],
         )

@@ -26,6 +26,7 @@ from bot.flows import Flow, Invalid, Option, Reply, Step, Turn
 from jobs import handoffs
 from jobs.handoffs import Handoff as HandoffRow
 from jobs.handoffs import Policy
+from socialekaart.needs import label_of
 from socialekaart.providers import organization_of
 
 log = logging.getLogger(__name__)
@@ -160,7 +161,10 @@ class HandoffChat:
     def suggestion(self, turn: Turn) -> str:
         """The need line offered to confirm: the kind of need and for whom, nothing of the conversation."""
         need, lang = turn.draft.get("need") or "onbekend", turn.state.lang
-        kind = self._service(turn)[0] if need == "onbekend" else need.replace("-", " ")
+        if need == "onbekend":
+            kind = self._service(turn)[0]
+        else:
+            kind = label_of(need) if lang == "nl" else need.replace("-", " ")
         whom = turn.draft.get("for_whom") if turn.draft.get("for_whom") in handoffs.WHOM else "self"
         return say("handoff.suggest", lang, kind=kind, whom=say(f"handoff.whom.{whom}", lang))
 
@@ -435,7 +439,7 @@ class HandoffChat:
                     id=r["id"],
                     service=r["service"],
                     organization=r["organization"],
-                    need=r["need"],
+                    need=label_of(r["need"]),
                     day=handoffs.day_text(datetime.fromisoformat(r["created_at"])),
                 )
                 for r in rows
