@@ -55,7 +55,10 @@ class Settings(BaseSettings):
         default=30, ge=1, le=365, description="A handoff's personal data are deleted after this at the latest"
     )
     provider_check_days: int = Field(
-        default=30, ge=1, le=365, description="Days between two checks of an organisation's listings by its professionals"
+        default=30,
+        ge=1,
+        le=365,
+        description="Days between two checks of an organisation's listings by its professionals",
     )
     human_contact: str = Field(
         default="Wijkinformatiepunt De Vlinderhof, telefoon 053-5550000 (ma-vr 9-17 uur), "
