@@ -26,6 +26,9 @@ def _run_once(scheduler: ReminderScheduler) -> None:
     followed = scheduler.follow_up_safety()
     if followed:
         click.echo(f"{followed} unanswered safety questions followed up")
+    asked = scheduler.ask_providers()
+    if asked:
+        click.echo(f"{asked} provider check messages queued")
     kept = scheduler.maintenance()
     click.echo("retention: " + ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in kept.items()))
 
