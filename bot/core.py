@@ -27,11 +27,15 @@ from bot.actions import (
     Agenda,
     Announce,
     Answer,
+    Capacity,
+    Change,
+    Check,
     DontKnow,
     Followup,
     ForgedButton,
     Forget,
     Human,
+    Report,
     Rsvp,
     SafetyAnswer,
     Subscribe,
@@ -47,6 +51,7 @@ from bot.floor.texts import catalogue, say
 from bot.flows import Turn, commands
 from bot.flows.agenda import AgendaChat
 from bot.flows.announce import AnnounceChat
+from bot.flows.providers import EXTRA_HITS, ProviderChat, rank_by_room, report_button, standing_line
 from intents import languages
 from intents.language import dutch
 from intents.nlu import NLU, default_nlu
@@ -186,6 +191,7 @@ class Wijkbot:
         self.dialogue = dialogue_data or dialogue()
         self.agenda = AgendaChat(self.dialogue)
         self.announce = AnnounceChat(self.dialogue)
+        self.providers = ProviderChat(self.dialogue)
         self.commands = self._command_handlers()
         self.buttons = self._button_handlers()
         self.on_agenda_change: Callable[[], None] | None = None  # `wijkbot run` points this at the scheduler
@@ -321,6 +327,8 @@ class Wijkbot:
             return self.announce.typed(Turn(session, user, state, now), text)
         if (state.pending or "").startswith("agenda_") and text and not button:
             return self.agenda.typed(Turn(session, user, state, now), text)
+        if ((state.pending or "").startswith("change_") or state.pending == "report_text") and text and not button:
+            return self.providers.typed(Turn(session, user, state, now), text)
         if button:
             return self._button(session, button, user, state, now)
         if not text:
@@ -473,9 +481,11 @@ class Wijkbot:
             query,
             lambda kind: feedback.prior(session, kind),
             Filters(postcode=state.postcode),
+            limit=3 + EXTRA_HITS,  # alternatives with room go before full services (bot/flows/providers.py)
             now=now,
             contacts=self._sees_contacts(session, user),
         )
+        hits, standing, moved = rank_by_room(session, hits, 3)
         need = need or UNKNOWN_KIND
         state.need, state.postcode = "", None  # answered: the resident's words and address are not kept
         state.pending = "followup"
@@ -483,6 +493,8 @@ class Wijkbot:
         if not hits:
             return t["answer_none"], [self._human_button(state.lang)]
         lines = [t["answer_intro"]]
+        if moved:
+            lines.append(say("providers.answer_room_first", state.lang))
         for n, hit in enumerate(hits, 1):
             doc = index.doc(hit.id)
             reach = [
@@ -500,6 +512,8 @@ class Wijkbot:
                 lines.append(f"   {why}")
             if reach:
                 lines.append("   " + " · ".join(reach))
+            if line := standing_line(standing[hit.id], state.lang):
+                lines.append("   " + line)
             if self._sees_contacts(session, user) and doc.contacts:
                 lines.append("   " + self._contacts(doc.contacts))
         lines.append("")
@@ -509,6 +523,7 @@ class Wijkbot:
             Button(label=b["yes"], value="followup:yes"),
             Button(label=b["no"], value="followup:no"),
             Button(label=b["not_fitting"], value="followup:wrong"),
+            report_button(state.lang),
             self._human_button(state.lang),
         ]
 
@@ -572,6 +587,7 @@ class Wijkbot:
             "agenda": self.agenda.command,
             "aankondiging": self.announce.command,
             "terugkoppeling": self._feedback_report,
+            "aanbod": self.providers.command,
         }
         if set(handlers) != {c.name for c in commands.COMMANDS}:
             raise RuntimeError("bot/flows/commands.py and the core's handlers differ")
@@ -644,6 +660,10 @@ class Wijkbot:
             Announce: lambda turn, pressed: self.announce.pressed(turn, pressed.choice),
             Agenda: self.agenda.pressed,
             Rsvp: lambda turn, pressed: self.agenda.rsvp(turn.session, pressed, turn.user, turn.now),
+            Check: self.providers.checked,
+            Change: self.providers.change_pressed,
+            Capacity: self.providers.capacity_pressed,
+            Report: self.providers.report_pressed,
         }
 
     def _forget_pressed(self, turn: Turn, pressed: Forget):

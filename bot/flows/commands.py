@@ -38,6 +38,7 @@ COMMANDS = (
     Command("agenda"),
     Command("aankondiging", role="coordinator", private=True, menu=False),
     Command("terugkoppeling", role="coordinator", private=True, menu=False),
+    Command("aanbod", role="professional", private=True, menu=False),
 )
 BY_NAME = {c.slash: c for c in COMMANDS}
 
