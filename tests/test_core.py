@@ -39,7 +39,7 @@ def test_a_clear_need_gets_one_question_then_three_services_with_how_to_reach_th
     assert text.startswith("Dit kan u helpen") and text.count("\n1. ") + text.count("\n2. ") + text.count("\n3. ") == 3
     assert "bel 053-" in text
     assert "Heeft u hier iets aan?" in text
-    assert values(answer) == ["followup:yes", "followup:no", "followup:wrong", "human"]
+    assert values(answer) == ["followup:yes", "followup:no", "followup:wrong", "report:start", "human"]
     assert "Fijn" in say(bot, button="followup:yes")[0].text
 
 
@@ -228,7 +228,13 @@ def test_a_resident_who_writes_english_gets_english_questions_buttons_and_answer
         assert {b.label for b in answer[-1].buttons} >= {"I don't know", "Talk to a person"}
         answer = say(bot, button="dont_know")
     assert "This can help you:" in answer[-1].text and "Was this useful?" in answer[-1].text
-    assert [b.label for b in answer[-1].buttons] == ["Yes", "No", "Does not fit", "Talk to a person"]
+    assert [b.label for b in answer[-1].buttons] == [
+        "Yes",
+        "No",
+        "Does not fit",
+        "Something is wrong",
+        "Talk to a person",
+    ]
     # the next resident writes Dutch and gets Dutch
     dutch = say(bot, "ik zoek een fysiotherapeut in de buurt van 7544 CD", user="bert", chat="bert")
     assert "Dit kan u helpen" in dutch[-1].text and "Heeft u hier iets aan?" in dutch[-1].text
@@ -254,7 +260,7 @@ def test_feedback_is_counted_anonymously_per_kind_of_need_and_shown_to_the_coord
     from bot.floor.models import FeedbackCount
 
     answer = say(bot, "ik zoek een fysiotherapeut in de buurt van 7544 CD")
-    assert values(answer) == ["followup:yes", "followup:no", "followup:wrong", "human"]
+    assert values(answer) == ["followup:yes", "followup:no", "followup:wrong", "report:start", "human"]
     assert "Klopt niet" in [b.label for b in answer[-1].buttons]
     say(bot, button="followup:no")
     say(bot, button="followup:no")  # a second press of the old button counts nothing
