@@ -168,7 +168,7 @@ def test_the_monthly_check_goes_once_per_period_to_each_organisations_members(bo
     assert outbox(bot, "coord") == [] and outbox(bot, "res") == []
     ok = message.buttons[0]["value"]
     assert "andere organisatie" in chat(bot, button=ok, who="logo")[-1].text  # not theirs
-    assert "andere organisatie" in chat(bot, button=ok, who="res")[-1].text
+    assert "alleen een medewerker" in chat(bot, button=ok, who="res")[-1].text
     assert "Dank u wel" in chat(bot, button=ok, who="diet2")[-1].text
     with bot.database.session() as session:
         checks = {c.organization_id: c for c in session.scalars(select(ProviderCheck))}
@@ -235,6 +235,11 @@ def test_a_change_is_checked_sent_to_the_coordinator_and_once_approved_found_in_
     answer = ask(bot, "ik zoek een diëtist 7543 AB", who="res2")[-1].text
     assert "bel 053-5551234" in answer and "Bevestigd door de aanbieder op 1 december 2026" in answer
     assert "053-5551234" not in caplog.text and "053 555 1234" not in caplog.text
+    chat(bot, "/vergeet", who="diet1")  # the proposer leaves: the change no longer names them
+    chat(bot, button="forget:yes", who="diet1")
+    with bot.database.session() as session:
+        assert session.scalar(select(ProviderChange.proposed_by)) is None
+        assert session.scalar(select(ProviderChange.decided_by)) is not None
 
 
 def _revision(bot) -> int:
@@ -278,10 +283,7 @@ def test_direct_organisations_change_hours_address_and_status_at_once(bot):
 def test_buttons_of_the_wizard_are_checked_and_stopping_changes_nothing(bot):
     make(bot, "diet1", "professional", SMAAKVOL)
     make(bot, "res", "resident")
-    assert (
-        "niet gekoppeld" in chat(bot, button="check:changed", who="res")[-1].text
-        or "andere" in chat(bot, button="check:changed", who="res")[-1].text
-    )
+    assert "alleen een medewerker" in chat(bot, button="check:changed", who="res")[-1].text
     assert "coördinator" in chat(bot, "/aanbod", who="res")[-1].text  # professionals only
     assert "privégesprek" in chat(bot, button="check:changed", who="diet1", group=True)[-1].text
     assert "werkt niet" in chat(bot, button="change:send", who="diet1")[-1].text  # no wizard open
@@ -491,3 +493,72 @@ def test_a_change_typed_on_matrix_approved_on_telegram_is_found_in_search(bot, s
     fresh_map(bot)
     answer = bot.handle(Incoming(channel="console", chat_id="res", user_id="res", text="ik zoek een diëtist 7543 AB"))
     assert "bel 053-5559999" in answer[-1].text
+
+
+# --- on SQLite and PostgreSQL --------------------------------------------------------------------------
+
+
+def test_the_listing_tables_come_and_go_with_their_migration(database):
+    """0014 adds the five tables; down to 0013 they are gone, and up again they work."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import inspect
+
+    from bot.floor.db import MIGRATIONS
+    from tests.test_migrations import _alembic
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(cfg).get_revision("0014").down_revision == "0013"
+    tables = {"service_listing", "provider_setting", "provider_check", "provider_change", "listing_report"}
+    _alembic(database, "0013", up=False)
+    assert not tables & set(inspect(database.engine).get_table_names())
+    _alembic(database, "head", up=True)
+    assert tables <= set(inspect(database.engine).get_table_names())
+
+
+def test_confirm_change_capacity_report_and_retention_on_both_databases(demo_db_url):
+    from datetime import UTC, datetime
+
+    from bot.floor.db import Database
+    from socialekaart.listing import (
+        add_report,
+        apply_retention,
+        confirm_all,
+        decide,
+        freshness,
+        propose,
+        resolve_report,
+        set_capacity,
+        standings,
+    )
+    from socialekaart.models import MapChange
+
+    now = datetime(2026, 12, 3, 23, 30, tzinfo=UTC)  # already 4 December in Amsterdam
+    database = Database(demo_db_url)
+    try:
+        with database.session() as session:
+            org = session.scalar(select(Organization).where(Organization.name == SMAAKVOL))
+            before = revision_value(session)
+            assert confirm_all(session, org, now) == 3
+            first = session.scalar(select(Service).where(Service.name == "Diëtist Smaakvol"))
+            assert first.assured_date == date(2026, 12, 4)  # the local date
+            change = propose(session, first, "status", "temporarily closed", None, now)
+            assert change.status == "pending" and decide(session, change, True, None, now)
+            assert not decide(session, change, False, None, now)
+            set_capacity(session, first, "full", date(2027, 1, 4), now)
+            report = add_report(session, first, "other", f"tekst {MARK}", now)
+            session.commit()
+            assert first.status == "temporarily closed" and revision_value(session) != before
+            assert session.scalar(select(func.count()).select_from(MapChange).where(MapChange.service_id == first.id))
+            assert standings(session, [first.id])[first.id].capacity_from == date(2027, 1, 4)
+            row = next(r for r in freshness(session, now, 6, {}) if r["organization"] == SMAAKVOL)
+            assert (row["services"], row["confirmed"], row["reports_open"]) == (2, 2, 1)  # one is closed now
+            assert resolve_report(session, report, now) and not resolve_report(session, report, now)
+            counts = apply_retention(session, now + timedelta(days=31), timedelta(days=30))
+            session.commit()
+            assert counts == {"report_texts": 0, "change_values": 1}
+            assert session.get(ProviderChange, change.id).value is None
+            assert session.get(ListingReport, report.id).text is None
+    finally:
+        database.dispose()

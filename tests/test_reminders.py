@@ -459,17 +459,18 @@ def test_apscheduler_fires_jobs_with_deterministic_ids_and_picks_up_changes(data
                 "agenda:sweep",
                 "conversations:expire",
                 "maintenance:daily",
+                "providers:check",
                 ReminderScheduler.job_id(first),
                 "safety:followup",
             ]
-            assert ids[3] == "reminders:20270412T120000Z"  # deterministic: the time, in UTC
-            assert aps.get_job(ids[3]).next_run_time == first  # when the injected clock says, not the wall clock
+            assert ids[4] == "reminders:20270412T120000Z"  # deterministic: the time, in UTC
+            assert aps.get_job(ids[4]).next_run_time == first  # when the injected clock says, not the wall clock
             clock.set(first - timedelta(seconds=1))
             assert due_reminder_jobs(aps, clock.now()) == []
             assert reminders(database) == []
             clock.set(first)
-            assert due_reminder_jobs(aps, clock.now()) == [ids[3]]
-            run_as_apscheduler(aps, ids[3])
+            assert due_reminder_jobs(aps, clock.now()) == [ids[4]]
+            run_as_apscheduler(aps, ids[4])
             assert len(reminders(database)) == 1
             assert scheduler._next["series:1"] == second  # moved on: a job for the next occurrence's reminder
             assert aps.get_job(ReminderScheduler.job_id(second)).next_run_time == second

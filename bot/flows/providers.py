@@ -191,7 +191,7 @@ class ProviderChat:
         if turn.session.info.get("group"):
             return "private_only"
         if not turn.user.at_least("professional"):
-            return "not_yours"
+            return "professionals_only"
         mine = organization_of(turn.session, turn.user)
         if check_id is None:
             return mine or "no_organization"
@@ -208,6 +208,7 @@ class ProviderChat:
         why = {
             "private_only": lambda: self.t["private_only"],
             "not_yours": lambda: say("providers.not_yours"),
+            "professionals_only": lambda: say("providers.professionals_only"),
             "gone": lambda: say("providers.gone"),
             "no_organization": lambda: say("providers.no_organization"),
         }
