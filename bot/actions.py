@@ -201,6 +201,104 @@ class Outcome(_Action):
     handoff: Id
 
 
+def _id_or_empty(value: str) -> str:
+    if value:
+        _ID.validate_python(_digits(value))
+    return value
+
+
+class Check(_Action):
+    """`check:ok|changed[:<check id>]`: the answer to "Klopt dit nog?" (without an id: opened by /aanbod)."""
+
+    kind: Literal["check"]
+    choice: Literal["ok", "changed"]
+    check: str = ""
+
+    _check_id = field_validator("check")(classmethod(lambda cls, v: _id_or_empty(v)))
+
+    @property
+    def number(self) -> int | None:
+        return int(self.check) if self.check else None
+
+
+CHANGE_FIELDS = ("hours", "phone", "address", "status", "description", "capacity")
+CHANGE_STATUSES = ("active", "paused", "stopped")
+CHANGE_PLAIN = ("send", "stop")
+CHANGE_ID = ("approve", "reject")
+
+
+class Change(_Action):
+    """`change:<action>[:<argument>]`: a provider's change wizard (a service by its number in the list shown,
+    what, a status) and a coordinator's decision on a change (`approve`/`reject` with the change's id)."""
+
+    kind: Literal["change"]
+    action: Literal["service", "what", "status", "send", "stop", "approve", "reject"]
+    arg: str = ""
+
+    @field_validator("arg")
+    @classmethod
+    def _arg(cls, value: str, info) -> str:
+        action = info.data.get("action")
+        allowed = {"what": CHANGE_FIELDS, "status": CHANGE_STATUSES}.get(action)
+        if action in CHANGE_PLAIN:
+            if value:
+                raise ValueError("no argument expected")
+        elif allowed is not None:
+            if value not in allowed:
+                raise ValueError("not a choice")
+        elif action == "service":
+            if parse_id(value) is None or int(value) > 100:
+                raise ValueError("not a service number")
+        else:
+            _ID.validate_python(_digits(value))
+        return value
+
+    @property
+    def number(self) -> int:
+        return int(self.arg)
+
+
+class Capacity(_Action):
+    """`capacity:open|full|waitlist|nodate`: places in a service, set by its provider."""
+
+    kind: Literal["capacity"]
+    choice: Literal["open", "full", "waitlist", "nodate"]
+
+
+REPORT_REASONS = ("closed", "phone", "moved", "other")
+
+
+class Report(_Action):
+    """`report:start`, `report:service:<n>` (the n-th service of the answer), `report:what:<reason>`,
+    `report:stop`: a resident's "Klopt niet: fout in de gegevens"; `report:done:<report id>`: resolved by the provider
+    or a coordinator."""
+
+    kind: Literal["report"]
+    action: Literal["start", "service", "what", "stop", "done"]
+    arg: str = ""
+
+    @field_validator("arg")
+    @classmethod
+    def _arg(cls, value: str, info) -> str:
+        action = info.data.get("action")
+        if action in ("start", "stop"):
+            if value:
+                raise ValueError("no argument expected")
+        elif action == "what":
+            if value not in REPORT_REASONS:
+                raise ValueError("not a reason")
+        elif action == "service":
+            if parse_id(value) is None or int(value) > 20:
+                raise ValueError("not a service number")
+        else:
+            _ID.validate_python(_digits(value))
+        return value
+
+    @property
+    def number(self) -> int:
+        return int(self.arg)
+
+
 Action = Annotated[
     SafetyAnswer
     | Forget
@@ -214,7 +312,11 @@ Action = Annotated[
     | DontKnow
     | Handoff
     | Card
-    | Outcome,
+    | Outcome
+    | Check
+    | Change
+    | Capacity
+    | Report,
     Field(discriminator="kind"),
 ]
 _ADAPTER = TypeAdapter(Action)
@@ -236,6 +338,10 @@ _FIELDS = {
     "handoff": ("action", "arg"),
     "card": ("action", "handoff", "reason"),
     "outcome": ("choice", "handoff"),
+    "check": ("choice", "check"),
+    "change": ("action", "arg"),
+    "capacity": ("choice",),
+    "report": ("action", "arg"),
 }
 _ID_FIELDS = {"rsvp": "series", "card": "handoff", "outcome": "handoff"}
 

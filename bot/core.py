@@ -27,7 +27,10 @@ from bot.actions import (
     Agenda,
     Announce,
     Answer,
+    Capacity,
     Card,
+    Change,
+    Check,
     DontKnow,
     Followup,
     ForgedButton,
@@ -35,6 +38,7 @@ from bot.actions import (
     Handoff,
     Human,
     Outcome,
+    Report,
     Rsvp,
     SafetyAnswer,
     Subscribe,
@@ -51,6 +55,7 @@ from bot.flows import Turn, commands
 from bot.flows.agenda import AgendaChat
 from bot.flows.announce import AnnounceChat
 from bot.flows.handoff import HandoffChat
+from bot.flows.providers import EXTRA_HITS, ProviderChat, rank_by_room, report_button, standing_line
 from intents import languages
 from intents.language import dutch
 from intents.nlu import NLU, default_nlu
@@ -191,6 +196,7 @@ class Wijkbot:
         self.agenda = AgendaChat(self.dialogue)
         self.announce = AnnounceChat(self.dialogue)
         self.handoff = HandoffChat(self.settings)
+        self.providers = ProviderChat(self.dialogue)
         self.commands = self._command_handlers()
         self.buttons = self._button_handlers()
         self.on_agenda_change: Callable[[], None] | None = None  # `wijkbot run` points this at the scheduler
@@ -328,6 +334,8 @@ class Wijkbot:
             return self.agenda.typed(Turn(session, user, state, now), text)
         if (state.pending or "").startswith("handoff_") and not button:  # empty text too: asked again
             return self.handoff.typed(Turn(session, user, state, now), text)
+        if ((state.pending or "").startswith("change_") or state.pending == "report_text") and text and not button:
+            return self.providers.typed(Turn(session, user, state, now), text)
         if button:
             return self._button(session, button, user, state, now)
         if not text:
@@ -480,9 +488,11 @@ class Wijkbot:
             query,
             lambda kind: feedback.prior(session, kind),
             Filters(postcode=state.postcode),
+            limit=3 + EXTRA_HITS,  # alternatives with room go before full services (bot/flows/providers.py)
             now=now,
             contacts=self._sees_contacts(session, user),
         )
+        hits, standing, moved = rank_by_room(session, hits, 3)
         need = need or UNKNOWN_KIND
         state.need, state.postcode = "", None  # answered: the resident's words and address are not kept
         state.pending = "followup"
@@ -490,6 +500,8 @@ class Wijkbot:
         if not hits:
             return t["answer_none"], [self._human_button(state.lang)]
         lines = [t["answer_intro"]]
+        if moved:
+            lines.append(say("providers.answer_room_first", state.lang))
         for n, hit in enumerate(hits, 1):
             doc = index.doc(hit.id)
             reach = [
@@ -507,6 +519,8 @@ class Wijkbot:
                 lines.append(f"   {why}")
             if reach:
                 lines.append("   " + " · ".join(reach))
+            if line := standing_line(standing[hit.id], state.lang):
+                lines.append("   " + line)
             if self._sees_contacts(session, user) and doc.contacts:
                 lines.append("   " + self._contacts(doc.contacts))
         lines.append("")
@@ -518,6 +532,7 @@ class Wijkbot:
             Button(label=b["no"], value="followup:no"),
             Button(label=b["not_fitting"], value="followup:wrong"),
             *handoff,
+            report_button(state.lang),
             self._human_button(state.lang),
         ]
 
@@ -582,6 +597,7 @@ class Wijkbot:
             "aankondiging": self.announce.command,
             "terugkoppeling": self._feedback_report,
             "doorverwijzingen": self.handoff.report,
+            "aanbod": self.providers.command,
         }
         if set(handlers) != {c.name for c in commands.COMMANDS}:
             raise RuntimeError("bot/flows/commands.py and the core's handlers differ")
@@ -657,6 +673,10 @@ class Wijkbot:
             Handoff: self.handoff.pressed,
             Card: self.handoff.card,
             Outcome: self.handoff.outcome,
+            Check: self.providers.checked,
+            Change: self.providers.change_pressed,
+            Capacity: self.providers.capacity_pressed,
+            Report: self.providers.report_pressed,
         }
 
     def _forget_pressed(self, turn: Turn, pressed: Forget):

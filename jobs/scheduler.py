@@ -36,8 +36,10 @@ from bot.floor.config import Settings
 from jobs import handoffs
 from jobs.agenda import revision
 from jobs.maintenance import apply_retention, expire_conversations, queue_freshness_reminder
+from jobs.providers import ask_providers
 from jobs.reminders import Items, deadline_reminders, enqueue_due, first_fire, items_in
 from jobs.safety import follow_up_unanswered
+from socialekaart.listing import apply_retention as listing_retention
 
 log = logging.getLogger(__name__)
 WATERMARK = "scheduler.last_run"  # memory key: every reminder due before it has been recorded
@@ -125,6 +127,7 @@ class ReminderScheduler:
                 session, now, timedelta(days=30 * self.settings.freshness_months)
             )
             counts |= handoffs.apply_retention(session, now)
+            counts.update(listing_retention(session, now, timedelta(days=self.settings.retention_days)))
             session.commit()
         self.database.scrub()
         log.info("maintenance: %s", counts)
@@ -139,6 +142,14 @@ class ReminderScheduler:
         if done.get("handoffs_deleted"):
             self.database.scrub()
         return done
+
+    def ask_providers(self) -> int:
+        """The providers' "Klopt dit nog?" (jobs/providers.py): each organisation with linked professionals
+        once every `provider_check_days`; daily at 10:00 local and from `wijkbot jobs run --once`."""
+        with self.database.session() as session:
+            queued = ask_providers(session, self.clock.now(), timedelta(days=self.settings.provider_check_days))
+            session.commit()
+        return queued
 
     @property
     def conversation_idle(self) -> timedelta:
@@ -249,6 +260,12 @@ class ReminderScheduler:
             self.maintenance,
             CronTrigger(hour=3, minute=30, timezone=LOCAL_TZ),
             id="maintenance:daily",
+            replace_existing=True,
+        )
+        self.scheduler.add_job(
+            self.ask_providers,
+            CronTrigger(hour=10, minute=0, timezone=LOCAL_TZ),  # a working hour, never at night
+            id="providers:check",
             replace_existing=True,
         )
         self.scheduler.start(paused=paused)

@@ -67,6 +67,7 @@ GROUPS = [
     "broadcast",
     "chat",
     "feedback",
+    "handoff",
     "invite",
     "jobs",
     "kaart",

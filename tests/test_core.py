@@ -39,7 +39,7 @@ def test_a_clear_need_gets_one_question_then_three_services_with_how_to_reach_th
     assert text.startswith("Dit kan u helpen") and text.count("\n1. ") + text.count("\n2. ") + text.count("\n3. ") == 3
     assert "bel 053-" in text
     assert "Heeft u hier iets aan?" in text
-    assert values(answer) == ["followup:yes", "followup:no", "followup:wrong", "handoff:start", "human"]
+    assert values(answer) == ["followup:yes", "followup:no", "followup:wrong", "handoff:start", "report:start", "human"]
     assert "Fijn" in say(bot, button="followup:yes")[0].text
 
 
@@ -231,8 +231,9 @@ def test_a_resident_who_writes_english_gets_english_questions_buttons_and_answer
     assert [b.label for b in answer[-1].buttons] == [
         "Yes",
         "No",
-        "Does not fit",
+        "Does not fit my question",
         "Ask someone to contact me",
+        "Wrong details: report it",
         "Talk to a person",
     ]
     # the next resident writes Dutch and gets Dutch
@@ -260,8 +261,8 @@ def test_feedback_is_counted_anonymously_per_kind_of_need_and_shown_to_the_coord
     from bot.floor.models import FeedbackCount
 
     answer = say(bot, "ik zoek een fysiotherapeut in de buurt van 7544 CD")
-    assert values(answer) == ["followup:yes", "followup:no", "followup:wrong", "handoff:start", "human"]
-    assert "Klopt niet" in [b.label for b in answer[-1].buttons]
+    assert values(answer) == ["followup:yes", "followup:no", "followup:wrong", "handoff:start", "report:start", "human"]
+    assert "Past niet bij mijn vraag" in [b.label for b in answer[-1].buttons]
     say(bot, button="followup:no")
     say(bot, button="followup:no")  # a second press of the old button counts nothing
     with bot.database.session() as session:

@@ -136,7 +136,9 @@ def test_consent_then_a_card_to_the_organisations_professional_who_claims_it(bot
     assert "geen Nederlands telefoonnummer" in again.text and "handoff:phone:chat" in values(again)
     chat(bot, "anna", "+31 6 8765 4321")
     need = chat(bot, "anna", button="handoff:time:morning")
-    assert '"Mijn vraag gaat over: schulden en geldzorgen. De hulp is voor mijzelf."' in need.text  # not the resident's words
+    assert (
+        '"Mijn vraag gaat over: schulden en geldzorgen. De hulp is voor mijzelf."' in need.text
+    )  # not the resident's words
     assert "deurwaarder" not in need.text
     for bad, said in [("x" * 141, "te lang: 141 tekens"), ("🙂 🙂", "een paar woorden"), ("<script>", "zonder < of >")]:
         again = chat(bot, "anna", bad)

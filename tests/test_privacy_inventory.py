@@ -8,6 +8,7 @@ from pathlib import Path
 import bot.floor.models  # noqa: F401 - the tables register on import
 import jobs.handoffs
 import jobs.models  # noqa: F401
+import socialekaart.listing
 import socialekaart.models  # noqa: F401
 from bot.floor.db import PERSONAL_TABLES, Base
 

@@ -460,6 +460,7 @@ def test_apscheduler_fires_jobs_with_deterministic_ids_and_picks_up_changes(data
                 "conversations:expire",
                 "handoffs:due",
                 "maintenance:daily",
+                "providers:check",
                 ReminderScheduler.job_id(first),
                 "safety:followup",
             ]

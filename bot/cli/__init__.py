@@ -26,7 +26,7 @@ COMMANDS = {
         'Anonymous answers to the follow-up question per kind of need, most "no" first.',
     ),
     "handoff": Lazy(
-        "bot.cli.handoff:handoff", "Warm handoffs to organisations and their outcomes, without personal data."
+        "bot.cli.handoff:handoff", "Warm handoffs: need cards sent to organisations, and what came of them."
     ),
     "invite": Lazy(
         "bot.cli.network:invite",

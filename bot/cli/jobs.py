@@ -29,6 +29,9 @@ def _run_once(scheduler: ReminderScheduler) -> None:
     handed = scheduler.handoffs()
     if handed["unanswered"] or handed["followups"]:
         click.echo(f"handoffs: {handed['unanswered']} unanswered to the coordinators, {handed['followups']} follow-ups")
+    asked = scheduler.ask_providers()
+    if asked:
+        click.echo(f"{asked} provider check messages queued")
     kept = scheduler.maintenance()
     click.echo("retention: " + ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in kept.items()))
 

@@ -337,3 +337,13 @@ def kaart_search(
         click.echo("nothing found")
     for n, h in enumerate(hits, 1):
         click.echo(f"{n}. {h.name} ({h.organization}) - {h.why}")
+
+
+def _register_provider_commands() -> None:
+    from bot.cli.providers import kaart_freshness, kaart_provider  # issue 14: providers keep their listing current
+
+    kaart.add_command(kaart_freshness)
+    kaart.add_command(kaart_provider)
+
+
+_register_provider_commands()

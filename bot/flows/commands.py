@@ -39,6 +39,7 @@ COMMANDS = (
     Command("aankondiging", role="coordinator", private=True, menu=False),
     Command("terugkoppeling", role="coordinator", private=True, menu=False),
     Command("doorverwijzingen", role="coordinator", private=True, menu=False),
+    Command("aanbod", role="professional", private=True, menu=False),
 )
 BY_NAME = {c.slash: c for c in COMMANDS}
 
