@@ -58,6 +58,9 @@ from socialekaart.providers import coordinators, members, organization_of
 log = logging.getLogger(__name__)
 MAX_SERVICES = 20  # buttons in the wizard; a bigger organisation is rare and picks from the first 20
 EXTRA_HITS = 3  # an answer looks this many services further for alternatives with room
+# an alternative from further down must score at least this share of the best full service it stands in for:
+# a weak match with room is no alternative to a good match with a waiting list
+ALTERNATIVE_SHARE = 0.5
 
 
 # --- what a resident's answer shows ---------------------------------------------------------------------
@@ -66,11 +69,14 @@ EXTRA_HITS = 3  # an answer looks this many services further for alternatives wi
 def rank_by_room(session, hits: list, limit: int) -> tuple[list, dict[str, Standing], bool]:
     """What an answer shows: the full (or waitlisted) services among the best `limit` stay, after open ones,
     found further down `hits` where needed to make `limit` (at least one open alternative when there is
-    one); and whether that changed what the resident sees."""
+    one that scores at least ALTERNATIVE_SHARE of the best full service); and whether that changed what the
+    resident sees."""
     standing = standings(session, [h.id for h in hits])
     top = hits[:limit]
     full = [h for h in top if not standing[h.id].has_room]
-    room = [h for h in hits if standing[h.id].has_room][: max(limit - len(full), 1) if full else limit]
+    floor = ALTERNATIVE_SHARE * max((h.score for h in full), default=0.0)
+    candidates = [h for h in hits if standing[h.id].has_room and (h in top or h.score >= floor)]
+    room = candidates[: max(limit - len(full), 1) if full else limit]
     shown = room + full
     return shown, standing, [h.id for h in shown] != [h.id for h in top]
 
