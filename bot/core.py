@@ -45,7 +45,7 @@ from bot.actions import (
     parse_button,
 )
 from bot.floor import limits
-from bot.floor.clock import Clock, SystemClock
+from bot.floor.clock import Clock, SystemClock, to_local
 from bot.floor.config import Settings
 from bot.floor.messages import Button, Incoming, Outgoing
 from bot.floor.models import TOPICS, Conversation, User, count_all
@@ -261,6 +261,8 @@ class Wijkbot:
             conversation.state = {**state.as_dict(), "_disclosed": True}
             conversation.updated_at = now
             session.commit()
+            if session.info.get("scrub"):  # personal data were deleted (a card closed): no copy stays in a file
+                self.database.scrub()
             if session.info.get("agenda_changed") and self.on_agenda_change:
                 self.on_agenda_change()
         return [self._out(incoming, text, buttons) for text, buttons in replies]
@@ -492,7 +494,7 @@ class Wijkbot:
             now=now,
             contacts=self._sees_contacts(session, user),
         )
-        hits, standing, moved = rank_by_room(session, hits, 3)
+        hits, standing, moved = rank_by_room(session, hits, 3, to_local(now).date())
         need = need or UNKNOWN_KIND
         state.need, state.postcode = "", None  # answered: the resident's words and address are not kept
         state.pending = "followup"

@@ -84,6 +84,8 @@ class Handoff(Base):
     followups: Mapped[int] = mapped_column(Integer, default=0)  # how often it was asked (at most 2)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())  # the row is deleted then, at the latest
     relays: Mapped[int] = mapped_column(Integer, default=0)  # messages relayed "via deze chat"
+    # how many of the follow-up questions were answered: one press each
+    answered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     awaiting_reply: Mapped[bool] = mapped_column(default=False, server_default=false())  # may answer once
 
     @property
@@ -176,13 +178,21 @@ def is_resident(session: Session, user: User, handoff: Handoff) -> bool:
 
 
 def may_handle_card(session: Session, user: User, handoff: Handoff) -> bool:
-    """A member of the card's organisation, or a coordinator."""
-    if user.at_least("coordinator"):
+    """A member of the card's organisation, or a coordinator the card was given to (the organisation has no
+    linked professional, or nobody picked it up in time); a coordinator never takes a card that only went to
+    the organisation."""
+    if user.at_least("coordinator") and _given_to(session, user, handoff):
         return True
     if not user.at_least("professional") or handoff.organization_id is None:
         return False
     org = organization_of(session, user)
     return org is not None and org.id == handoff.organization_id
+
+
+def _given_to(session: Session, user: User, handoff: Handoff) -> bool:
+    accounts = [a.id for a in linked_accounts(session, user)]
+    keys = [f"handoff:{handoff.id}:{what}:{a}" for what in ("card", "unanswered") for a in accounts]
+    return session.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key.in_(keys)).limit(1)) is not None
 
 
 def has_claimed(session: Session, user: User, handoff: Handoff) -> bool:
@@ -257,9 +267,10 @@ def _send_card(session: Session, handoff: Handoff, people: list[User], now: date
     return sent
 
 
-def create(session: Session, resident: User, draft: dict, now: datetime, policy: Policy) -> tuple[Handoff, int]:
+def create(session: Session, resident: User, draft: dict, now: datetime, policy: Policy) -> tuple[Handoff, int, bool]:
     """Save the resident's card and send it to the organisation's linked professionals, or, when it has
-    none, to the coordinators. Returns the handoff and how many people got it (0: nobody to send it to)."""
+    none, to the coordinators. Returns the handoff, how many people got it (0: nobody to send it to) and
+    whether it went to the coordinators instead of the organisation."""
     service = session.get(Service, draft["service"])
     handoff = Handoff(
         resident_id=resident.id,
@@ -290,14 +301,29 @@ def create(session: Session, resident: User, draft: dict, now: datetime, policy:
     sent = _send_card(session, handoff, people, now, "card", lead)
     count(session, handoff, "sent")
     log.info("handoff %s sent to %d people", handoff.id, sent)
-    return handoff, sent
+    return handoff, sent, bool(lead)
 
 
 # --- claim, decline, close ---------------------------------------------------------------------------
 
 
-def claim(session: Session, handoff: Handoff, user: User, now: datetime) -> None:
-    handoff.status, handoff.claimed_by, handoff.claimed_at = "claimed", user.id, now
+def _move(session: Session, handoff: Handoff, allowed: tuple[str, ...], **values) -> bool:
+    """Change a handoff only if its status is still one of `allowed` (one UPDATE with that condition): of two
+    people (or a person and the scheduler) acting on the same card at once, one wins and the other is told."""
+    won = session.execute(
+        update(Handoff)
+        .where(Handoff.id == handoff.id, Handoff.status.in_(allowed))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.refresh(handoff)
+    return bool(won)
+
+
+def claim(session: Session, handoff: Handoff, user: User, now: datetime) -> bool:
+    """Claim an open card; False when someone else was first."""
+    if not _move(session, handoff, OPEN, status="claimed", claimed_by=user.id, claimed_at=now):
+        return False
     count(session, handoff, "claimed")
     resident = session.get(User, handoff.resident_id)
     _, organization = service_names(session, handoff.service_id)
@@ -311,6 +337,7 @@ def claim(session: Session, handoff: Handoff, user: User, now: datetime) -> None
             now,
         )
     log.info("handoff %s claimed", handoff.id)
+    return True
 
 
 def close(session: Session, handoff: Handoff, outcome: str, now: datetime, *, status: str = "closed") -> None:
@@ -329,15 +356,18 @@ def blank_outbox(session: Session, handoff_id: int) -> None:
     session.execute(update(OutboxMessage).where(mine).values(text="", buttons=None))
 
 
-def decline(session: Session, handoff: Handoff, reason: str, now: datetime, policy: Policy) -> None:
+def decline(session: Session, handoff: Handoff, reason: str, now: datetime, policy: Policy) -> bool:
     """The organisation cannot take it: closed (its data deleted); the resident is told why and offered
-    the next match, or a person when none is left (and the coordinators are told)."""
-    handoff.decline_reason = reason
+    the next match, or a person when none is left (and the coordinators are told). False when the card was
+    no longer open (claimed or declined by someone else meanwhile)."""
+    if not _move(session, handoff, OPEN, status="declined", decline_reason=reason):
+        return False
     count(session, handoff, "declined")
     close(session, handoff, "declined", now, status="declined")
     _, organization = service_names(session, handoff.service_id)
     why = say("handoff.declined", handoff.lang, organization=organization, reason=say(f"handoff.reason.{reason}"))
     offer_next(session, handoff, why, now, policy, "declined")
+    return True
 
 
 def offer_next(
@@ -413,13 +443,22 @@ def ask_followup(session: Session, handoff: Handoff, now: datetime, policy: Poli
     return True
 
 
-def escalate(session: Session, handoff: Handoff, now: datetime, policy: Policy) -> int:
-    """A card nobody picked up in time: to the coordinators (once), with the same buttons."""
-    handoff.status, handoff.escalated_at = "unanswered", now
+def escalate(session: Session, handoff: Handoff, now: datetime, policy: Policy) -> int | None:
+    """A card nobody picked up in time: to the coordinators (once), with the same buttons. Returns how many
+    got it; None when the card was claimed or declined meanwhile."""
+    if not _move(session, handoff, ("open",), status="unanswered", escalated_at=now):
+        return None
     count(session, handoff, "unanswered")
     lead = say("handoff.card_unanswered", hours=round(policy.unanswered.total_seconds() / 3600))
     log.info("handoff %s unanswered: to the coordinators", handoff.id)
     return _send_card(session, handoff, coordinators(session), now, "unanswered", lead)
+
+
+DAYTIME = (9, 20)  # local hours in which residents and coordinators get timed messages (from 9:00 to 20:00)
+
+
+def daytime(now: datetime) -> bool:
+    return DAYTIME[0] <= to_local(now).hour < DAYTIME[1]
 
 
 def due(session: Session, now: datetime, policy: Policy) -> dict[str, int]:
@@ -427,19 +466,23 @@ def due(session: Session, now: datetime, policy: Policy) -> dict[str, int]:
     to residents, then the retention."""
     done = {"unanswered": 0, "followups": 0}
     late = select(Handoff).where(Handoff.status == "open", Handoff.created_at <= now - policy.unanswered)
-    for handoff in session.scalars(late):
-        escalate(session, handoff, now, policy)
-        done["unanswered"] += 1
-    asking = select(Handoff).where(Handoff.status.in_(ACTIVE), Handoff.followup_at <= now)
-    for handoff in session.scalars(asking):
-        done["followups"] += ask_followup(session, handoff, now, policy)
+    if daytime(now):  # nobody is woken by a follow-up or a late card: they wait for the morning
+        for handoff in list(session.scalars(late)):
+            done["unanswered"] += escalate(session, handoff, now, policy) is not None
+        asking = select(Handoff).where(Handoff.status.in_(ACTIVE), Handoff.followup_at <= now)
+        for handoff in list(session.scalars(asking)):
+            done["followups"] += ask_followup(session, handoff, now, policy)
     done |= apply_retention(session, now)
     return done
 
 
 def answer_followup(session: Session, handoff: Handoff, choice: str, now: datetime, policy: Policy) -> str:
     """The resident's ✅ / ⏳ / ❌: counted; ✅ and ❌ close the handoff, ⏳ asks once more later (and at the
-    second question closes it too). Returns what happened: helped, busy_again, busy_closed, not_helped."""
+    second question closes it too). Returns what happened: helped, busy_again, busy_closed, not_helped, or
+    answered (a second press on the same question, which changes nothing)."""
+    if handoff.answered >= handoff.followups:  # this question was answered already: a second press counts nothing
+        return "answered"
+    handoff.answered = handoff.followups
     count(session, handoff, choice)
     if choice == "busy" and handoff.followups < 2:
         handoff.followup_at = now + policy.followup

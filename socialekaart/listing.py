@@ -102,7 +102,8 @@ class ProviderChange(Base):
     organization_id: Mapped[str] = mapped_column(String(64), index=True)
     field: Mapped[str] = mapped_column(String(16))
     value: Mapped[str | None] = mapped_column(Text, nullable=True)
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending | applied | rejected
+    # pending, applied, rejected, superseded (by a newer proposal for the same service and field)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     proposed_by: Mapped[int | None] = mapped_column(
         ForeignKey("wijkbot_user.id", ondelete="SET NULL"), nullable=True, index=True
     )
@@ -164,12 +165,19 @@ class Standing:
         return self.capacity == "open"
 
 
-def standings(session: Session, service_ids: list[str]) -> dict[str, Standing]:
-    """The standing of each of these services (those without a listing row are open and unconfirmed)."""
+def standings(session: Session, service_ids: list[str], today: date | None = None) -> dict[str, Standing]:
+    """The standing of each of these services (those without a listing row are open and unconfirmed). With
+    `today`, a full or waitlisted service whose expected date has come counts as open again: a date the
+    provider gave is not kept as a reason to rank the service down after it passed."""
     if not service_ids:
         return {}
     rows = session.scalars(select(ServiceListing).where(ServiceListing.service_id.in_(service_ids)))
-    found = {r.service_id: Standing(r.capacity, r.capacity_from, r.confirmed_on) for r in rows}
+    found = {
+        r.service_id: Standing("open", None, r.confirmed_on)
+        if today is not None and r.capacity_from is not None and r.capacity_from <= today
+        else Standing(r.capacity, r.capacity_from, r.confirmed_on)
+        for r in rows
+    }
     return {sid: found.get(sid, Standing()) for sid in service_ids}
 
 
@@ -307,12 +315,15 @@ def parse_address(text: str) -> NewAddress:
     return NewAddress(" ".join(street.split()), (found.group(1) + found.group(2)).upper(), city)
 
 
+MAX_HOURS = 300  # a week of opening hours in the notation fits in far less
+
+
 def check_value(field: str, text: str) -> str:
     """The value of a change as it is stored, or NotValid. Status values come from buttons."""
     text = " ".join(text.split())
     if field == "hours":
         try:
-            if not parse_notation(text):
+            if len(text) > MAX_HOURS or not parse_notation(text):
                 raise ValueError("empty")
         except ValueError:
             raise NotValid("hours") from None
@@ -405,6 +416,18 @@ def propose(
     """A provider's change: applied at once when the organisation's setting says so, else pending."""
     if field not in FIELDS:
         raise ValueError(f"field is one of {FIELDS}")
+    # a newer proposal for the same service and field replaces one still waiting: approving the older one
+    # later must not overwrite it
+    session.execute(
+        update(ProviderChange)
+        .where(
+            ProviderChange.service_id == service.id,
+            ProviderChange.field == field,
+            ProviderChange.status == "pending",
+        )
+        .values(status="superseded", decided_at=now)
+        .execution_options(synchronize_session="fetch")
+    )
     change = ProviderChange(
         service_id=service.id,
         organization_id=service.organization_id or "",
@@ -523,9 +546,22 @@ _WRITERS = {
 # --- residents' reports ---------------------------------------------------------------------------------
 
 
-def add_report(session: Session, service: Service, reason: str, text: str | None, now: datetime) -> ListingReport:
+def add_report(
+    session: Session, service: Service, reason: str, text: str | None, now: datetime
+) -> ListingReport | None:
+    """A resident's report, or None when the same report (service and reason, without a typed line) is
+    still open: the provider and the coordinator are not told the same thing twice."""
     if reason not in REASONS:
         raise ValueError(f"reason is one of {REASONS}")
+    if not text:
+        same = select(ListingReport.id).where(
+            ListingReport.service_id == service.id,
+            ListingReport.reason == reason,
+            ListingReport.resolved_at.is_(None),
+        )
+        if session.scalar(same.limit(1)) is not None:
+            log.info("listing report about a service (%s): already open", reason)
+            return None
     report = ListingReport(
         service_id=service.id,
         organization_id=service.organization_id,

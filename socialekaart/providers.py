@@ -1,8 +1,9 @@
 """The people behind the map: an organisation's linked professionals and the wijk's coordinators.
 
 A professional belongs to an organisation of the social map through the invite code they joined with
-(`wijkbot network invite create --organization <name or id>`): `User.organization` holds that name or id,
-matched here without regard to case or spacing (as jobs/participants.py matches meeting participants).
+(`wijkbot invite create --organization <name or id>`): `User.organization` holds that name or id,
+matched here without regard to case or spacing: an id first, then a name only one organisation has, then
+such an alternate name; an ambiguous name belongs to no organisation (`wijkbot invite create` warns).
 Messages to a person go to their private chat; a person with linked accounts (`/koppel`) gets one copy,
 on the account they used last.
 """
@@ -36,11 +37,42 @@ def _reachable(role: str):
     )
 
 
+def _resolver(session: Session):
+    """A function from what an invite named (an organisation's id, name or alternate name) to one
+    organisation id: an id first, then a name that only one organisation has, then such an alternate name;
+    None when it names none or more than one (a map with duplicates must not give one person two
+    organisations, nor take them from their own)."""
+    by_id: dict[str, str] = {}
+    by_name: dict[str, set[str]] = {}
+    by_alternate: dict[str, set[str]] = {}
+    for org_id, name, alternate in session.execute(
+        select(Organization.id, Organization.name, Organization.alternate_name)
+    ):
+        by_id[_norm(org_id)] = org_id
+        by_name.setdefault(_norm(name), set()).add(org_id)
+        if alternate:
+            by_alternate.setdefault(_norm(alternate), set()).add(org_id)
+
+    def resolve(value: str | None) -> str | None:
+        key = _norm(value)
+        if not key:
+            return None
+        if key in by_id:
+            return by_id[key]
+        for table in (by_name, by_alternate):
+            found = table.get(key, set())
+            if found:
+                return next(iter(found)) if len(found) == 1 else None
+        return None
+
+    return resolve
+
+
 def members(session: Session, organization: Organization) -> list[User]:
     """The organisation's linked professionals (professional or higher) who can be reached in a private chat."""
-    names = {_norm(n) for n in (organization.id, organization.name, organization.alternate_name) if n}
+    resolve = _resolver(session)
     candidates = session.scalars(_reachable("professional").where(User.organization.is_not(None)))
-    return _one_per_person([u for u in candidates if _norm(u.organization) in names])
+    return _one_per_person([u for u in candidates if resolve(u.organization) == organization.id])
 
 
 def coordinators(session: Session) -> list[User]:
@@ -48,12 +80,21 @@ def coordinators(session: Session) -> list[User]:
     return _one_per_person(list(session.scalars(_reachable("coordinator"))))
 
 
+def same_named(session: Session, value: str) -> list[str]:
+    """The ids of the organisations an invite's organisation names when it is ambiguous (more than one)."""
+    if _resolver(session)(value) is not None:
+        return []
+    key = _norm(value)
+    return sorted(
+        org_id
+        for org_id, name, alternate in session.execute(
+            select(Organization.id, Organization.name, Organization.alternate_name)
+        )
+        if key in (_norm(name), _norm(alternate))
+    )
+
+
 def organization_of(session: Session, user: User) -> Organization | None:
-    """The organisation of the map a professional belongs to, or None."""
-    wanted = _norm(user.organization)
-    if not wanted:
-        return None
-    for org in session.scalars(select(Organization)):
-        if wanted in {_norm(n) for n in (org.id, org.name, org.alternate_name) if n}:
-            return org
-    return None
+    """The organisation of the map a professional belongs to, or None (also when the name is ambiguous)."""
+    org_id = _resolver(session)(user.organization)
+    return session.get(Organization, org_id) if org_id else None

@@ -182,6 +182,13 @@ def test_the_monthly_check_goes_once_per_period_to_each_organisations_members(bo
     assert (row["checks_asked"], row["checks_unanswered"], row["members"]) == (2, 1, 2)
     logo = next(r for r in report["organizations"] if r["organization"] == PRAATJESMAKER)
     assert (logo["checks_asked"], logo["checks_unanswered"], logo["confirmed"]) == (2, 2, 0)
+    # last month's "Alles klopt" pressed now confirms nothing: the listing is shown again to look at
+    old = outbox(bot, "logo")[0].buttons[0]["value"]
+    stale = chat(bot, button=old, who="logo")
+    assert "al wat ouder" in stale[-1].text and values(stale) == ["check:ok", "check:changed"]
+    assert service(bot, PRAATJESMAKER).assured_date != clock.now().date()
+    assert "Dank u wel" in chat(bot, button="check:ok", who="logo")[-1].text  # now it confirms what was shown
+    assert "al wat ouder" in chat(bot, button="check:ok", who="logo")[-1].text  # once
 
 
 def freshness_json(bot) -> dict:
@@ -562,3 +569,50 @@ def test_confirm_change_capacity_report_and_retention_on_both_databases(demo_db_
             assert session.get(ListingReport, report.id).text is None
     finally:
         database.dispose()
+
+
+def test_a_newer_proposal_replaces_a_waiting_one_and_a_report_is_made_once(bot):
+    make(bot, "diet1", "professional", SMAAKVOL)
+    make(bot, "coord", "coordinator")
+    for typed in ("053 555 1234", "053 555 4321"):
+        which = chat(bot, button="check:changed", who="diet1")
+        chat(bot, button=press(which, "Diëtist Smaakvol"), who="diet1")
+        chat(bot, button="change:what:phone", who="diet1")
+        chat(bot, typed, who="diet1")
+        chat(bot, button="change:send", who="diet1")
+    first, second = (m.buttons[0]["value"] for m in outbox(bot, "coord")[-2:])
+    assert "al besloten" in chat(bot, button=first, who="coord")[-1].text  # the older one cannot overwrite
+    assert "Goedgekeurd" in chat(bot, button=second, who="coord")[-1].text
+    fresh_map(bot)
+    assert "bel 053-5554321" in ask(bot, "ik zoek een diëtist 7543 AB")[-1].text
+    with bot.database.session() as session:
+        assert sorted(session.scalars(select(ProviderChange.status))) == ["applied", "superseded"]
+    # a resident reports a service once per answer; the same open report by another resident is not sent twice
+    sent_before = len(outbox(bot, "diet1"))
+    for who in ("res", "res"):
+        chat(bot, button="report:start", who=who)
+        chat(bot, button="report:service:1", who=who)
+        last = chat(bot, button="report:what:phone", who=who)
+    assert "al gemeld" in last[-1].text
+    ask(bot, "ik zoek een diëtist 7543 AB", who="res2")
+    chat(bot, button="report:start", who="res2")
+    chat(bot, button="report:service:1", who="res2")
+    assert "Dank u wel" in chat(bot, button="report:what:phone", who="res2")[-1].text
+    assert len(outbox(bot, "diet1")) == sent_before + 1
+    with bot.database.session() as session:
+        assert session.scalar(select(func.count()).select_from(ListingReport)) == 1
+
+
+def test_a_waiting_list_whose_date_has_come_counts_as_open_again(bot, clock):
+    make(bot, "logo", "professional", PRAATJESMAKER)
+    before = ask(bot, "ik zoek logopedie voor mijn kind 7543 AB")[-1].text
+    chat(bot, button="check:changed", who="logo")
+    chat(bot, button="change:what:capacity", who="logo")
+    chat(bot, button="capacity:waitlist", who="logo")
+    chat(bot, "4 januari", who="logo")
+    assert (
+        "Wachtlijst, weer plek vanaf 4 januari 2027"
+        in ask(bot, "ik zoek logopedie voor mijn kind 7543 AB", who="r2")[-1].text
+    )
+    clock.advance(timedelta(days=34))  # 4 January 2027
+    assert ask(bot, "ik zoek logopedie voor mijn kind 7543 AB", who="r3")[-1].text == before

@@ -230,6 +230,8 @@ def test_the_follow_up_on_an_injected_clock_asks_once_more_after_busy_and_counts
     assert "Is het gelukt?" in question and buttons == ["outcome:helped:1", "outcome:busy:1", "outcome:not_helped:1"]
     assert "niet voor u" in chat(bot, "pro", button="outcome:helped:1").text  # only the resident may answer
     assert "nog één keer" in chat(bot, "anna", button="outcome:busy:1").text
+    assert "al beantwoord" in chat(bot, "anna", button="outcome:busy:1").text  # one answer per question
+    assert "al beantwoord" in chat(bot, "anna", button="outcome:helped:1").text
     assert scheduler(bot).handoffs()["followups"] == 0
     bot.clock.advance(timedelta(days=7, minutes=5))
     assert scheduler(bot).handoffs()["followups"] == 1
@@ -409,3 +411,63 @@ def test_handoffs_count_close_and_expire_on_sqlite_and_postgresql(demo_db_url, c
         assert counted(bot)["sent"] == 2  # the anonymous counts stay
     finally:
         database.dispose()
+
+
+def test_the_consent_names_the_coordinator_and_a_coordinator_takes_only_cards_given_to_them(bot):
+    person(bot, "pro", "professional", ORDE)
+    person(bot, "coco", "coordinator", "Wijkinformatiepunt")
+    answered(bot, "anna")
+    chat(bot, "anna", button="handoff:start")
+    consent_text = chat(bot, "anna", button="handoff:service:1").text
+    assert "coördinator van de wijk uw vraag ook" in consent_text  # everyone who may see the card is named
+    chat(bot, "anna", "/stop")
+    ask_contact(bot, "anna")
+    assert "Stichting Op Orde neemt contact met u op" in chat(bot, "anna", button="handoff:confirm:send").text
+    assert inbox(bot, "coco") == []  # the card went to the organisation only
+    assert "andere organisatie" in chat(bot, "coco", button="card:claim:1").text  # a forged press is refused
+    assert handoff(bot).status == "open"
+    # an organisation without linked professionals: the resident is told the coordinator has it
+    ask_contact(bot, "bert", service="3")
+    sent = chat(bot, "bert", button="handoff:confirm:send")
+    assert "nog niet aangesloten op Wijkbot" in sent.text and "coördinator" in sent.text
+    assert "card:claim:2" in inbox(bot, "coco")[0][1]
+    assert "Bel Zwaantje" in chat(bot, "coco", button="card:claim:2").text
+
+
+def test_of_two_claims_at_once_one_wins_and_a_late_card_is_not_escalated_after_a_claim(bot):
+    person(bot, "pro", "professional", ORDE)
+    ask_contact(bot, "anna")
+    chat(bot, "anna", button="handoff:confirm:send")
+    with bot.database.session() as first, bot.database.session() as second:
+        mine = first.get(Handoff, 1)
+        theirs = second.get(Handoff, 1)
+        pro = first.scalar(select(User).where(User.channel_user_id == "pro"))
+        assert handoffs.claim(first, mine, pro, bot.clock.now())
+        first.commit()
+        assert not handoffs.claim(second, theirs, pro, bot.clock.now())  # read before the other committed
+        assert handoffs.escalate(second, theirs, bot.clock.now(), handoffs.Policy.of(bot.settings)) is None
+        second.commit()
+    assert handoff(bot).status == "claimed"
+    assert counted(bot)["claimed"] == 1 and counted(bot)["unanswered"] == 0
+
+
+def test_timed_messages_wait_for_the_day(bot):
+    person(bot, "pro", "professional", ORDE)
+    ask_contact(bot, "anna")
+    chat(bot, "anna", button="handoff:confirm:send")  # Tuesday 1 December, about 10:00
+    bot.clock.advance(timedelta(days=7, hours=12))  # 22:00 a week later: nobody is woken
+    night = scheduler(bot).handoffs()
+    assert (night["unanswered"], night["followups"]) == (0, 0)
+    assert inbox(bot, "anna") == []
+    bot.clock.advance(timedelta(hours=11))  # 9:00 the next morning
+    done = scheduler(bot).handoffs()
+    assert done["followups"] == 1 and done["unanswered"] == 1
+
+
+def test_settings_refuse_a_retention_too_short_for_the_follow_up():
+    from pydantic import ValidationError
+
+    from bot.floor.config import Settings
+
+    with pytest.raises(ValidationError, match="more than twice"):
+        Settings(handoff_followup_days=14, handoff_retention_days=28)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.floor.models import User
 from socialekaart.models import Organization
-from socialekaart.providers import coordinators, members, organization_of
+from socialekaart.providers import coordinators, members, organization_of, same_named
 
 NOW = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
 
@@ -52,3 +52,21 @@ def test_members_by_name_or_id_one_account_per_person_and_only_reachable_ones(da
         assert organization_of(session, by_name) is org
         assert organization_of(session, session.get(User, by_id.id)) is org
         assert organization_of(session, _user(session, "x", "professional", "Onbekend")) is None
+
+
+def test_a_name_two_organisations_share_belongs_to_neither_and_an_id_always_wins(database):
+    with database.session() as session:
+        orde = Organization(id="org-orde", name="Stichting Op Orde")
+        copy = Organization(id="org-copy", name="Op Orde Budgetcoaching", alternate_name="Stichting Op Orde")
+        twin_a = Organization(id="org-a", name="Buurtzorg")
+        twin_b = Organization(id="org-b", name="buurtzorg ")
+        session.add_all([orde, copy, twin_a, twin_b])
+        by_name = _user(session, "anna", "professional", "Stichting Op Orde")  # a name before an alternate name
+        twin = _user(session, "bert", "professional", "Buurtzorg")  # two organisations have this name
+        by_id = _user(session, "carla", "professional", "org-b")
+        assert [u.channel_user_id for u in members(session, orde)] == ["anna"]
+        assert members(session, copy) == []  # a duplicate's alternate name takes nobody from their own
+        assert organization_of(session, by_name) is orde
+        assert organization_of(session, twin) is None and members(session, twin_a) == []
+        assert organization_of(session, by_id) is twin_b
+        assert same_named(session, "BUURTZORG") == ["org-a", "org-b"] and same_named(session, "org-b") == []

@@ -15,6 +15,7 @@ from bot.floor.clock import parse_duration
 from bot.floor.models import AUDIENCES, ROLES, TOPICS, User
 from bot.floor.network import create_invite
 from jobs.participants import UnknownParticipants, resolve
+from socialekaart.providers import same_named
 
 INVITE_ROLES = ROLES[1:]  # every role above resident, as bot.floor.network.create_invite accepts
 
@@ -49,6 +50,15 @@ def invite_create(ctx: click.Context, role: str, organization: str | None, expir
                 "organisation will not reach this person" + (f"; did you mean: {', '.join(near)}?" if near else ""),
                 err=True,
             )
+        else:
+            several = same_named(session, organization) if organization else []
+            if len(several) > 1:
+                click.echo(
+                    f"note: {organization!r} names {len(several)} organisations of the social map "
+                    f"({', '.join(several)}); need cards and the providers' check reach this person only "
+                    "with an invite for one organisation id",
+                    err=True,
+                )
     if as_json:
         print_json({"code": code, "role": role, "expires_at": (now + valid_for).isoformat()})
     else:

@@ -6,7 +6,7 @@ import os
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -65,6 +65,16 @@ class Settings(BaseSettings):
         "wijkinformatiepunt@vlinderhof.example.nl",
         description="How a resident reaches a person at the wijk's coordination point",
     )
+
+    @model_validator(mode="after")
+    def _handoff_times_fit(self) -> Settings:
+        """The follow-up is asked twice at most before the card's data are deleted: both must fit."""
+        if 2 * self.handoff_followup_days >= self.handoff_retention_days:
+            raise ValueError(
+                "WIJKBOT_HANDOFF_RETENTION_DAYS must be more than twice WIJKBOT_HANDOFF_FOLLOWUP_DAYS "
+                "(the follow-up is asked at most twice before the handoff's data are deleted)"
+            )
+        return self
 
     @cached_property
     def effective_database_url(self) -> str:

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 MAX_NAME, MAX_LINE, MAX_MESSAGE = 40, 140, 1000
 CHAT = "chat"
 CHAT_WORDS = ("chat", "via chat", "via de chat", "via deze chat", "deze chat")
-_PHONE = re.compile(r"(?:\+31|0031|0)([1-9]\d{8})")
+_PHONE = re.compile(r"(?:\+31|0031|0)([1-9]\d{8})", re.ASCII)
 _PHONE_NOISE = re.compile(r"[\s\-().]")
 
 
@@ -205,7 +205,9 @@ class HandoffChat:
         if handoffs.open_for(turn.session, turn.user, draft["service"]) is not None:
             turn.state.reset()
             return [(say("handoff.already_asked", lang, organization=organization), [])]
-        handoff, reached = handoffs.create(turn.session, turn.user, {**draft, "lang": lang}, turn.now, self.policy)
+        handoff, reached, queued = handoffs.create(
+            turn.session, turn.user, {**draft, "lang": lang}, turn.now, self.policy
+        )
         turn.state.reset()
         if not reached:  # nobody to send it to: no professional, no coordinator
             handoffs.close(turn.session, handoff, "unreachable", turn.now)
@@ -213,7 +215,7 @@ class HandoffChat:
         return [
             (
                 say(
-                    "handoff.sent",
+                    f"handoff.sent{'_queue' if queued else ''}",
                     lang,
                     organization=organization,
                     days=self.policy.followup.days,
@@ -334,8 +336,9 @@ class HandoffChat:
         except Invalid as exc:
             return [(exc.message + "\n\n" + say("handoff.ask_message_again"), self._stop(turn))]
         name = handoff.first_name or ""
-        handoffs.relay_to_resident(turn.session, handoff, message, turn.now)
         turn.state.reset()
+        if not handoffs.relay_to_resident(turn.session, handoff, message, turn.now):
+            return [(say("handoff.message_not_sent"), [])]
         return [(say("handoff.message_sent", name=name), [])]
 
     # --- the need card: claim, decline (with a reason), a message -------------------------------------------
@@ -353,11 +356,14 @@ class HandoffChat:
         if handoff.status not in handoffs.OPEN:
             return [(self._taken(turn, handoff), [])]
         if pressed.action == "claim":
-            handoffs.claim(session, handoff, user, turn.now)
+            if not handoffs.claim(session, handoff, user, turn.now):  # someone else was just first
+                return [(self._taken(turn, handoff), [])]
             return [self._claimed(turn, handoff)]
         if pressed.action == "decline":
             return [(say("handoff.ask_reason", id=handoff.id), self._reason_buttons(handoff))]
-        handoffs.decline(session, handoff, pressed.reason, turn.now, self.policy)
+        if not handoffs.decline(session, handoff, pressed.reason, turn.now, self.policy):
+            return [(self._taken(turn, handoff), [])]
+        session.info["scrub"] = True  # the card's data were deleted: no copy stays in the database file
         log.info("handoff %s declined: %s", handoff.id, pressed.reason)
         return [(say("handoff.declined_noted", id=handoff.id), [])]
 
@@ -412,6 +418,9 @@ class HandoffChat:
             return [(say("handoff.outcome_closed", lang), [])]
         result = handoffs.answer_followup(turn.session, handoff, pressed.choice, turn.now, self.policy)
         log.info("handoff %s follow-up answered: %s", handoff.id, result)
+        if result == "answered":
+            return [(say("handoff.outcome_answered", lang), [])]
+        turn.session.info["scrub"] = True  # a closed card's data leave no copy in the database file
         if result == "helped":
             return [(say("handoff.thanks_helped", lang), [])]
         if result == "busy_again":

@@ -23,6 +23,8 @@ from __future__ import annotations
 import logging
 from datetime import date
 
+from sqlalchemy import func, select
+
 from bot.actions import Capacity, Change, Check, Report
 from bot.floor.messages import Button
 from bot.floor.models import User
@@ -66,12 +68,12 @@ ALTERNATIVE_SHARE = 0.5
 # --- what a resident's answer shows ---------------------------------------------------------------------
 
 
-def rank_by_room(session, hits: list, limit: int) -> tuple[list, dict[str, Standing], bool]:
+def rank_by_room(session, hits: list, limit: int, today: date | None = None) -> tuple[list, dict[str, Standing], bool]:
     """What an answer shows: the full (or waitlisted) services among the best `limit` stay, after open ones,
     found further down `hits` where needed to make `limit` (at least one open alternative when there is
     one that scores at least ALTERNATIVE_SHARE of the best full service); and whether that changed what the
     resident sees."""
-    standing = standings(session, [h.id for h in hits])
+    standing = standings(session, [h.id for h in hits], today)
     top = hits[:limit]
     full = [h for h in top if not standing[h.id].has_room]
     floor = ALTERNATIVE_SHARE * max((h.score for h in full), default=0.0)
@@ -191,7 +193,17 @@ class ProviderChat:
         org = organization_of(turn.session, turn.user)
         if org is None:
             return [(say("providers.no_organization"), [])]
+        turn.state.reset()
+        turn.state.pending = "check_overview"  # "Alles klopt" confirms what was just shown, not later
         return [(overview(turn.session, org), check_buttons(None))]
+
+    def _shows_now(self, turn: Turn, org: Organization, check_id: int | None) -> bool:
+        """Whether an "Alles klopt" press confirms what the presser has in front of them: the overview
+        `/aanbod` just showed (in this conversation), or the organisation's latest monthly check."""
+        if check_id is None:
+            return turn.state.pending == "check_overview"
+        latest = turn.session.scalar(select(func.max(ProviderCheck.id)).where(ProviderCheck.organization_id == org.id))
+        return check_id == latest
 
     def _organization(self, turn: Turn, check_id: int | None) -> Organization | str | None:
         """The organisation a press is about, if the presser may act for it; else the text key why not."""
@@ -226,6 +238,11 @@ class ProviderChat:
         if isinstance(org, str) or org is None:
             return self._refused(org or "no_organization")
         if pressed.choice == "ok":
+            if not self._shows_now(turn, org, pressed.number):  # an old message: show what is there now
+                turn.state.reset()
+                turn.state.pending = "check_overview"
+                lead = say("providers.check_old")
+                return [(lead + "\n\n" + overview(turn.session, org), check_buttons(None))]
             count = confirm_all(turn.session, org, turn.now)
             turn.state.pending = None
             return [(say("providers.confirmed", count=count, day=long_date(local_date(turn.now))), [])]
@@ -479,8 +496,13 @@ class ProviderChat:
         if service is None:
             self._back_to_followup(turn)
             return [(self.t["button_unknown"], [])]
+        reported = (turn.state.answered or {}).setdefault("reported", [])
+        if service.id in reported:  # one report per service of an answer
+            self._back_to_followup(turn)
+            return [(say("providers.report_made_before", lang), [])]
+        reported.append(service.id)
         report = add_report(turn.session, service, turn.draft.get("reason", "other"), turn.draft.get("text"), turn.now)
-        told = self._tell_about_report(turn, report, service)
+        told = self._tell_about_report(turn, report, service) if report is not None else True
         self._back_to_followup(turn)
         thanks = say("providers.report_thanks", lang) if told else say("providers.report_thanks_coordinator", lang)
         return [(thanks, [])]

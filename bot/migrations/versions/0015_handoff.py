@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("followups", sa.Integer(), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("relays", sa.Integer(), nullable=False),
+        sa.Column("answered", sa.Integer(), server_default="0", nullable=False),
         sa.Column("awaiting_reply", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.ForeignKeyConstraint(["resident_id"], ["wijkbot_user.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["claimed_by"], ["wijkbot_user.id"], ondelete="SET NULL"),
