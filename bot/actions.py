@@ -146,6 +146,24 @@ class DontKnow(_Action):
     kind: Literal["dont_know"]
 
 
+def _argument(value: str, action: str, *, plain=(), choices=None, numbers=None) -> str:
+    """The argument of an `<kind>:<action>[:<argument>]` button, checked by what its action takes: nothing
+    (`plain`), one of fixed `choices` per action, a small number of a list shown (`numbers`: action -> its
+    highest), or else an id of a table row."""
+    if action in plain:
+        if value:
+            raise ValueError("no argument expected")
+    elif action in (choices or {}):
+        if value not in choices[action]:
+            raise ValueError("not a choice")
+    elif action in (numbers or {}):
+        if parse_id(value) is None or int(value) > numbers[action]:
+            raise ValueError("not a number of the list shown")
+    else:
+        _ID.validate_python(_digits(value))
+    return value
+
+
 HANDOFF_PLAIN = ("start", "cancel")
 HANDOFF_WORD = ("service", "consent", "phone", "time", "need", "confirm")
 HANDOFF_ID = ("next", "reply")
@@ -238,20 +256,8 @@ class Change(_Action):
     @field_validator("arg")
     @classmethod
     def _arg(cls, value: str, info) -> str:
-        action = info.data.get("action")
-        allowed = {"what": CHANGE_FIELDS, "status": CHANGE_STATUSES}.get(action)
-        if action in CHANGE_PLAIN:
-            if value:
-                raise ValueError("no argument expected")
-        elif allowed is not None:
-            if value not in allowed:
-                raise ValueError("not a choice")
-        elif action == "service":
-            if parse_id(value) is None or int(value) > 100:
-                raise ValueError("not a service number")
-        else:
-            _ID.validate_python(_digits(value))
-        return value
+        choices = {"what": CHANGE_FIELDS, "status": CHANGE_STATUSES}
+        return _argument(value, info.data.get("action"), plain=CHANGE_PLAIN, choices=choices, numbers={"service": 100})
 
     @property
     def number(self) -> int:
@@ -270,8 +276,8 @@ REPORT_REASONS = ("closed", "phone", "moved", "other")
 
 class Report(_Action):
     """`report:start`, `report:service:<n>` (the n-th service of the answer), `report:what:<reason>`,
-    `report:stop`: a resident's "Klopt niet: fout in de gegevens"; `report:done:<report id>`: resolved by the provider
-    or a coordinator."""
+    `report:stop`: a resident's "Klopt niet: fout in de gegevens"; `report:done:<report id>`: resolved by
+    the provider or a coordinator."""
 
     kind: Literal["report"]
     action: Literal["start", "service", "what", "stop", "done"]
@@ -280,19 +286,13 @@ class Report(_Action):
     @field_validator("arg")
     @classmethod
     def _arg(cls, value: str, info) -> str:
-        action = info.data.get("action")
-        if action in ("start", "stop"):
-            if value:
-                raise ValueError("no argument expected")
-        elif action == "what":
-            if value not in REPORT_REASONS:
-                raise ValueError("not a reason")
-        elif action == "service":
-            if parse_id(value) is None or int(value) > 20:
-                raise ValueError("not a service number")
-        else:
-            _ID.validate_python(_digits(value))
-        return value
+        return _argument(
+            value,
+            info.data.get("action"),
+            plain=("start", "stop"),
+            choices={"what": REPORT_REASONS},
+            numbers={"service": 20},
+        )
 
     @property
     def number(self) -> int:
