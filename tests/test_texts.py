@@ -456,3 +456,24 @@ def test_f_the_allowances_are_still_needed():
         literals_here = [t for node in ast.walk(tree) if (t := _text(node)) and looks_dutch(t)]
         stale += [f"{name}: {start!r}" for start, _ in allowed if not any(t.startswith(start) for t in literals_here)]
     assert not stale, stale
+
+
+class _NoDuplicates(yaml.SafeLoader):
+    """A loader that refuses a mapping naming one key twice (PyYAML keeps the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
+        twice = sorted({str(k) for k in keys if keys.count(k) > 1})
+        if twice:
+            raise yaml.constructor.ConstructorError(None, None, f"key given twice: {', '.join(twice)}", node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted([*(ROOT / "bot/floor/data").glob("*.yaml"), *(ROOT / "intents/data").glob("*.yaml")]),
+    ids=lambda p: p.name,
+)
+def test_no_key_of_a_shipped_text_file_is_given_twice(path):
+    """A key written twice would silently replace the first text (one did, in a merge)."""
+    yaml.load(path.read_text(encoding="utf-8"), Loader=_NoDuplicates)
