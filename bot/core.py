@@ -45,7 +45,7 @@ from bot.actions import (
     parse_button,
 )
 from bot.floor import limits
-from bot.floor.clock import Clock, SystemClock, to_local
+from bot.floor.clock import Clock, SystemClock, local_date
 from bot.floor.config import Settings
 from bot.floor.messages import Button, Incoming, Outgoing
 from bot.floor.models import TOPICS, Conversation, User, count_all
@@ -494,7 +494,7 @@ class Wijkbot:
             now=now,
             contacts=self._sees_contacts(session, user),
         )
-        hits, standing, moved = rank_by_room(session, hits, 3, to_local(now).date())
+        hits, standing, moved = rank_by_room(session, hits, 3, local_date(now))
         need = need or UNKNOWN_KIND
         state.need, state.postcode = "", None  # answered: the resident's words and address are not kept
         state.pending = "followup"

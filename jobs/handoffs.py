@@ -25,12 +25,12 @@ from typing import ClassVar
 from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint, delete, false, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from bot.floor.clock import to_local
+from bot.floor.clock import local_date, to_local
 from bot.floor.db import Base, UTCDateTime
 from bot.floor.models import OutboxMessage, User
 from bot.floor.network import linked_accounts
 from bot.floor.outbox import enqueue
-from bot.floor.texts import say, words
+from bot.floor.texts import long_date, say
 from socialekaart.models import Organization, Service
 from socialekaart.needs import label_of
 from socialekaart.providers import coordinators, members, organization_of
@@ -167,11 +167,6 @@ def service_names(session: Session, service_id: str) -> tuple[str, str]:
     return service.name, org.name if org else service.name
 
 
-def day_text(when: datetime, lang: str = "nl") -> str:
-    local = to_local(when)
-    return f"{local.day} {words('calendar.months', lang)[local.month - 1]} {local.year}"
-
-
 def is_resident(session: Session, user: User, handoff: Handoff) -> bool:
     """The handoff's resident, on any of their linked accounts."""
     return handoff.resident_id in {a.id for a in linked_accounts(session, user)}
@@ -244,7 +239,7 @@ def card_text(session: Session, handoff: Handoff, lead: str = "") -> str:
         contact=contact,
         time=say(f"handoff.time.{handoff.best_time or 'any'}"),
         line=handoff.need_line or "",
-        until=day_text(handoff.expires_at),
+        until=long_date(local_date(handoff.expires_at)),
     )
     return f"{lead}\n\n{text}" if lead else text
 
@@ -434,7 +429,7 @@ def ask_followup(session: Session, handoff: Handoff, now: datetime, policy: Poli
             handoff.lang,
             service=service,
             organization=organization,
-            day=day_text(handoff.created_at, handoff.lang),
+            day=long_date(local_date(handoff.created_at), handoff.lang),
         ),
         now,
         buttons=followup_buttons(handoff),

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from bot.floor.messages import Button
 from bot.floor.outbox import enqueue
-from bot.floor.texts import say, words
+from bot.floor.texts import long_date, say, words
 from socialekaart.listing import (
     ProviderCheck,
     address_text,
@@ -32,11 +32,6 @@ from socialekaart.providers import members
 
 log = logging.getLogger(__name__)
 MAX_SERVICES_SHOWN = 25
-
-
-def long_date(day: date, lang: str = "nl") -> str:
-    """3 december 2026 (3 December 2026 in English)."""
-    return f"{day.day} {words('calendar.months', lang)[day.month - 1]} {day.year}"
 
 
 def status_text(status: str) -> str:

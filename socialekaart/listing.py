@@ -31,7 +31,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, false, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from bot.floor.clock import LOCAL_TZ
+from bot.floor.clock import local_date
 from bot.floor.db import Base, UTCDateTime
 from bot.floor.models import OutboxMessage, User
 from socialekaart.changelog import record_changes
@@ -126,10 +126,6 @@ class ListingReport(Base):
     text: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-
-
-def local_date(now: datetime) -> date:
-    return now.astimezone(LOCAL_TZ).date()
 
 
 # --- reading ----------------------------------------------------------------------------------------

@@ -46,6 +46,11 @@ def to_local(when: datetime) -> datetime:
     return when.astimezone(LOCAL_TZ)
 
 
+def local_date(when: datetime) -> date:
+    """The day it is in the wijk (Europe/Amsterdam) at this moment."""
+    return when.astimezone(LOCAL_TZ).date()
+
+
 @cache
 def dutch_holidays(year: int) -> frozenset[date]:
     """The Dutch public holidays of a year (the `holidays` package)."""

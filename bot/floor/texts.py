@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Iterator, Mapping
+from datetime import date
 from functools import cache
 from pathlib import Path
 
@@ -156,6 +157,11 @@ def say(key: str, lang: str = "nl", /, **values: object) -> str:
 def words(key: str, lang: str = "nl") -> list[str]:
     """A list of words, e.g. ``calendar.days`` (maandag ... zondag)."""
     return catalogue().words(key, lang)
+
+
+def long_date(day: date, lang: str = "nl") -> str:
+    """3 december 2026 (3 December 2026 in English)."""
+    return f"{day.day} {words('calendar.months', lang)[day.month - 1]} {day.year}"
 
 
 class Labels(Mapping[str, str]):

@@ -19,9 +19,10 @@ from datetime import datetime
 from typing import Any
 
 from bot.actions import Card, Handoff, Outcome
+from bot.floor.clock import local_date
 from bot.floor.messages import Button
 from bot.floor.models import User
-from bot.floor.texts import say
+from bot.floor.texts import long_date, say
 from bot.flows import Flow, Invalid, Option, Reply, Step, Turn
 from jobs import handoffs
 from jobs.handoffs import Handoff as HandoffRow
@@ -219,7 +220,7 @@ class HandoffChat:
                     lang,
                     organization=organization,
                     days=self.policy.followup.days,
-                    until=handoffs.day_text(handoff.expires_at, lang),
+                    until=long_date(local_date(handoff.expires_at), lang),
                 ),
                 [],
             )
@@ -386,7 +387,7 @@ class HandoffChat:
             who = say("handoff.who_coordinator")
         else:
             who = say("handoff.who_colleague", organization=org.name if org else "")
-        when = handoffs.day_text(handoff.claimed_at) if handoff.claimed_at else ""
+        when = long_date(local_date(handoff.claimed_at)) if handoff.claimed_at else ""
         return say("handoff.claimed_by_other", id=handoff.id, who=who, day=when)
 
     def _claimed(self, turn: Turn, handoff: HandoffRow) -> Reply:
@@ -449,7 +450,7 @@ class HandoffChat:
                     service=r["service"],
                     organization=r["organization"],
                     need=label_of(r["need"]),
-                    day=handoffs.day_text(datetime.fromisoformat(r["created_at"])),
+                    day=long_date(local_date(datetime.fromisoformat(r["created_at"]))),
                 )
                 for r in rows
             ]

@@ -26,14 +26,15 @@ from datetime import date
 from sqlalchemy import func, select
 
 from bot.actions import Capacity, Change, Check, Report
+from bot.floor.clock import local_date
 from bot.floor.messages import Button
 from bot.floor.models import User
 from bot.floor.outbox import enqueue
-from bot.floor.texts import say, words
+from bot.floor.texts import long_date, say, words
 from bot.flows import Flow, Invalid, Option, Reply, Step, Turn
 from intents.dates import DateNotUnderstood, parse_date
 from intents.triage import Dialogue
-from jobs.providers import check_buttons, long_date, overview, status_text
+from jobs.providers import check_buttons, overview, status_text
 from socialekaart.listing import (
     STATUSES,
     ListingReport,
@@ -47,7 +48,6 @@ from socialekaart.listing import (
     current_value,
     decide,
     direct_changes,
-    local_date,
     propose,
     resolve_report,
     services_of,
