@@ -31,6 +31,7 @@ from bot.floor.models import OutboxMessage, User
 from bot.floor.network import linked_accounts
 from bot.floor.outbox import enqueue
 from bot.floor.texts import long_date, say
+from socialekaart.listing import dutch_phone
 from socialekaart.models import Organization, Service
 from socialekaart.needs import label_of
 from socialekaart.providers import coordinators, members, organization_of
@@ -221,8 +222,9 @@ def open_for(session: Session, resident: User, service_id: str) -> Handoff | Non
 
 
 def phone_text(phone: str) -> str:
-    """0612345678 -> 06-12345678; 0535551234 -> 053-5551234 (a Dutch number as people write it)."""
-    return f"{phone[:2]}-{phone[2:]}" if phone.startswith("06") else f"{phone[:3]}-{phone[3:]}"
+    """0612345678 -> 06-12345678; 0535551234 -> 053-5551234; 0546123456 -> 0546-123456 (a Dutch number as
+    people write it, with its real area code: socialekaart.listing.dutch_phone)."""
+    return dutch_phone(phone)
 
 
 def card_text(session: Session, handoff: Handoff, lead: str = "") -> str:

@@ -14,7 +14,6 @@ to it, the follow-up ✅ / ⏳ / ❌ (only the handoff's resident, on any linked
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +26,7 @@ from bot.flows import Flow, Invalid, Option, Reply, Step, Turn
 from jobs import handoffs
 from jobs.handoffs import Handoff as HandoffRow
 from jobs.handoffs import Policy
+from socialekaart.listing import NotValid, dutch_phone
 from socialekaart.needs import label_of
 from socialekaart.providers import organization_of
 
@@ -34,8 +34,6 @@ log = logging.getLogger(__name__)
 MAX_NAME, MAX_LINE, MAX_MESSAGE = 40, 140, 1000
 CHAT = "chat"
 CHAT_WORDS = ("chat", "via chat", "via de chat", "via deze chat", "deze chat")
-_PHONE = re.compile(r"(?:\+31|0031|0)([1-9]\d{8})", re.ASCII)
-_PHONE_NOISE = re.compile(r"[\s\-().]")
 
 
 def _words(text: str) -> str:
@@ -58,10 +56,13 @@ def read_phone(turn: Turn, text: str) -> str:
     """A Dutch phone number (06-12345678, 053 555 1234, +31 6 ...), kept as 10 digits; or "via deze chat"."""
     if _words(text).lower() in CHAT_WORDS:
         return CHAT
-    found = _PHONE.fullmatch(_PHONE_NOISE.sub("", text))
-    if not found:
+    try:  # the map's reader of Dutch numbers; a resident is reached on a 10-digit number, not 0800 or 14 0xx
+        digits = dutch_phone(text).replace("-", "")
+    except NotValid:
+        digits = ""
+    if len(digits) != 10:
         raise Invalid(say("handoff.bad_phone", turn.state.lang))
-    return "0" + found.group(1)
+    return digits
 
 
 def read_line(turn: Turn, text: str) -> str:
