@@ -29,7 +29,7 @@ from bot.floor.clock import local_date, to_local
 from bot.floor.db import Base, UTCDateTime
 from bot.floor.models import OutboxMessage, User
 from bot.floor.network import linked_accounts
-from bot.floor.outbox import enqueue
+from bot.floor.outbox import enqueue, withdraw
 from bot.floor.texts import long_date, say
 from socialekaart.listing import dutch_phone
 from socialekaart.models import Organization, Service
@@ -343,14 +343,8 @@ def close(session: Session, handoff: Handoff, outcome: str, now: datetime, *, st
     handoff.first_name = handoff.phone = handoff.best_time = handoff.need_line = None
     handoff.via_chat = handoff.awaiting_reply = False
     handoff.status, handoff.outcome, handoff.closed_at, handoff.followup_at = status, outcome, now, None
-    blank_outbox(session, handoff.id)
+    withdraw(session, f"handoff:{handoff.id}:")
     log.info("handoff %s closed: %s", handoff.id, outcome)
-
-
-def blank_outbox(session: Session, handoff_id: int) -> None:
-    mine = OutboxMessage.idempotency_key.like(f"handoff:{handoff_id}:%")
-    session.execute(update(OutboxMessage).where(mine, OutboxMessage.status == "queued").values(status="cancelled"))
-    session.execute(update(OutboxMessage).where(mine).values(text="", buttons=None))
 
 
 def decline(session: Session, handoff: Handoff, reason: str, now: datetime, policy: Policy) -> bool:

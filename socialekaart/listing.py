@@ -33,7 +33,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.floor.clock import local_date
 from bot.floor.db import Base, UTCDateTime
-from bot.floor.models import OutboxMessage, User
+from bot.floor.models import User
+from bot.floor.outbox import withdraw
 from socialekaart.changelog import record_changes
 from socialekaart.hours import parse_byday, parse_notation
 from socialekaart.hsds import bump_revision, delete_orphans
@@ -584,13 +585,7 @@ def resolve_report(session: Session, report: ListingReport, now: datetime) -> bo
 def forget_copies(session: Session, report_ids: list[int]) -> None:
     """The copies of these reports' text in the outbox go too; one not sent yet is no longer sent."""
     for report_id in report_ids:
-        mine = OutboxMessage.idempotency_key.startswith(f"report:{report_id}:user:", autoescape=True)
-        session.execute(
-            update(OutboxMessage)
-            .where(mine, OutboxMessage.status == "queued")
-            .values(status="cancelled", text="", buttons=None)
-        )
-        session.execute(update(OutboxMessage).where(mine).values(text="", buttons=None))
+        withdraw(session, f"report:{report_id}:user:")
 
 
 def apply_retention(session: Session, now: datetime, keep: timedelta) -> dict[str, int]:

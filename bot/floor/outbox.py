@@ -49,6 +49,15 @@ def enqueue(
     return message
 
 
+def withdraw(session: Session, key_prefix: str) -> None:
+    """The messages under this key prefix lose their text and buttons (personal data that must go: a closed
+    handoff, a resolved report); one not sent yet is cancelled. The rows and their keys stay, so nothing is
+    sent twice."""
+    mine = OutboxMessage.idempotency_key.startswith(key_prefix, autoescape=True)
+    session.execute(update(OutboxMessage).where(mine, OutboxMessage.status == "queued").values(status="cancelled"))
+    session.execute(update(OutboxMessage).where(mine).values(text="", buttons=None))
+
+
 def due_messages(
     session: Session, channel: str, now: datetime, limit: int = 100, chat_id: str | None = None
 ) -> list[OutboxMessage]:
