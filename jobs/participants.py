@@ -18,6 +18,7 @@ from bot.floor.errors import WijkbotError
 from bot.floor.models import Subscription, User
 from jobs.models import SeriesParticipant
 from socialekaart.models import Organization
+from socialekaart.providers import normalized
 
 CHANNELS = ("telegram", "matrix", "console")
 
@@ -42,10 +43,6 @@ def split_entries(text: str) -> list[str]:
     return [part.strip() for line in text.splitlines() for part in line.split(";") if part.strip()]
 
 
-def _norm(text: str) -> str:
-    return " ".join(text.casefold().split())
-
-
 def resolve(session: Session, entries: list[str]) -> list[SeriesParticipant]:
     """Participants for these entries (not yet added to a series); all or nothing, one line per problem."""
     organizations = list(session.scalars(select(Organization)))
@@ -53,7 +50,7 @@ def resolve(session: Session, entries: list[str]) -> list[SeriesParticipant]:
     for org in organizations:
         for name in (org.id, org.name, org.alternate_name):
             if name:
-                by_name.setdefault(_norm(name), org)
+                by_name.setdefault(normalized(name), org)
     found: list[SeriesParticipant] = []
     problems: list[tuple[str, bool, list[str]]] = []
     for entry in entries:
@@ -67,7 +64,7 @@ def resolve(session: Session, entries: list[str]) -> list[SeriesParticipant]:
             else:
                 found.append(SeriesParticipant(user_id=user.id))
             continue
-        org = by_name.get(_norm(entry))
+        org = by_name.get(normalized(entry))
         if org is None:
             near = process.extract(
                 entry,
@@ -89,10 +86,13 @@ def takes_part(user: User, participants: list[SeriesParticipant]) -> bool:
     """No participants: the whole audience. Otherwise the user is named, or their organisation is."""
     if not participants:
         return True
-    organization = _norm(user.organization or "")
+    organization = normalized(user.organization or "")
     return any(
         p.user_id == user.id
-        or (organization and organization in (_norm(p.organization_name or ""), _norm(p.organization_id or "")))
+        or (
+            organization
+            and organization in (normalized(p.organization_name or ""), normalized(p.organization_id or ""))
+        )
         for p in participants
     )
 

@@ -1,7 +1,7 @@
 """The monthly "Klopt dit nog?" to each organisation's linked professionals, and how their listing is shown.
 
 Every `provider_check_days` (30) an organisation of the map with linked professionals
-(``socialekaart.providers.members``) is asked once: a ``provider_check`` row and one outbox message per member,
+(``socialekaart.providers.membership``) is asked once: a ``provider_check`` row and one outbox message per member,
 listing its services (name, phone, address, hours, status, capacity) with the buttons *Alles klopt* and
 *Iets is veranderd*. The row and the messages are written in one transaction under idempotency keys
 (``check:<check id>:user:<user id>``), and an organisation is due again only `provider_check_days` after it was
@@ -28,7 +28,7 @@ from socialekaart.listing import (
     standings,
 )
 from socialekaart.models import Organization, Service
-from socialekaart.providers import members
+from socialekaart.providers import membership
 
 log = logging.getLogger(__name__)
 MAX_SERVICES_SHOWN = 25
@@ -103,8 +103,9 @@ def ask_providers(session: Session, now: datetime, every: timedelta) -> int:
     """The round: every organisation that is due and has linked professionals is asked once. Returns how many
     messages were queued."""
     queued = 0
+    linked = membership(session)
     for org in due_organizations(session, now, every):
-        people = members(session, org)
+        people = linked.get(org.id, [])
         if not people:
             continue
         check = ProviderCheck(organization_id=org.id, asked_at=now)

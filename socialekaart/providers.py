@@ -17,7 +17,8 @@ from bot.floor.models import ROLES, User
 from socialekaart.models import Organization
 
 
-def _norm(text: str | None) -> str:
+def normalized(text: str | None) -> str:
+    """A name as it is compared: case and spacing do not count."""
     return " ".join((text or "").casefold().split())
 
 
@@ -48,13 +49,13 @@ def _resolver(session: Session):
     for org_id, name, alternate in session.execute(
         select(Organization.id, Organization.name, Organization.alternate_name)
     ):
-        by_id[_norm(org_id)] = org_id
-        by_name.setdefault(_norm(name), set()).add(org_id)
+        by_id[normalized(org_id)] = org_id
+        by_name.setdefault(normalized(name), set()).add(org_id)
         if alternate:
-            by_alternate.setdefault(_norm(alternate), set()).add(org_id)
+            by_alternate.setdefault(normalized(alternate), set()).add(org_id)
 
     def resolve(value: str | None) -> str | None:
-        key = _norm(value)
+        key = normalized(value)
         if not key:
             return None
         if key in by_id:
@@ -68,11 +69,22 @@ def _resolver(session: Session):
     return resolve
 
 
+def membership(session: Session) -> dict[str, list[User]]:
+    """Every organisation's linked professionals (professional or higher, reachable in a private chat), by
+    organisation id: the directory is read and each person's organisation resolved once. A round over many
+    organisations (the monthly check, the freshness report) asks this once, not `members` per organisation."""
+    resolve = _resolver(session)
+    found: dict[str, list[User]] = {}
+    for user in session.scalars(_reachable("professional").where(User.organization.is_not(None))):
+        org_id = resolve(user.organization)
+        if org_id is not None:
+            found.setdefault(org_id, []).append(user)
+    return {org_id: _one_per_person(users) for org_id, users in found.items()}
+
+
 def members(session: Session, organization: Organization) -> list[User]:
     """The organisation's linked professionals (professional or higher) who can be reached in a private chat."""
-    resolve = _resolver(session)
-    candidates = session.scalars(_reachable("professional").where(User.organization.is_not(None)))
-    return _one_per_person([u for u in candidates if resolve(u.organization) == organization.id])
+    return membership(session).get(organization.id, [])
 
 
 def coordinators(session: Session) -> list[User]:
@@ -84,13 +96,13 @@ def same_named(session: Session, value: str) -> list[str]:
     """The ids of the organisations an invite's organisation names when it is ambiguous (more than one)."""
     if _resolver(session)(value) is not None:
         return []
-    key = _norm(value)
+    key = normalized(value)
     return sorted(
         org_id
         for org_id, name, alternate in session.execute(
             select(Organization.id, Organization.name, Organization.alternate_name)
         )
-        if key in (_norm(name), _norm(alternate))
+        if key in (normalized(name), normalized(alternate))
     )
 
 

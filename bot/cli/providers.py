@@ -6,14 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import click
-from sqlalchemy import select
 
 from bot.cli.context import database, print_json
 from bot.floor.config import Settings
 from bot.floor.errors import WijkbotError
 from socialekaart.listing import direct_changes, find_organization, freshness, set_direct_changes
-from socialekaart.models import Organization
-from socialekaart.providers import members
+from socialekaart.providers import members, membership
 
 COLUMNS = (
     ("services", "services"),
@@ -34,7 +32,7 @@ def kaart_freshness(ctx: click.Context, as_json: bool) -> None:
     pending, checks asked and unanswered, open reports of residents, linked professionals. Least fresh first."""
     settings = ctx.find_object(Settings)
     with database(ctx).session() as session:
-        people = {org.id: len(members(session, org)) for org in session.scalars(select(Organization))}
+        people = {org_id: len(users) for org_id, users in membership(session).items()}
         rows = freshness(session, datetime.now(UTC), settings.freshness_months, people)
     if as_json:
         print_json({"months": settings.freshness_months, "organizations": rows})
